@@ -1,0 +1,516 @@
+"""Pure view functions of the dashboard: fields, maps, histograms, tables and spectra.
+
+Every function here takes plain data (numpy arrays, ``xarray`` objects, strings) and returns data or
+HoloViews elements; nothing reads the session state or the pipeline. Maps are drawn in projected
+metres (EPSG:3413 polar stereographic) with plain HoloViews + Bokeh, no geoviews and no download:
+land and coastline come from the shipped land mask.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from functools import lru_cache
+
+import holoviews as hv
+import numpy as np
+import xarray as xr
+from holoviews import dim
+
+from seaice_ldm.data.variables import VARIABLES
+from seaice_ldm.evaluation.metrics import bound_share, bound_violation_share, ice_integrals
+from seaice_ldm.evaluation.spectra import mean_spectrum
+
+# ----------------------------------------------------------------------------------------- constants
+#: Variables a user can show: the five model variables and the drift speed derived from siu, siv.
+DISPLAY_VARIABLES: tuple[str, ...] = ("sit", "sic", "sid", "siu", "siv", "speed")
+#: Views of an ensemble, key -> label.
+VIEWS: dict[str, str] = {
+    "member": "One member",
+    "mean": "Ensemble mean",
+    "spread": "Ensemble spread (std)",
+    "prob": "P(sic > 0.15)",
+}
+MIZ_LEVELS = (0.15, 0.8)
+EXTENT_THRESHOLD = 0.15
+
+#: Colours that are not part of any colour map (chosen to stand out on all of them).
+LAND_COLOUR = "#d8d2c4"
+COAST_COLOUR = "#4a4a4a"
+NO_DATA_COLOUR = "#eef1f4"
+BELOW_COLOUR = "#ff1fa9"  # cells below the physical lower bound (magenta)
+ABOVE_COLOUR = "#ff7a00"  # cells above the physical upper bound (orange)
+MIZ_COLOURS = {0.15: "#ffd400", 0.8: "#19d3c5"}
+ARROW_COLOUR = "#202020"
+PANEL_COLOURS = {"latent": "#1f77b4", "data": "#d95f02", "reference": "#333333"}
+
+#: Colour map (cmocean name, reversed?) per displayed variable; ranges are fixed so panels compare.
+_CMAPS = {
+    "sit": ("thermal", False),
+    "sic": ("ice", False),
+    "sid": ("matter", False),
+    "siu": ("balance", False),
+    "siv": ("balance", False),
+    "speed": ("speed", False),
+    "spread": ("amp", False),
+    "prob": ("ice", False),
+}
+_SPEED_RANGE = (0.0, 0.3)
+
+
+@dataclass(frozen=True)
+class Style:
+    """How one field is coloured: palette, fixed colour range, bounds and labels."""
+
+    cmap: tuple[str, ...]
+    clim: tuple[float, float]
+    label: str  # short axis / colour-bar label with units
+    long_name: str
+    units: str
+    lower: float | None  # physical bounds of the shown quantity (None: unbounded)
+    upper: float | None
+
+    @property
+    def low_colour(self) -> str:
+        """Colour of values below the colour range: flagged when the range starts at a physical bound."""
+        return BELOW_COLOUR if self.lower is not None and self.lower == self.clim[0] else self.cmap[0]
+
+    @property
+    def high_colour(self) -> str:
+        return ABOVE_COLOUR if self.upper is not None and self.upper == self.clim[1] else self.cmap[-1]
+
+
+@lru_cache(maxsize=32)
+def palette(name: str, reverse: bool = False, n: int = 256) -> tuple[str, ...]:
+    """A cmocean colour map as a tuple of hex colours (perceptually uniform)."""
+    import cmocean
+    from matplotlib.colors import to_hex
+
+    cmap = getattr(cmocean.cm, name + ("_r" if reverse else ""))
+    return tuple(to_hex(c) for c in cmap(np.linspace(0.0, 1.0, n)))
+
+
+def variable_info(variable: str) -> tuple[str, str, float | None, float | None, tuple[float, float]]:
+    """(long name, units, lower, upper, display range) of a displayed variable (speed included)."""
+    if variable == "speed":
+        return "sea-ice drift speed", "m s-1", 0.0, None, _SPEED_RANGE
+    var = VARIABLES[variable]
+    return var.long_name, var.units, var.lower, var.upper, tuple(var.display_range)
+
+
+def units_label(units: str) -> str:
+    return {"1": "1", "m s-1": "m/s"}.get(units, units)
+
+
+def style_for(variable: str, view: str) -> Style:
+    """Colour style of ``variable`` shown as ``view`` (fixed ranges per variable and view)."""
+    long_name, units, lower, upper, (lo, hi) = variable_info(variable)
+    if view == "prob":
+        return Style(palette(*_CMAPS["prob"]), (0.0, 1.0), "P(sic > 0.15)", "probability of sic > 0.15",
+                     "1", 0.0, 1.0)
+    if view == "spread":
+        return Style(palette(*_CMAPS["spread"]), (0.0, (hi - lo) / 4.0),
+                     f"std {variable} ({units_label(units)})", f"ensemble spread of {long_name}", units, 0.0, None)
+    return Style(palette(*_CMAPS[variable]), (lo, hi), f"{variable} ({units_label(units)})", long_name, units,
+                 lower, upper)
+
+
+# ----------------------------------------------------------------------------------------- fields
+def variable_array(ds: xr.Dataset, variable: str) -> xr.DataArray:
+    """The (sample, y, x) values of a displayed variable; ``speed`` = hypot(siu, siv)."""
+    if variable == "speed":
+        speed = np.hypot(ds["siu"], ds["siv"])
+        speed.attrs = {"units": "m s-1", "long_name": "sea-ice drift speed"}
+        return speed.rename("speed")
+    return ds[variable]
+
+
+def sample_dim(da: xr.DataArray) -> str:
+    """The leading (sample) dimension: ``member`` for ensembles, ``time`` for reference states."""
+    return next(d for d in da.dims if d not in ("y", "x"))
+
+
+def view_field(ds: xr.Dataset, variable: str, view: str, member: int = 0) -> np.ndarray:
+    """The 2-D ``(y, x)`` field shown on a map: one member, the mean, the spread or P(sic > 0.15).
+
+    Land stays NaN. ``spread`` is the standard deviation over the samples (0 for a single sample).
+    """
+    if view == "prob":
+        sic = ds["sic"]
+        dim_ = sample_dim(sic)
+        prob = (sic > EXTENT_THRESHOLD).mean(dim_).where(np.isfinite(sic).all(dim_))
+        return np.asarray(prob.values, dtype=np.float32)
+    da = variable_array(ds, variable)
+    dim_ = sample_dim(da)
+    if view == "member":
+        return np.asarray(da.isel({dim_: min(member, da.sizes[dim_] - 1)}).values, dtype=np.float32)
+    if view == "mean":
+        return np.asarray(da.mean(dim_).values, dtype=np.float32)
+    if view == "spread":
+        return np.asarray(da.std(dim_).values, dtype=np.float32)
+    raise ValueError(f"unknown view {view!r}; choose one of {list(VIEWS)}")
+
+
+def contour_field(ds: xr.Dataset, view: str, member: int = 0) -> np.ndarray:
+    """The sic field whose MIZ contours go on the map: the member's sic or the ensemble-mean sic."""
+    return view_field(ds, "sic", "member" if view == "member" else "mean", member)
+
+
+def drift_field(ds: xr.Dataset, view: str, member: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Grid components (u along x, v along y) of the drift shown as arrows: the member's or the mean."""
+    which = "member" if view == "member" else "mean"
+    return view_field(ds, "siu", which, member), view_field(ds, "siv", which, member)
+
+
+# ----------------------------------------------------------------------------------------- geometry
+def contour_lines(field: np.ndarray, x: np.ndarray, y: np.ndarray, level: float) -> np.ndarray:
+    """Contour lines of ``field`` at ``level`` as one ``(n, 2)`` array of NaN-separated segments (metres)."""
+    import contourpy
+
+    z = np.where(np.isfinite(field), field, np.nan).astype(np.float64)
+    if not np.isfinite(z).any():
+        return np.empty((0, 2))
+    gen = contourpy.contour_generator(x, y, np.ma.masked_invalid(z),
+                                      line_type=contourpy.LineType.ChunkCombinedNan)
+    points = [p for p in gen.lines(level)[0] if p is not None]
+    return np.concatenate(points) if points else np.empty((0, 2))
+
+
+def coastline_path(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """A NaN-separated coastline ``(xs, ys)`` (from ``coastline_segments``) as an ``(n, 2)`` array."""
+    return np.column_stack([xs, ys]) if len(xs) else np.empty((0, 2))
+
+
+def vector_data(u: np.ndarray, v: np.ndarray, x: np.ndarray, y: np.ndarray, every: int = 6) -> tuple:
+    """Arrows for hv.VectorField: (x, y, angle, magnitude) on every ``every``-th cell of the ocean.
+
+    ``u``, ``v`` are grid components along projected x and y, so the angle in the map's own coordinates
+    is ``arctan2(v, u)``: no rotation by longitude is needed and the arrows stay right at the pole.
+    """
+    offset = every // 2
+    sl = (slice(offset, None, every), slice(offset, None, every))
+    xx, yy = np.meshgrid(x, y)
+    us, vs, xs, ys = u[sl], v[sl], xx[sl], yy[sl]
+    keep = np.isfinite(us) & np.isfinite(vs)
+    us, vs = us[keep], vs[keep]
+    return xs[keep], ys[keep], np.arctan2(vs, us), np.hypot(us, vs)
+
+
+# ----------------------------------------------------------------------------------------- maps
+_KM = "return (tick / 1000).toFixed(0)"
+
+
+def _km_formatter():
+    from bokeh.models import CustomJSTickFormatter
+
+    return CustomJSTickFormatter(code=_KM)
+
+
+def _map_hook(style: Style):
+    """Per-update Bokeh tweaks the HoloViews options do not re-apply: colour-bar title and bound colours."""
+
+    def hook(plot, element) -> None:
+        mapper = plot.handles.get("color_mapper")
+        if mapper is not None:
+            mapper.low_color = style.low_colour
+            mapper.high_color = style.high_colour
+        bar = plot.handles.get("colorbar")
+        if bar is not None:
+            bar.title = style.label
+        figure = plot.state
+        figure.toolbar.logo = None
+        figure.outline_line_color = "#9aa3ad"
+
+    return hook
+
+
+def map_overlay(field: np.ndarray | None, x: np.ndarray, y: np.ndarray, style: Style, *,
+                land: np.ndarray, coast: np.ndarray, lat: np.ndarray | None = None, lon: np.ndarray | None = None,
+                miz_sic: np.ndarray | None = None, uv: tuple[np.ndarray, np.ndarray] | None = None,
+                title: str = "", message: str = "", colorbar: bool = True, size: int = 360,
+                arrow_spacing: int = 6) -> hv.Overlay:
+    """One polar map: field, land, coastline, MIZ contours, optional drift arrows and a message.
+
+    The overlay always has the same layers (empty where unused), so a DynamicMap can update it in
+    place and keep the Bokeh figure (and with it the linked zoom and pan).
+    """
+    shape = (len(y), len(x))
+    values = np.full(shape, np.nan, dtype=np.float32) if field is None else np.asarray(field, dtype=np.float32)
+    lat = np.zeros(shape, dtype=np.float32) if lat is None else np.asarray(lat, dtype=np.float32)
+    lon = np.zeros(shape, dtype=np.float32) if lon is None else np.asarray(lon, dtype=np.float32)
+    value_dim = hv.Dimension("value", label=style.label)
+    image = hv.Image((x, y, values, lat, lon), kdims=["x", "y"],
+                     vdims=[value_dim, hv.Dimension("lat", label="lat (°N)"),
+                            hv.Dimension("lon", label="lon (°E)")])
+    image = image.opts(
+        cmap=list(style.cmap), clim=style.clim, colorbar=colorbar, colorbar_position="bottom",
+        colorbar_opts={"height": 10, "title_text_font_style": "normal", "title_text_font_size": "11px"},
+        clipping_colors={"NaN": "transparent"},
+        tools=["hover"], hooks=[_map_hook(style)], title=title,
+        hover_tooltips=[("value", "@image{0.000}"), ("lat", "@lat{0.0}°"), ("lon", "@lon{0.0}°"),
+                        ("x, y (km)", "$x{0,0}, $y{0,0}")],
+    )
+    land_img = hv.Image((x, y, np.where(land, 1.0, np.nan).astype(np.float32)), kdims=["x", "y"],
+                        vdims=["land"]).opts(cmap=[LAND_COLOUR, LAND_COLOUR], clim=(0, 1),
+                                             clipping_colors={"NaN": "transparent"}, tools=[])
+    coast_path = hv.Path([coast], kdims=["x", "y"]).opts(color=COAST_COLOUR, line_width=0.8)
+    layers = [image, land_img, coast_path]
+    for level in MIZ_LEVELS:
+        lines = np.empty((0, 2)) if miz_sic is None else contour_lines(miz_sic, x, y, level)
+        layers.append(hv.Path([lines], kdims=["x", "y"], label=f"sic = {level}").opts(
+            color=MIZ_COLOURS[level], line_width=1.6))
+    dx = float(abs(x[1] - x[0]))
+    if uv is not None:
+        xs, ys, angle, mag = vector_data(uv[0], uv[1], x, y, arrow_spacing)
+    else:
+        xs = ys = angle = mag = np.empty(0)
+    # arrow length: a drift of 0.3 m/s is drawn as long as the arrow spacing (fixed for every panel)
+    scale = arrow_spacing * dx / _SPEED_RANGE[1]
+    layers.append(hv.VectorField((xs, ys, angle, mag), kdims=["x", "y"], vdims=["Angle", "Magnitude"]).opts(
+        magnitude=dim("Magnitude") * scale, rescale_lengths=False, color=ARROW_COLOUR, line_width=1.1,
+        pivot="tail", alpha=0.85))
+    cx, cy = float(np.mean(x)), float(np.mean(y))
+    layers.append(hv.Text(cx, cy, message or "", fontsize=12).opts(text_color="#333333"))
+    return hv.Overlay(layers).opts(
+        hv.opts.Overlay(
+            frame_width=size, frame_height=size, data_aspect=1, width=None, height=None,
+            xlabel="x (km)", ylabel="y (km)", xformatter=_km_formatter(), yformatter=_km_formatter(),
+            bgcolor=NO_DATA_COLOUR, show_legend=False, toolbar="above", active_tools=["wheel_zoom"],
+            fontscale=1.0, title=title,
+        )
+    )
+
+
+# ----------------------------------------------------------------------------------------- histograms
+def histogram_bins(variable: str, n: int = 60) -> np.ndarray:
+    """Bin edges that extend beyond the physical bounds and have the bounds as edges."""
+    _, _, lower, upper, (lo, hi) = variable_info(variable)
+    width = (hi - lo) / n
+    pad = int(round(0.12 * n))
+    return lo + width * np.arange(-pad if lower is not None or variable in ("siu", "siv") else 0, n + pad + 1)
+
+
+def histogram_data(values: np.ndarray, variable: str) -> dict:
+    """Counts of cell values as shares (0-1): interior bins, plus the shares exactly at each bound.
+
+    Values outside the binned range are counted in the first / last bin. Shares exactly at a bound are
+    reported separately so a censored decoder's point mass shows as a spike.
+    """
+    _, _, lower, upper, _ = variable_info(variable)
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    edges = histogram_bins(variable)
+    total = max(v.size, 1)
+    at = {}
+    inside = np.ones(v.shape, dtype=bool)
+    for side, bound in (("lower", lower), ("upper", upper)):
+        if bound is not None:
+            hit = v == bound
+            at[side] = (bound, hit.sum() / total)
+            inside &= ~hit
+    counts, _ = np.histogram(np.clip(v[inside], edges[0], edges[-1]), bins=edges)
+    return {"edges": edges, "share": counts / total, "at": at, "n": int(v.size)}
+
+
+HIST_FLOOR = 1e-5
+
+
+def _hist_hook(plot, element) -> None:
+    figure = plot.state
+    figure.toolbar.logo = None
+    figure.outline_line_color = "#9aa3ad"
+
+
+def histogram_overlay(values: np.ndarray | None, variable: str, title: str = "", colour: str = "#1f77b4",
+                      width: int = 450, height: int = 210) -> hv.Overlay:
+    """Histogram (log share of ocean cells) with spikes for the mass exactly at the bounds."""
+    _, units, lower, upper, _ = variable_info(variable)
+    label = f"{variable} ({units_label(units)})"
+    edges = histogram_bins(variable)
+    if values is None:
+        data = {"edges": edges, "share": np.zeros(len(edges) - 1), "at": {}, "n": 0}
+    else:
+        data = histogram_data(values, variable)
+    # explicit rectangles and segments: on a log axis every bar needs a positive bottom
+    floor = HIST_FLOOR * 0.5
+    share = np.maximum(data["share"], floor)  # empty bins stay below the axis floor
+    edges = data["edges"]
+    xdim, ydim = hv.Dimension("value", label=label), hv.Dimension("share", label="share of ocean cells")
+    hist = hv.Rectangles((edges[:-1], np.full(len(share), floor), edges[1:], share),
+                         kdims=[xdim, ydim, "x1", "y1"]).opts(
+        color=colour, alpha=0.6, line_color=colour, line_width=0.5, framewise=True)
+    spike_x = np.array([b for b, _ in data["at"].values()], dtype=float)
+    spike_h = np.array([max(s, floor) for _, s in data["at"].values()], dtype=float)
+    spikes = hv.Segments((spike_x, np.full(len(spike_x), floor), spike_x, spike_h),
+                         kdims=[xdim, ydim, "x1", "y1"]).opts(color="#c00000", line_width=5, alpha=0.9,
+                                                                  framewise=True)
+    bound_lines = hv.Overlay([
+        hv.VLine(edges[0] if b is None else b).opts(color="#555555", line_dash="dashed", line_width=1,
+                                                    alpha=0.0 if b is None else 1.0)
+        for b in (lower, upper)])  # always two lines (a DynamicMap keeps its layers), hidden where unbounded
+    return (hist * spikes * bound_lines).opts(
+        hv.opts.Overlay(width=width, height=height, logy=True, ylim=(HIST_FLOOR, 1.0), xlim=(edges[0], edges[-1]),
+                        title=title, xlabel=label, ylabel="share of ocean cells", hooks=[_hist_hook],
+                        toolbar=None, framewise=True, fontscale=0.9, show_legend=False)
+    )
+
+
+# ----------------------------------------------------------------------------------------- tables
+def integrals_summary(ds: xr.Dataset, variable: str) -> dict[str, tuple[float, float] | float | str]:
+    """Per-panel numbers: mean and std over samples of extent, area, volume and MIZ area, and bound shares.
+
+    Uses ``seaice_ldm.evaluation.metrics``: ``ice_integrals``, ``bound_violation_share``, ``bound_share``.
+    Shares are of all ocean cells of all samples (0-1).
+    """
+    integrals = ice_integrals(ds)
+    dim_ = sample_dim(ds["sic"])
+    out: dict = {}
+    for name in ("extent", "area", "volume", "miz_area"):
+        if name in integrals:
+            da = integrals[name]
+            out[name] = (float(da.mean(dim_)), float(da.std(dim_)) if da.sizes[dim_] > 1 else float("nan"))
+    violation = bound_violation_share(ds)
+    out["outside_all"] = float(np.mean(list(violation.values()))) if violation else float("nan")
+    out["outside"] = {k: float(v) for k, v in violation.items()}
+    shares = bound_share(ds)
+    out["at_bounds"] = {k: float(sum(v.values())) for k, v in shares.items()}
+    out["n"] = int(ds.sizes[dim_])
+    return out
+
+
+_ROWS = (
+    ("extent", "Extent", "10⁶ km²"),
+    ("area", "Area", "10⁶ km²"),
+    ("volume", "Volume", "10³ km³"),
+    ("miz_area", "MIZ area", "10⁶ km²"),
+)
+
+
+def _fmt_pct(share: float) -> str:
+    if share is None or not np.isfinite(share):
+        return "–"
+    if share == 0:
+        return "0 %"
+    pct = 100 * share
+    return f"{pct:.2f} %" if pct >= 0.01 else f"{pct:.1e} %"
+
+
+def metrics_table_html(summary: dict | None, variable: str, title: str, colour: str, note: str = "") -> str:
+    """A small HTML table of one panel's integrals (mean ± std) and out-of-bound / at-bound shares."""
+    head = (f'<div class="sl-table" data-panel-title="{html.escape(title)}">'
+            f'<div class="sl-table-title" style="border-left-color:{colour}">{html.escape(title)}</div>')
+    if summary is None:
+        return head + f'<div class="sl-table-empty">{html.escape(note or "no data yet")}</div></div>'
+    rows = []
+    for key, label, units in _ROWS:
+        if key in summary:
+            mean, std = summary[key]
+            spread = f" ± {std:.2f}" if np.isfinite(std) else ""
+            rows.append(f"<tr><th>{label}</th><td>{mean:.2f}{spread}</td><td class='u'>{units}</td></tr>")
+    shown = "sic" if variable not in summary["outside"] else variable
+    if variable in ("siu", "siv", "speed"):
+        shown = None
+    outside = summary["outside"].get(shown) if shown else summary["outside_all"]
+    at = summary["at_bounds"].get(shown) if shown else None
+    name = shown or "sit, sic, sid"
+    rows.append(f"<tr class='oob'><th>Out of bounds ({name})</th><td data-oob='{outside}'>{_fmt_pct(outside)}</td>"
+                f"<td class='u'>of cells</td></tr>")
+    if at is not None:
+        rows.append(f"<tr><th>At a bound ({name})</th><td>{_fmt_pct(at)}</td><td class='u'>of cells</td></tr>")
+    all_out = ", ".join(f"{k} {_fmt_pct(v)}" for k, v in summary["outside"].items())
+    foot = f'<div class="sl-table-note">{html.escape(note)}' + (f"<br>out of bounds: {all_out}" if all_out else "")
+    return head + "<table>" + "".join(rows) + "</table>" + foot + "</div></div>"
+
+
+# ----------------------------------------------------------------------------------------- spectra
+def spectrum(ds: xr.Dataset, variable: str) -> tuple[np.ndarray, np.ndarray]:
+    """Sample-mean radially averaged power spectrum (k in cycles/km) of a displayed variable."""
+    return mean_spectrum(variable_array(ds, variable))
+
+
+def _spectra_hook(plot, element) -> None:
+    figure = plot.state
+    figure.toolbar.logo = None
+    figure.outline_line_color = "#9aa3ad"
+    if figure.legend:
+        figure.legend[0].location = "bottom_left"
+        figure.legend[0].background_fill_alpha = 0.7
+        figure.legend[0].label_text_font_size = "11px"
+
+
+SPECTRA_LABELS = {"latent": "Latent diffusion", "data": "Data-space diffusion", "reference": "Reference"}
+
+
+def spectra_overlay(spectra: dict[str, tuple[np.ndarray, np.ndarray] | None], variable: str,
+                    width: int = 560, height: int = 300) -> hv.Overlay:
+    """Radially averaged spectra of the panels on one log-log plot (always the same three curves)."""
+    _, units, *_ = variable_info(variable)
+    u = units_label(units)
+    curves = []
+    for key, label in SPECTRA_LABELS.items():
+        data = spectra.get(key)
+        if data is None:
+            k, p = np.array([1e-3, 1e-2]), np.array([np.nan, np.nan])
+        else:
+            k, p = data
+            p = np.where(p > 0, p, np.nan)
+        wavelength = 1.0 / np.asarray(k)
+        curves.append(hv.Curve((wavelength, p, k), kdims=[hv.Dimension("wavelength", label="wavelength (km)")],
+                               vdims=[hv.Dimension("power", label=f"power ({u}² km²)" if u != "1" else "power (km²)"),
+                                      hv.Dimension("k", label="wavenumber (cycles/km)")],
+                               label=label).opts(
+            color=PANEL_COLOURS[key], line_width=2.2, line_dash="dashed" if key == "reference" else "solid",
+            tools=["hover"], framewise=True,
+            hover_tooltips=[("", label), ("wavelength", "@wavelength{0} km"), ("power", "@power{0.00e0}")]))
+    return hv.Overlay(curves).opts(
+        hv.opts.Overlay(width=width, height=height, logx=True, logy=True, framewise=True, legend_position="bottom_left",
+                        invert_xaxis=True, xticks=[100, 200, 500, 1000, 2000, 5000],
+                        xlabel="wavelength (km), large scales left", ylabel=curves[0].vdims[0].label,
+                        title=f"Radially averaged power spectrum of {variable} (mean over samples)",
+                        hooks=[_spectra_hook], toolbar=None, fontscale=0.9, show_legend=True)
+    )
+
+
+# ----------------------------------------------------------------------------------------- views of a state
+# Functions of a DashboardState (read only): what each panel shows for the current selection.
+def panel_map(state, panel: str, colorbar: bool = True, size: int = 360) -> hv.Overlay:
+    """The polar map of one panel ('latent', 'data' or 'reference') for the state's current selection."""
+    ds = state.panel_dataset(panel)
+    style = style_for(state.variable, state.view)
+    common = dict(land=state.land, coast=state.coast, lat=state.lat, lon=state.lon, colorbar=colorbar, size=size,
+                  title=state.panel_title(panel))
+    if ds is None:
+        return map_overlay(None, state.x, state.y, style, message=state.panel_note(panel), **common)
+    member = 0 if panel == "reference" else state.member
+    field = view_field(ds, state.variable, state.view, member)
+    uv = drift_field(ds, state.view, member) if state.arrows else None
+    return map_overlay(field, state.x, state.y, style, miz_sic=contour_field(ds, state.view, member), uv=uv, **common)
+
+
+def panel_histogram(state, panel: str, width: int = 430, height: int = 200) -> hv.Overlay:
+    """Histogram of the panel's cell values of the shown variable (all members / reference states)."""
+    ds = state.panel_dataset(panel)
+    values = None if ds is None else variable_array(ds, state.variable).values
+    n = "" if ds is None else f" ({ds.sizes[sample_dim(ds['sic'])]} × ocean cells)"
+    return histogram_overlay(values, state.variable, title=f"{PANEL_SHORT[panel]}: {state.variable} values{n}",
+                             colour=PANEL_COLOURS[panel], width=width, height=height)
+
+
+PANEL_SHORT = {"latent": "Latent", "data": "Data space", "reference": "Reference"}
+
+
+def panel_table(state, panel: str) -> str:
+    """HTML table of the panel's integrals and bound shares."""
+    ds = state.panel_dataset(panel)
+    summary = None if ds is None else integrals_summary(ds, state.variable)
+    title = state.panel_title(panel).split(" — ")[0]
+    return metrics_table_html(summary, state.variable, title, PANEL_COLOURS[panel], note=state.panel_note(panel))
+
+
+def spectra_plot(state, width: int = 620, height: int = 300) -> hv.Overlay:
+    """Spectra of the shown variable for the three panels on one log-log plot."""
+    spectra = {}
+    for panel in ("latent", "data", "reference"):
+        ds = state.panel_dataset(panel)
+        spectra[panel] = None if ds is None else spectrum(ds, state.variable)
+    return spectra_overlay(spectra, state.variable, width=width, height=height)

@@ -1,0 +1,36 @@
+"""Data layer: variables and bounds, grids, land masks, synthetic states, loaders, normalisation, splits.
+
+Nothing here imports torch: the layer produces xarray Datasets and numpy arrays in the canonical layout
+of docs/DESIGN.md.
+"""
+
+from .grid import DEFAULT_GRID, GRIDS, Grid, get_grid, grid_from_dataset
+from .io import write_dataset
+from .landmask import LandMask, build_land_mask, build_masks, coastline_segments, load_land_mask, save_land_mask
+from .loaders import (
+    DEFAULT_TOLERANCE,
+    clip_to_bounds,
+    land_of,
+    make_dataset,
+    open_dataset,
+    to_arrays,
+    validate_dataset,
+)
+from .normalisation import NormStats, compute_norm_stats, denormalise, normalise, normalised_bounds
+from .splits import dataset_years, split_by_year, split_years
+from .summary import check_path, summarize
+from .synthetic import synthesize
+from .variables import VARIABLE_NAMES, VARIABLES, DataError, Variable, bounds_array, canonical_name, unit_factor
+
+__all__ = [
+    "DEFAULT_GRID", "GRIDS", "Grid", "get_grid", "grid_from_dataset",
+    "write_dataset",
+    "LandMask", "build_land_mask", "build_masks", "coastline_segments", "load_land_mask", "save_land_mask",
+    "DEFAULT_TOLERANCE", "clip_to_bounds", "land_of", "make_dataset", "open_dataset", "to_arrays",
+    "validate_dataset",
+    "NormStats", "compute_norm_stats", "denormalise", "normalise", "normalised_bounds",
+    "dataset_years", "split_by_year", "split_years",
+    "check_path", "summarize",
+    "synthesize",
+    "VARIABLE_NAMES", "VARIABLES", "DataError", "Variable", "bounds_array", "canonical_name", "unit_factor",
+]

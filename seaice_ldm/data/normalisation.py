@@ -1,0 +1,90 @@
+"""Linear per-variable normalisation ``z = (v - mean) / std``, statistics over ocean cells of the training split.
+
+Being linear and monotone, it maps physical bounds to normalised bounds, so censoring in normalised
+space equals censoring in physical space (docs/DESIGN.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import xarray as xr
+
+from .loaders import land_of
+from .variables import VARIABLE_NAMES, DataError, bounds_array
+
+
+@dataclass(frozen=True)
+class NormStats:
+    """Mean and standard deviation per variable, in the order of ``names``."""
+
+    names: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    def __post_init__(self):
+        if not len(self.names) == len(self.mean) == len(self.std):
+            raise ValueError("names, mean and std must have the same length")
+
+    def to_dict(self) -> dict[str, list]:
+        """JSON-friendly form."""
+        return {"names": list(self.names), "mean": list(self.mean), "std": list(self.std)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "NormStats":
+        return cls(tuple(d["names"]), tuple(float(v) for v in d["mean"]), tuple(float(v) for v in d["std"]))
+
+
+def compute_norm_stats(ds: xr.Dataset, names: Sequence[str] = VARIABLE_NAMES) -> NormStats:
+    """Mean and (population) std of each variable over the ocean cells of ``ds`` (pass the training split
+    only); float64 accumulation; works on numpy- and dask-backed Datasets."""
+    ocean = xr.DataArray(~land_of(ds), dims=("y", "x"))
+    reductions = {}
+    for name in names:
+        da = ds[name].astype(np.float64).where(ocean)
+        reductions[f"{name}/mean"] = da.mean()
+        reductions[f"{name}/std"] = da.std()
+    r = xr.Dataset(reductions).compute()
+    mean = tuple(float(r[f"{n}/mean"]) for n in names)
+    std = tuple(float(r[f"{n}/std"]) for n in names)
+    bad = [n for n, s in zip(names, std) if not np.isfinite(s) or s == 0]
+    if bad:
+        raise DataError(f"variables {bad} are constant (or empty) over ocean cells: cannot normalise them")
+    return NormStats(tuple(names), mean, std)
+
+
+def _per_channel(values: Sequence[float], dtype) -> np.ndarray:
+    """``(C, 1, 1)`` array that broadcasts against ``(..., C, H, W)``."""
+    return np.asarray(values, dtype=dtype)[:, None, None]
+
+
+def _check_channels(array: np.ndarray, stats: NormStats) -> np.dtype:
+    if array.ndim < 3 or array.shape[-3] != len(stats.names):
+        raise ValueError(f"array of shape {array.shape} does not have {len(stats.names)} channels at axis -3")
+    return array.dtype if np.issubdtype(array.dtype, np.floating) else np.dtype(np.float32)
+
+
+def normalise(array: np.ndarray, stats: NormStats, ocean: np.ndarray | None = None) -> np.ndarray:
+    """``(array - mean) / std`` per channel of ``(..., C, H, W)``; land set to 0 when ``ocean`` is given."""
+    array = np.asarray(array)
+    dtype = _check_channels(array, stats)
+    out = (array - _per_channel(stats.mean, dtype)) / _per_channel(stats.std, dtype)
+    if ocean is not None:
+        out[..., ~np.asarray(ocean, dtype=bool)] = 0.0
+    return out
+
+
+def denormalise(array: np.ndarray, stats: NormStats) -> np.ndarray:
+    """Inverse of :func:`normalise`: ``array * std + mean`` per channel of ``(..., C, H, W)``."""
+    array = np.asarray(array)
+    dtype = _check_channels(array, stats)
+    return array * _per_channel(stats.std, dtype) + _per_channel(stats.mean, dtype)
+
+
+def normalised_bounds(stats: NormStats) -> tuple[np.ndarray, np.ndarray]:
+    """Physical bounds in normalised units, float32 ``(C,)`` each; -inf/+inf stay infinite."""
+    lower, upper = bounds_array(stats.names)
+    mean, std = np.asarray(stats.mean), np.asarray(stats.std)
+    return ((lower - mean) / std).astype(np.float32), ((upper - mean) / std).astype(np.float32)

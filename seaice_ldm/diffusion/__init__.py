@@ -1,0 +1,24 @@
+"""EDM diffusion (Karras et al. 2022): preconditioning, training loss, schedules, samplers."""
+
+from seaice_ldm.diffusion.loss import edm_loss
+from seaice_ldm.diffusion.precond import EDMPrecond
+from seaice_ldm.diffusion.samplers import (
+    SAMPLERS,
+    get_sampler,
+    sample_dpmpp_2m,
+    sample_euler,
+    sample_heun,
+)
+from seaice_ldm.diffusion.schedules import karras_sigmas, steps_for_nfe
+
+__all__ = [
+    "EDMPrecond",
+    "SAMPLERS",
+    "edm_loss",
+    "get_sampler",
+    "karras_sigmas",
+    "sample_dpmpp_2m",
+    "sample_euler",
+    "sample_heun",
+    "steps_for_nfe",
+]

@@ -1,0 +1,47 @@
+"""EDM training loss (Karras et al. 2022, eq. 8 with Table 1's noise distribution and weighting)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from seaice_ldm.diffusion.precond import EDMPrecond
+
+
+def edm_loss(
+    precond: EDMPrecond,
+    x: Tensor,
+    mask: Tensor | None,
+    weight: Tensor | None = None,
+    p_mean: float = -1.2,
+    p_std: float = 1.2,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Weighted denoising loss on a clean batch ``x`` ``(B, C, H, W)``.
+
+    Args:
+        precond: the denoiser; its ``sigma_data`` sets the loss weighting.
+        x: clean samples (land set to 0 in data space).
+        mask: land mask passed to the network (``None`` for a network without a mask channel).
+        weight: ``(B or 1, 1, H, W)`` cell weights, e.g. the ocean mask in data space so land is
+            excluded; ``None`` weights every cell (latents).
+        p_mean, p_std: ln(sigma) ~ N(p_mean, p_std^2).
+        generator: seeds the noise levels and the noise.
+
+    Returns:
+        The scalar mean of ``lambda(sigma) (D(x + n; sigma) - x)^2`` over the weighted elements.
+    """
+    b = x.shape[0]
+    rnd = torch.randn(b, generator=generator, dtype=x.dtype, device=x.device)
+    sigma = torch.exp(p_mean + p_std * rnd)  # Table 1: ln(sigma) ~ N(P_mean, P_std^2)
+    eps = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+    s = sigma.reshape(-1, *([1] * (x.ndim - 1)))
+    denoised = precond(x + s * eps, sigma, mask)  # n ~ N(0, sigma^2 I)
+    sd2 = precond.sigma_data**2
+    # Table 1: lambda(sigma) = (sigma^2 + sd^2) / (sigma sd)^2
+    lam = (s**2 + sd2) / (s * precond.sigma_data) ** 2
+    err = lam * (denoised - x).square()  # eq. 8 integrand
+    if weight is None:
+        return err.mean()
+    w = weight.to(x.dtype).expand_as(x)
+    return (w * err).sum() / w.sum().clamp(min=torch.finfo(x.dtype).tiny)

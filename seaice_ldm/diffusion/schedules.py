@@ -1,0 +1,39 @@
+"""Noise-level schedules and the cost of the samplers in network evaluations."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+# Network evaluations per step: (evaluations of a full step, evaluations saved on the last step).
+# Heun's last step, to sigma = 0, is an Euler step (Karras et al. 2022, Algorithm 1, line 6).
+_EVALS_PER_STEP = {"heun": (2, 1), "euler": (1, 0), "dpmpp2m": (1, 0)}
+
+
+def karras_sigmas(
+    n: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0
+) -> Tensor:
+    """EDM noise levels: ``n`` decreasing sigmas from ``sigma_max`` to ``sigma_min``, then 0.
+
+    Returns a float32 tensor of shape ``(n + 1,)``.
+    """
+    if n < 1:
+        raise ValueError(f"need at least one step, got n={n}")
+    ramp = torch.linspace(0.0, 1.0, n, dtype=torch.float64)
+    max_inv_rho, min_inv_rho = sigma_max ** (1.0 / rho), sigma_min ** (1.0 / rho)
+    # eq. 5: sigma_i = (sigma_max^(1/rho) + i/(N-1) (sigma_min^(1/rho) - sigma_max^(1/rho)))^rho
+    sigmas = (max_inv_rho + ramp * (min_inv_rho - max_inv_rho)) ** rho
+    return torch.cat([sigmas, sigmas.new_zeros(1)]).to(torch.float32)
+
+
+def steps_for_nfe(sampler: str, nfe: int) -> int:
+    """Largest number of steps whose cost is at most ``nfe`` network evaluations.
+
+    Heun with ``n`` steps costs ``2n - 1`` evaluations; Euler and DPM-Solver++(2M) cost ``n``.
+    """
+    if sampler not in _EVALS_PER_STEP:
+        raise ValueError(f"unknown sampler {sampler!r}; choose one of {sorted(_EVALS_PER_STEP)}")
+    if nfe < 1:
+        raise ValueError(f"need at least one network evaluation, got nfe={nfe}")
+    per_step, saved_last = _EVALS_PER_STEP[sampler]
+    return (nfe + saved_last) // per_step

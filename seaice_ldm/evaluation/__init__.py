@@ -1,0 +1,45 @@
+"""Evaluation of generated sea-ice states: physical metrics, power spectra and proper scores.
+
+Pure functions on numpy arrays and ``xarray`` data sets in the canonical layout (docs/DESIGN.md);
+no torch, no model code.
+"""
+
+from .metrics import (
+    DEFAULT_BOUNDS,
+    VARIABLE_NAMES,
+    bound_share,
+    bound_violation_share,
+    ice_integrals,
+    miz_error,
+    miz_mask,
+    ocean_fields,
+    ocean_mask,
+    ocean_values,
+    reconstruction_errors,
+    wasserstein_per_variable,
+)
+from .scores import crps_fair, energy_distance_fields, energy_score, ensemble_crps
+from .spectra import mean_spectrum, periodogram_2d, radial_power_spectrum, small_scale_ratio
+
+__all__ = [
+    "DEFAULT_BOUNDS",
+    "VARIABLE_NAMES",
+    "bound_share",
+    "bound_violation_share",
+    "crps_fair",
+    "energy_distance_fields",
+    "energy_score",
+    "ensemble_crps",
+    "ice_integrals",
+    "mean_spectrum",
+    "miz_error",
+    "miz_mask",
+    "ocean_fields",
+    "ocean_mask",
+    "ocean_values",
+    "periodogram_2d",
+    "radial_power_spectrum",
+    "reconstruction_errors",
+    "small_scale_ratio",
+    "wasserstein_per_variable",
+]

@@ -1,0 +1,157 @@
+"""``seaice-ldm benchmark``: cost of latent vs data-space diffusion on one device, and quality vs steps."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from seaice_ldm.diffusion.schedules import steps_for_nfe
+from seaice_ldm.evaluation.reference import evenly
+from seaice_ldm.evaluation.report import pipeline_held_out
+from seaice_ldm.evaluation.scores import ensemble_crps
+from seaice_ldm.pipeline import Pipeline, load_pipeline
+from seaice_ldm.training.builders import build_precond, build_vae
+from seaice_ldm.training.checkpoint import hardware_description
+from seaice_ldm.training.trainers import EDMLoss, VAELoss
+
+SAMPLERS = ("heun", "euler", "dpmpp2m")
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def median_seconds(fn: Callable[[], Any], repeats: int, device: torch.device) -> float:
+    """Median wall time of ``fn`` over ``repeats`` runs after one warm-up run."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        _sync(device)
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def sampling_seconds(pipe: Pipeline, space: str, batch: int, steps: int, sampler: str, repeats: int) -> float:
+    """Seconds per generated state (diffusion sampling plus VAE decoding for latent models)."""
+    def run():
+        pipe.sample(space, "censored", members=batch, steps=steps, sampler=sampler, seed=0, batch_size=batch)
+    return median_seconds(run, repeats, pipe.device) / batch
+
+
+def training_step_seconds(module: torch.nn.Module, shape: tuple[int, ...], mask: torch.Tensor, repeats: int,
+                          device: torch.device) -> float:
+    """Seconds per optimisation step (forward, backward, AdamW) on random inputs of ``shape``."""
+    module = module.to(device).train()
+    optimizer = torch.optim.AdamW(module.parameters(), lr=1e-5)
+    x = torch.randn(shape, device=device)
+    mask = mask.to(device)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        module(x, mask)["loss"].backward()
+        optimizer.step()
+    return median_seconds(step, repeats, device)
+
+
+def cost(pipe: Pipeline, args: argparse.Namespace) -> dict[str, Any]:
+    latent, data = pipe.generators[("latent", "censored")], pipe.generators[("data", "censored")]
+    factor = latent.vae.module.downsampling_factor
+    full_mask = torch.from_numpy(pipe.ocean.astype(np.float32))[None, None]
+    latent_mask = torch.nn.functional.avg_pool2d(full_mask, factor)
+    ny, nx = full_mask.shape[-2:]
+    c_lat, c_data = latent.diffusion.module.net.cfg.in_channels, data.diffusion.module.net.cfg.in_channels
+    b = args.batch
+    out = {
+        "sample_s_per_state": {
+            space: sampling_seconds(pipe, space, b, args.steps, args.sampler, args.repeats) for space in ("latent", "data")
+        },
+        "train_s_per_step": {
+            "latent diffusion": training_step_seconds(
+                EDMLoss(build_precond(latent.diffusion.meta), False, -1.2, 1.2),
+                (b, c_lat, ny // factor, nx // factor), latent_mask, args.train_steps, pipe.device),
+            "data-space diffusion": training_step_seconds(
+                EDMLoss(build_precond(data.diffusion.meta), True, -1.2, 1.2),
+                (b, c_data, ny, nx), full_mask, args.train_steps, pipe.device),
+            "VAE": training_step_seconds(VAELoss(build_vae(latent.vae.meta)), (b, c_data, ny, nx), full_mask,
+                                         args.train_steps, pipe.device),
+        },
+    }
+    s, t = out["sample_s_per_state"], out["train_s_per_step"]
+    out["ratios"] = {
+        "sampling data / latent": s["data"] / s["latent"],
+        "training step data / latent": t["data-space diffusion"] / t["latent diffusion"],
+    }
+    return out
+
+
+def quality_vs_steps(pipe: Pipeline, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Fair CRPS of latent (censored) ensembles against test states for each sampler and NFE budget."""
+    test, _ = pipeline_held_out(pipe)
+    ref = evenly(test, 32).load()
+    rows = []
+    for sampler in SAMPLERS:
+        for nfe in args.nfe:
+            steps = steps_for_nfe(sampler, nfe)
+            start = time.perf_counter()
+            ens = pipe.sample("latent", "censored", members=args.quality_members, steps=steps, sampler=sampler, seed=0)
+            seconds = time.perf_counter() - start
+            crps = ensemble_crps(ens, ref, names=("sit", "sic", "sid", "siu", "siv"))
+            rows.append({"sampler": sampler, "nfe": nfe, "steps": steps, "seconds": seconds, "crps": crps})
+    best = {n: min(r["crps"][n] for r in rows) for n in rows[0]["crps"]}
+    for r in rows:  # geometric mean of CRPS relative to the best setting, per variable
+        r["relative_crps"] = float(np.exp(np.mean([np.log(r["crps"][n] / best[n]) for n in best])))
+    return rows
+
+
+def recommend(rows: list[dict[str, Any]], tolerance: float = 1.05) -> dict[str, Any]:
+    """The cheapest setting within ``tolerance`` of the best relative CRPS (the dashboard's default)."""
+    good = [r for r in rows if r["relative_crps"] <= tolerance]
+    return min(good, key=lambda r: (r["nfe"], r["relative_crps"]))
+
+
+def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
+    for name in ("batch", "steps", "repeats", "train_steps", "quality_members"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+    pipe = load_pipeline(args.checkpoints, device=args.device, reference=False)
+    for key in (("latent", "censored"), ("data", "censored")):
+        if key not in pipe.generators:
+            raise ValueError(f"the benchmark needs a {key[0]}-space model in {args.checkpoints}")
+    print(f"device: {hardware_description(pipe.device)} (torch {torch.__version__})")
+    results: dict[str, Any] = {"device": hardware_description(pipe.device), "batch": args.batch,
+                               "steps": args.steps, "sampler": args.sampler}
+    results.update(cost(pipe, args))
+    print(f"\nsampling, {args.sampler} with {args.steps} steps, batch {args.batch} (seconds per state):")
+    for space, s in results["sample_s_per_state"].items():
+        print(f"  {space:>6}: {s:.4f}")
+    print("training (seconds per step, batch %d):" % args.batch)
+    for name, s in results["train_s_per_step"].items():
+        print(f"  {name:>22}: {s:.4f}")
+    for name, r in results["ratios"].items():
+        print(f"ratio {name}: {r:.1f} x   (the paper reports about 25 x)")
+    if args.nfe:
+        rows = quality_vs_steps(pipe, args)
+        results["quality_vs_steps"] = rows
+        print(f"\nquality vs steps (latent, censored, {args.quality_members} members; fair CRPS vs 32 test states):")
+        print(f"  {'sampler':>8} {'NFE':>4} {'steps':>5} {'seconds':>8} {'CRPS sic':>9} {'CRPS sit':>9} {'rel.':>6}")
+        for r in rows:
+            print(f"  {r['sampler']:>8} {r['nfe']:>4} {r['steps']:>5} {r['seconds']:>8.2f} "
+                  f"{r['crps']['sic']:>9.4f} {r['crps']['sit']:>9.4f} {r['relative_crps']:>6.3f}")
+        best = recommend(rows)
+        results["recommended"] = {k: best[k] for k in ("sampler", "nfe", "steps")}
+        print(f"cheapest setting within 5% of the best CRPS: {best['sampler']} with {best['steps']} steps "
+              f"({best['nfe']} network evaluations)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+    return results

@@ -1,0 +1,146 @@
+"""PNG figures of the evaluation report (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import xarray as xr  # noqa: E402
+
+from seaice_ldm.data import VARIABLES  # noqa: E402
+from seaice_ldm.evaluation.metrics import ice_integrals  # noqa: E402
+
+NAMES = ("sit", "sic", "sid", "siu", "siv")
+SYNTHETIC = "synthetic data, not observations"
+
+
+def _sources(sets: dict[str, xr.Dataset]) -> dict[str, xr.Dataset]:
+    """Reference first, then generators (reconstructions have their own table, not maps)."""
+    return {k: v for k, v in sets.items() if not k.startswith("reconstruction")}
+
+
+def _sample_dim(ds: xr.Dataset) -> str:
+    return "member" if "member" in ds.dims else "time"
+
+
+def _map(ax, ds: xr.Dataset, name: str, index: int):
+    var = VARIABLES.get(name)
+    if name == "speed":
+        field = np.hypot(ds["siu"], ds["siv"]).isel({_sample_dim(ds): index})
+        cmap, (vmin, vmax), units = "cividis", (0.0, 0.3), "m s-1"
+    else:
+        field = ds[name].isel({_sample_dim(ds): index})
+        cmap, (vmin, vmax), units = var.cmap_hint, var.display_range, var.units
+    km = ds["x"].values / 1e3, ds["y"].values / 1e3
+    extent = (km[0][0], km[0][-1], km[1][0], km[1][-1])
+    cm = plt.get_cmap(cmap).copy()
+    cm.set_bad("0.75")  # land
+    image = ax.imshow(field.values, origin="lower", extent=extent, cmap=cm, vmin=vmin, vmax=vmax,
+                      interpolation="nearest")
+    if "sic" in ds:
+        sic = ds["sic"].isel({_sample_dim(ds): index}).values
+        ax.contour(km[0], km[1], np.nan_to_num(sic), levels=[0.15, 0.8], colors=["#ff7f0e", "#d62728"],
+                   linewidths=0.6)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return image, units
+
+
+def samples_figure(sets: dict[str, xr.Dataset], path: Path) -> None:
+    """First member of each generator (and a reference state) for sit, sic, sid and speed."""
+    sources = _sources(sets)
+    columns = ("sit", "sic", "sid", "speed")
+    fig, axes = plt.subplots(len(sources), len(columns), figsize=(3.0 * len(columns), 2.8 * len(sources)),
+                             squeeze=False, layout="constrained")
+    for row, (label, ds) in enumerate(sources.items()):
+        for col, name in enumerate(columns):
+            image, units = _map(axes[row, col], ds, name, 0)
+            if row == 0:
+                axes[row, col].set_title(f"{name} [{units}]")
+            if row == len(sources) - 1:
+                fig.colorbar(image, ax=axes[:, col], orientation="horizontal", shrink=0.8, pad=0.01)
+        axes[row, 0].set_ylabel(label, fontsize=9)
+    fig.suptitle(f"Generated states next to held-out reference states ({SYNTHETIC}); MIZ contours 0.15 / 0.8")
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def sic_samples_figure(sets: dict[str, xr.Dataset], path: Path, n: int = 4) -> None:
+    """Several members (or states) of sea-ice concentration per source."""
+    sources = _sources(sets)
+    fig, axes = plt.subplots(len(sources), n, figsize=(2.6 * n, 2.5 * len(sources)), squeeze=False,
+                             layout="constrained")
+    for row, (label, ds) in enumerate(sources.items()):
+        count = ds.sizes[_sample_dim(ds)]
+        for col in range(n):
+            image, _ = _map(axes[row, col], ds, "sic", int(col * count / n))
+        axes[row, 0].set_ylabel(label, fontsize=9)
+    fig.colorbar(image, ax=axes, shrink=0.6, label="sic [1]")
+    fig.suptitle(f"Sea-ice concentration: members of each generator and reference states ({SYNTHETIC})")
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def histograms_figure(sets: dict[str, xr.Dataset], path: Path) -> None:
+    """Cell-value histograms (log counts): the mass exactly at the bounds is the point of censoring."""
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4), layout="constrained")
+    for ax, name in zip(axes, ("sic", "sit", "sid")):
+        lo, hi = VARIABLES[name].display_range
+        bins = np.linspace(lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo), 61)
+        for label, ds in sets.items():
+            values = ds[name].values
+            values = values[np.isfinite(values)]
+            ax.hist(values, bins=bins, histtype="step", density=True, label=label, log=True)
+        ax.axvline(lo, color="k", lw=0.5, ls=":")
+        if VARIABLES[name].upper is not None:
+            ax.axvline(VARIABLES[name].upper, color="k", lw=0.5, ls=":")
+        ax.set_xlabel(f"{name} [{VARIABLES[name].units}]")
+    axes[0].set_ylabel("density (log)")
+    axes[-1].legend(fontsize=7)
+    fig.suptitle("Distribution of ocean cell values; dotted lines: physical bounds")
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def spectra_figure(results: dict[str, Any], path: Path) -> None:
+    """Radially averaged power spectra per variable, all sources on one panel each."""
+    fig, axes = plt.subplots(1, len(NAMES), figsize=(4 * len(NAMES), 3.6), layout="constrained")
+    curves = {"reference": results["reference"]["spectra"], **{k: g["spectra"] for k, g in results["generators"].items()}}
+    for ax, name in zip(axes, NAMES):
+        for label, spectra in curves.items():
+            k, p = spectra[name]
+            ax.loglog(k, p, label=label, lw=2 if label == "reference" else 1,
+                      color="k" if label == "reference" else None)
+        ax.set_title(name)
+        ax.set_xlabel("wavenumber [cycles / km]")
+    axes[0].set_ylabel("power spectral density")
+    axes[-1].legend(fontsize=7)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def integrals_figure(sets: dict[str, xr.Dataset], path: Path) -> None:
+    """Distributions of extent, area, volume and MIZ area per source."""
+    sources = {k: ice_integrals(v) for k, v in _sources(sets).items()}
+    keys = ("extent", "area", "volume", "miz_area")
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 4), layout="constrained")
+    for ax, key in zip(axes, keys):
+        data = [v[key].values for v in sources.values()]
+        ax.boxplot(data, tick_labels=list(sources), vert=True)
+        ax.tick_params(axis="x", labelrotation=60, labelsize=7)
+        ax.set_title(f"{key} [{next(iter(sources.values()))[key].attrs.get('units', '')}]")
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def save_figures(results: dict[str, Any], sets: dict[str, xr.Dataset], folder: Path) -> None:
+    samples_figure(sets, folder / "samples.png")
+    sic_samples_figure(sets, folder / "samples_sic.png")
+    histograms_figure(sets, folder / "histograms.png")
+    spectra_figure(results, folder / "spectra.png")
+    integrals_figure(sets, folder / "integrals.png")

@@ -1,0 +1,49 @@
+"""Held-out reference states: the test years of the data a model was trained on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from seaice_ldm.data import split_by_year, write_dataset
+from seaice_ldm.training.checkpoint import read_meta
+from seaice_ldm.training.config import DataConfig
+from seaice_ldm.training.prepare import load_source
+
+
+def data_config(meta: dict[str, Any]) -> DataConfig:
+    """The data configuration a checkpoint was trained with."""
+    values = meta["config"]["data"]
+    return DataConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+def held_out(meta: dict[str, Any]) -> tuple[xr.Dataset, xr.Dataset]:
+    """(test years, validation years) of the data a checkpoint was trained on (re-synthesised or re-opened)."""
+    cfg = data_config(meta)
+    splits = split_by_year(load_source(cfg), val_years=cfg.val_years, test_years=cfg.test_years)
+    return splits["test"], splits["val"]
+
+
+def evenly(ds: xr.Dataset, n: int) -> xr.Dataset:
+    """``n`` states spread evenly over the record (all seasons)."""
+    index = np.unique(np.linspace(0, ds.sizes["time"] - 1, min(n, ds.sizes["time"])).round().astype(int))
+    return ds.isel(time=index)
+
+
+def write_reference(checkpoint: str | Path, out: str | Path, states: int = 48) -> xr.Dataset:
+    """Ship ``states`` test-year states (spread over the first test year) for the dashboard."""
+    if states < 1:
+        raise ValueError(f"--states must be at least 1, got {states}")
+    test, _ = held_out(read_meta(checkpoint))
+    first_year = int(test.time.dt.year.min())
+    ref = evenly(test.sel(time=str(first_year)), states).load()
+    for name in ref.data_vars:
+        if ref[name].dtype.kind == "f":  # 1e-3 resolution is far below what the maps show; compresses well
+            ref[name] = ref[name].round(3)
+    ref.attrs["comment"] = (ref.attrs.get("comment", "") + f" Held-out test year {first_year}, {ref.sizes['time']} "
+                            "states spread over the year (values rounded to 1e-3).").strip()
+    write_dataset(ref, out)
+    return ref

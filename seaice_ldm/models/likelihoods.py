@@ -1,0 +1,82 @@
+"""Decoder likelihoods: Gaussian and censored Gaussian (Tobit), elementwise and pure.
+
+Every function works elementwise. Per-variable arguments (log scales, bounds) may be vectors
+``(C,)``, which apply along dimension 1 of ``y`` / ``mu`` (the variable axis of ``(B, C, H, W)``);
+anything else must broadcast against ``y`` as is. Unbounded variables carry ``-inf`` / ``+inf``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+def per_channel(v: Tensor, ndim: int = 4) -> Tensor:
+    """Reshape a per-channel vector ``(C,)`` to ``(1, C, 1, ...)`` with ``ndim`` dimensions."""
+    return v.reshape(1, -1, *([1] * (ndim - 2)))
+
+
+def _channelwise(v: Tensor | float, like: Tensor) -> Tensor:
+    """``v`` as a tensor that broadcasts against ``like``: vectors ``(C,)`` go along dimension 1."""
+    v = torch.as_tensor(v, dtype=like.dtype, device=like.device)
+    return per_channel(v, like.ndim) if v.ndim == 1 and like.ndim > 1 else v
+
+
+def gaussian_nll(y: Tensor, mu: Tensor, log_scale: Tensor) -> Tensor:
+    """Negative log density of ``y`` under N(mu, exp(log_scale)^2), elementwise."""
+    log_scale = _channelwise(log_scale, y)
+    z = (y - mu) * torch.exp(-log_scale)
+    # -log N(y; mu, s^2) = 0.5 ((y - mu)/s)^2 + log s + 0.5 log(2 pi)
+    return 0.5 * z.square() + log_scale + _HALF_LOG_2PI
+
+
+def censored_gaussian_nll(
+    y: Tensor, mu: Tensor, log_scale: Tensor, lower: Tensor, upper: Tensor
+) -> Tensor:
+    """Negative log likelihood of ``y`` under a Gaussian censored to ``[lower, upper]`` (Tobit).
+
+    Observations at or beyond a bound carry the probability mass of the Gaussian tail beyond that
+    bound; observations inside carry the Gaussian density. Infinite bounds never censor, so those
+    elements equal :func:`gaussian_nll` exactly. Tail terms use ``log_ndtr`` (finite to |z| of
+    several hundred) and see only finite arguments, so values and gradients stay finite.
+    """
+    log_scale, lower, upper = (_channelwise(v, y) for v in (log_scale, lower, upper))
+    below = (y <= lower) & torch.isfinite(lower)
+    above = (y >= upper) & torch.isfinite(upper)
+    inv_scale = torch.exp(-log_scale)
+    # Double-where: substitute mu where a bound is not active, so no inf - inf ever enters log_ndtr.
+    z_lower = (torch.where(below, lower, mu) - mu) * inv_scale
+    z_upper = (mu - torch.where(above, upper, mu)) * inv_scale
+    # y <= l: -log P(Y* <= l) = -log Phi((l - mu)/s)
+    nll_lower = -torch.special.log_ndtr(z_lower)
+    # y >= u: -log P(Y* >= u) = -log Phi((mu - u)/s)
+    nll_upper = -torch.special.log_ndtr(z_upper)
+    nll_inside = gaussian_nll(y, mu, log_scale)
+    return torch.where(below, nll_lower, torch.where(above, nll_upper, nll_inside))
+
+
+def censor(x: Tensor, lower: Tensor, upper: Tensor) -> Tensor:
+    """Clip ``x`` to ``[lower, upper]``: the censored decoder's point estimate (mean clipped)."""
+    return torch.clamp(x, min=_channelwise(lower, x), max=_channelwise(upper, x))
+
+
+def sample_decoder(
+    mu: Tensor,
+    log_scale: Tensor,
+    lower: Tensor,
+    upper: Tensor,
+    censored: bool,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Draw from the decoder: N(mu, s^2), clipped to the bounds when ``censored``.
+
+    Clipping a Gaussian draw is an exact draw from the censored Gaussian, so exact bound values
+    (open water, full cover) occur with the probability the likelihood gives them.
+    """
+    eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
+    y = mu + torch.exp(_channelwise(log_scale, mu)) * eps
+    return censor(y, lower, upper) if censored else y

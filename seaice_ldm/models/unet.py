@@ -1,0 +1,145 @@
+"""U-Net denoiser backbone, used both on VAE latents and directly on data.
+
+The network is a plain function F(x, c_noise, mask); the diffusion maths (preconditioning) lives in
+``seaice_ldm.diffusion.precond``. The noise level enters through a sinusoidal embedding and an MLP,
+and modulates every residual block (FiLM); self-attention runs at the chosen levels and in the
+middle block; the land mask is an extra input channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from seaice_ldm.models.layers import (
+    Downsample,
+    NoiseEmbedding,
+    ResBlock,
+    SelfAttention,
+    Upsample,
+    expand_mask,
+    group_norm,
+)
+
+
+@dataclass
+class UNetConfig:
+    """U-Net architecture. Level ``i`` runs at resolution ``H / 2**i`` with ``channels[i]``."""
+
+    in_channels: int
+    out_channels: int
+    channels: tuple[int, ...] = (64, 128, 256)
+    blocks_per_level: int = 2
+    attention_levels: tuple[int, ...] = (2,)
+    emb_channels: int | None = None
+    dropout: float = 0.0
+    mask_channel: bool = True
+
+    def __post_init__(self):
+        self.channels = tuple(self.channels)
+        self.attention_levels = tuple(self.attention_levels)
+        if not self.channels:
+            raise ValueError("UNetConfig.channels must name at least one level")
+        bad = [a for a in self.attention_levels if not 0 <= a < len(self.channels)]
+        if bad:
+            raise ValueError(f"attention_levels {bad} outside levels 0..{len(self.channels) - 1}")
+        if self.emb_channels is None:
+            self.emb_channels = 4 * self.channels[0]
+
+    @property
+    def downsampling_factor(self) -> int:
+        """Input sizes must be divisible by this factor."""
+        return 2 ** (len(self.channels) - 1)
+
+
+class _Level(nn.Module):
+    """One residual block, optionally followed by self-attention."""
+
+    def __init__(self, c_in: int, c_out: int, cfg: UNetConfig, attention: bool):
+        super().__init__()
+        self.res = ResBlock(c_in, c_out, cfg.emb_channels, cfg.dropout)
+        self.attn = SelfAttention(c_out) if attention else nn.Identity()
+
+    def forward(self, x: Tensor, emb: Tensor) -> Tensor:
+        """Apply the conditioned residual block, then attention if enabled."""
+        return self.attn(self.res(x, emb))
+
+
+class UNet(nn.Module):
+    """Noise-conditioned U-Net: ``forward(x, c_noise, mask) -> (B, out_channels, H, W)``."""
+
+    def __init__(self, cfg: UNetConfig):
+        super().__init__()
+        self.cfg = cfg
+        ch, n_levels = cfg.channels, len(cfg.channels)
+        self.embed = NoiseEmbedding(ch[0])
+        emb = cfg.emb_channels
+        self.emb_mlp = nn.Sequential(nn.Linear(ch[0], emb), nn.SiLU(), nn.Linear(emb, emb))
+        self.conv_in = nn.Conv2d(cfg.in_channels + int(cfg.mask_channel), ch[0], 3, padding=1)
+
+        # Encoder: every block output and every downsampled map becomes a skip connection.
+        self.down = nn.ModuleList()
+        skips, c = [ch[0]], ch[0]
+        for level, c_level in enumerate(ch):
+            for _ in range(cfg.blocks_per_level):
+                self.down.append(_Level(c, c_level, cfg, level in cfg.attention_levels))
+                c = c_level
+                skips.append(c)
+            if level < n_levels - 1:
+                self.down.append(Downsample(c))
+                skips.append(c)
+
+        self.mid = nn.ModuleList(
+            [_Level(c, c, cfg, attention=True), _Level(c, c, cfg, attention=False)]
+        )
+
+        # Decoder: one more block per level than the encoder, each consuming one skip.
+        self.up = nn.ModuleList()
+        for level in reversed(range(n_levels)):
+            for _ in range(cfg.blocks_per_level + 1):
+                attention = level in cfg.attention_levels
+                self.up.append(_Level(c + skips.pop(), ch[level], cfg, attention))
+                c = ch[level]
+            if level > 0:
+                self.up.append(Upsample(c))
+
+        self.norm_out = group_norm(c)
+        self.conv_out = nn.Conv2d(c, cfg.out_channels, 3, padding=1)
+        nn.init.zeros_(self.conv_out.weight)  # zero output at init (EDM / ADM practice)
+        nn.init.zeros_(self.conv_out.bias)
+
+    def forward(self, x: Tensor, c_noise: Tensor, mask: Tensor | None = None) -> Tensor:
+        """Evaluate the network.
+
+        Args:
+            x: input ``(B, in_channels, H, W)``, H and W divisible by ``cfg.downsampling_factor``.
+            c_noise: noise-level conditioning ``(B,)`` or a scalar.
+            mask: ``(B or 1, 1, H, W)``, 1 = ocean; required when ``cfg.mask_channel``.
+        """
+        f = self.cfg.downsampling_factor
+        if x.shape[-2] % f or x.shape[-1] % f:
+            raise ValueError(f"input size {tuple(x.shape[-2:])} is not divisible by {f}")
+        b = x.shape[0]
+        c_noise = torch.as_tensor(c_noise, dtype=x.dtype, device=x.device).reshape(-1).expand(b)
+        emb = self.emb_mlp(self.embed(c_noise).to(x.dtype))
+        if self.cfg.mask_channel:
+            if mask is None:
+                raise ValueError("this U-Net takes the land mask as an input channel: pass mask")
+            x = torch.cat([x, expand_mask(mask, x)], dim=1)
+
+        h = self.conv_in(x)
+        skips = [h]
+        for block in self.down:
+            h = block(h, emb) if isinstance(block, _Level) else block(h)
+            skips.append(h)
+        for block in self.mid:
+            h = block(h, emb)
+        for block in self.up:
+            if isinstance(block, _Level):
+                h = block(torch.cat([h, skips.pop()], dim=1), emb)
+            else:
+                h = block(h)
+        return self.conv_out(F.silu(self.norm_out(h)))

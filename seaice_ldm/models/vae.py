@@ -1,0 +1,222 @@
+"""Convolutional VAE that maps normalised sea-ice fields to a latent space and back.
+
+The encoder sees the land mask as an extra channel; the decoder sees the mask twice, average-pooled
+to the latent resolution next to ``z`` and at full resolution before its last convolutions, so
+coastlines come out sharp. The decoder's likelihood is either a Gaussian or a Gaussian censored to
+the physical bounds of each variable (Finn et al. 2024, following the Tobit model).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from seaice_ldm.models.layers import Downsample, ResBlock, Upsample, expand_mask, group_norm
+from seaice_ldm.models.likelihoods import (
+    censor,
+    censored_gaussian_nll,
+    gaussian_nll,
+    sample_decoder,
+)
+
+DECODERS = ("censored", "gaussian")
+
+
+@dataclass
+class VAEConfig:
+    """Architecture and loss settings of the VAE."""
+
+    in_channels: int = 5
+    latent_channels: int = 8
+    channels: tuple[int, ...] = (32, 64, 128)
+    blocks_per_level: int = 1
+    decoder: str = "censored"
+    kl_weight: float = 1e-3
+    init_log_scale: float = -1.0
+
+    def __post_init__(self):
+        self.channels = tuple(self.channels)
+        if not self.channels:
+            raise ValueError("VAEConfig.channels must name at least one level")
+        if self.decoder not in DECODERS:
+            raise ValueError(f"VAEConfig.decoder must be one of {DECODERS}, got {self.decoder!r}")
+
+    @property
+    def downsampling_factor(self) -> int:
+        """Ratio of data to latent resolution: one factor 2 per level below the first."""
+        return 2 ** (len(self.channels) - 1)
+
+
+def kl_standard_normal(mean: Tensor, logvar: Tensor) -> Tensor:
+    """Elementwise KL(N(mean, exp(logvar)) || N(0, 1))."""
+    # KL = 0.5 (mu^2 + sigma^2 - 1 - ln sigma^2)  (Kingma & Welling 2014, appendix B)
+    return 0.5 * (mean.square() + torch.exp(logvar) - 1.0 - logvar)
+
+
+class _Encoder(nn.Module):
+    """(x, mask) at full resolution -> (mean, logvar) of q(z | x) at latent resolution."""
+
+    def __init__(self, cfg: VAEConfig):
+        super().__init__()
+        ch = cfg.channels
+        self.conv_in = nn.Conv2d(cfg.in_channels + 1, ch[0], 3, padding=1)
+        blocks, c = [], ch[0]
+        for level, c_level in enumerate(ch):
+            for _ in range(cfg.blocks_per_level):
+                blocks.append(ResBlock(c, c_level))
+                c = c_level
+            if level < len(ch) - 1:
+                blocks.append(Downsample(c))
+        blocks.append(ResBlock(c, c))
+        self.blocks = nn.Sequential(*blocks)
+        self.norm_out = group_norm(c)
+        self.conv_out = nn.Conv2d(c, 2 * cfg.latent_channels, 3, padding=1)
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        """Return the posterior parameters stacked along channels: ``(B, 2 * latent, h, w)``."""
+        h = self.blocks(self.conv_in(torch.cat([x, mask], dim=1)))
+        return self.conv_out(F.silu(self.norm_out(h)))
+
+
+class _Decoder(nn.Module):
+    """(z, pooled mask, full mask) -> decoder mean mu at full resolution."""
+
+    def __init__(self, cfg: VAEConfig):
+        super().__init__()
+        ch = cfg.channels
+        c = ch[-1]
+        self.conv_in = nn.Conv2d(cfg.latent_channels + 1, c, 3, padding=1)
+        blocks = [ResBlock(c, c)]
+        for level in reversed(range(len(ch))):
+            for _ in range(cfg.blocks_per_level):
+                blocks.append(ResBlock(c, ch[level]))
+                c = ch[level]
+            if level > 0:
+                blocks.append(Upsample(c))
+        self.blocks = nn.Sequential(*blocks)
+        self.norm_out = group_norm(c)
+        self.head = nn.Sequential(
+            nn.Conv2d(c + 1, c, 3, padding=1),
+            nn.SiLU(),
+            nn.Conv2d(c, cfg.in_channels, 3, padding=1),
+        )
+
+    def forward(self, z: Tensor, mask_latent: Tensor, mask: Tensor) -> Tensor:
+        """Decode; the full-resolution mask enters just before the last convolutions."""
+        h = self.blocks(self.conv_in(torch.cat([z, mask_latent], dim=1)))
+        h = F.silu(self.norm_out(h))
+        return self.head(torch.cat([h, mask], dim=1))
+
+
+class VAE(nn.Module):
+    """VAE with a Gaussian or censored-Gaussian decoder and a learned scale per variable.
+
+    Args:
+        cfg: architecture and loss settings.
+        lower, upper: per-variable bounds ``(C,)`` in normalised units, ``-inf`` / ``+inf`` where
+            unbounded. They are non-persistent buffers: they come from the normalisation statistics
+            when a model is loaded, not from its weights.
+    """
+
+    def __init__(self, cfg: VAEConfig, lower: Tensor, upper: Tensor):
+        super().__init__()
+        lower = torch.as_tensor(lower, dtype=torch.float32).reshape(-1)
+        upper = torch.as_tensor(upper, dtype=torch.float32).reshape(-1)
+        if lower.shape != (cfg.in_channels,) or upper.shape != (cfg.in_channels,):
+            raise ValueError(
+                f"lower and upper must have shape ({cfg.in_channels},), "
+                f"got {tuple(lower.shape)} and {tuple(upper.shape)}"
+            )
+        if torch.any(lower > upper):
+            raise ValueError(f"lower bounds exceed upper: {lower.tolist()}, {upper.tolist()}")
+        self.cfg = cfg
+        self.register_buffer("lower", lower, persistent=False)
+        self.register_buffer("upper", upper, persistent=False)
+        self.log_scale = nn.Parameter(torch.full((cfg.in_channels,), float(cfg.init_log_scale)))
+        self.encoder = _Encoder(cfg)
+        self.decoder = _Decoder(cfg)
+
+    @property
+    def censored(self) -> bool:
+        """Whether the decoder likelihood is the censored Gaussian."""
+        return self.cfg.decoder == "censored"
+
+    @property
+    def downsampling_factor(self) -> int:
+        """Ratio of data to latent resolution."""
+        return self.cfg.downsampling_factor
+
+    def _check_size(self, height: int, width: int) -> None:
+        """Raise if the data size is not a multiple of the downsampling factor."""
+        f = self.downsampling_factor
+        if height % f or width % f:
+            raise ValueError(
+                f"input size {height}x{width} is not divisible by the VAE's downsampling factor {f}"
+            )
+
+    def encode(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """Posterior ``q(z | x)``: ``(mean, logvar)``, each ``(B, latent, H/f, W/f)``.
+
+        Land cells of ``x`` (``mask == 0``) are ignored, even if they hold NaN.
+        """
+        self._check_size(*x.shape[-2:])
+        mask = expand_mask(mask, x)
+        x = torch.where(mask > 0.5, x, torch.zeros_like(x))
+        mean, logvar = self.encoder(x, mask).chunk(2, dim=1)
+        return mean, logvar.clamp(-30.0, 20.0)
+
+    def decode(self, z: Tensor, mask: Tensor) -> Tensor:
+        """Decoder mean ``mu`` ``(B, C, H, W)`` from latents ``z`` and the full-resolution mask."""
+        f = self.downsampling_factor
+        b, _, h, w = z.shape
+        mask = expand_mask(mask, z.new_empty(b, 1, h * f, w * f))
+        mask_latent = F.avg_pool2d(mask, f)
+        return self.decoder(z, mask_latent, mask)
+
+    def point(self, mu: Tensor) -> Tensor:
+        """Point output: ``mu`` clipped to the bounds for the censored decoder, ``mu`` otherwise."""
+        return censor(mu, self.lower, self.upper) if self.censored else mu
+
+    def sample_output(self, mu: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Random output: a draw from the decoder distribution around ``mu``."""
+        return sample_decoder(mu, self.log_scale, self.lower, self.upper, self.censored, generator)
+
+    def nll(self, x: Tensor, mu: Tensor, mask: Tensor) -> Tensor:
+        """Per-element NLL ``(B, C, H, W)`` of ``x`` under the decoder; exactly 0 on land."""
+        ocean = expand_mask(mask, x) > 0.5
+        x = torch.where(ocean, x, torch.zeros_like(x))  # NaN-free land, so gradients stay finite
+        if self.censored:
+            nll = censored_gaussian_nll(x, mu, self.log_scale, self.lower, self.upper)
+        else:
+            nll = gaussian_nll(x, mu, self.log_scale)
+        return torch.where(ocean, nll, torch.zeros_like(nll))
+
+    def loss(
+        self, x: Tensor, mask: Tensor, generator: torch.Generator | None = None
+    ) -> dict[str, Tensor]:
+        """Negative ELBO terms on a batch.
+
+        Returns ``loss = nll + kl_weight * kl`` with ``nll`` the mean NLL over ocean cells and
+        variables, ``nll_per_var`` ``(C,)`` the mean over ocean cells per variable, and ``kl`` the
+        mean KL per latent element. ``z`` is drawn by reparameterisation, seeded by ``generator``.
+        """
+        mask = expand_mask(mask, x)
+        mean, logvar = self.encode(x, mask)
+        eps = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+        # reparameterisation trick (Kingma & Welling 2014, eq. 10)
+        z = mean + torch.exp(0.5 * logvar) * eps
+        mu = self.decode(z, mask)
+        n_ocean = (mask > 0.5).sum().clamp(min=1)
+        nll_per_var = self.nll(x, mu, mask).sum(dim=(0, 2, 3)) / n_ocean
+        nll = nll_per_var.mean()
+        kl = kl_standard_normal(mean, logvar).mean()
+        loss = nll + self.cfg.kl_weight * kl  # negative ELBO with a weighted KL term
+        return {"loss": loss, "nll": nll, "kl": kl, "nll_per_var": nll_per_var}
+
+    def reconstruct(self, x: Tensor, mask: Tensor) -> Tensor:
+        """Point reconstruction of ``x`` from the posterior mean."""
+        mean, _ = self.encode(x, mask)
+        return self.point(self.decode(mean, mask))

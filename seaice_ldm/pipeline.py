@@ -1,0 +1,293 @@
+"""Load trained models and sample ensembles of sea-ice states as ``xarray.Dataset``.
+
+>>> from seaice_ldm import load_pipeline
+>>> pipe = load_pipeline("checkpoints")              # cuda when available, else cpu
+>>> ds = pipe.sample(space="latent", decoder="censored", members=8, steps=10, sampler="dpmpp2m", seed=0)
+
+A checkpoints folder holds up to five models under fixed names (any may be missing):
+``vae_censored``, ``vae_gaussian`` (VAEs), ``ldm_censored``, ``ldm_gaussian`` (latent diffusion on
+the latents of the VAE of the same name) and ``ddm`` (the data-space baseline), plus
+``reference.nc``: held-out reference states for comparison.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import xarray as xr
+
+from seaice_ldm.data import Grid, clip_to_bounds, denormalise, normalise, open_dataset, to_arrays
+from seaice_ldm.diffusion.samplers import get_sampler
+from seaice_ldm.diffusion.schedules import karras_sigmas
+from seaice_ldm.training.builders import Loaded, check_pair, load_model
+from seaice_ldm.training.checkpoint import CheckpointError, load_weights
+from seaice_ldm.training.distributed import pick_device
+from seaice_ldm.training.trainers import latent_mask
+
+SPACES = ("latent", "data")
+DECODERS = ("censored", "gaussian")
+MAX_MEMBERS = 1024
+MAX_STEPS = 1000
+REFERENCE_FILE = "reference.nc"
+SIGMA_MIN, SIGMA_MAX, RHO = 0.002, 80.0, 7.0  # EDM schedule (Karras et al. 2022, Table 1)
+
+
+class SamplingError(ValueError):
+    """A sampling request that cannot be served (bad arguments or a missing model)."""
+
+
+@dataclass
+class Generator:
+    """A diffusion model and, for latent ones, the VAE that decodes its samples."""
+
+    diffusion: Loaded
+    vae: Loaded | None = None
+
+    @property
+    def space(self) -> str:
+        return self.diffusion.meta["space"]
+
+
+def _ocean(path: Path, meta: dict) -> np.ndarray:
+    return load_weights(path, "grid", meta)["ocean"].numpy().astype(bool)
+
+
+class Pipeline:
+    """Trained generators on one grid, ready to sample (models load once and are read-only)."""
+
+    def __init__(self, generators: dict[tuple[str, str], Generator], ocean: np.ndarray, grid: Grid,
+                 device: torch.device, reference: xr.Dataset | None = None) -> None:
+        self.generators = generators
+        self.ocean = ocean
+        self.grid = grid
+        self.device = device
+        self.reference = reference
+        self._mask = torch.from_numpy(ocean.astype(np.float32))[None, None].to(device)
+
+    # ----------------------------------------------------------------- what is available
+    @property
+    def available(self) -> list[tuple[str, str]]:
+        """(space, decoder) pairs that can be sampled."""
+        return sorted(self.generators)
+
+    def describe(self, space: str, decoder: str) -> dict[str, Any]:
+        """Training facts of the models behind a (space, decoder) pair, for display."""
+        gen = self._generator(space, decoder)
+        meta = gen.diffusion.meta
+        return {
+            "diffusion": str(gen.diffusion.path),
+            "vae": str(gen.vae.path) if gen.vae else None,
+            "steps": meta.get("step"),
+            "data": meta.get("data", {}).get("title", ""),
+        }
+
+    def _generator(self, space: str, decoder: str) -> Generator:
+        if space not in SPACES:
+            raise SamplingError(f"unknown space {space!r}; choose one of {SPACES}")
+        if decoder not in DECODERS:
+            raise SamplingError(f"unknown decoder {decoder!r}; choose one of {DECODERS}")
+        key = (space, "censored" if space == "data" else decoder)
+        if key not in self.generators:
+            raise SamplingError(f"no trained {space}-space model for the {decoder} decoder in this pipeline")
+        return self.generators[key]
+
+    # ----------------------------------------------------------------- sampling
+    def sample(self, space: str = "latent", decoder: str = "censored", members: int = 8, steps: int = 10,
+               sampler: str = "dpmpp2m", seed: int = 0, batch_size: int | None = None,
+               callback: Callable[[dict], None] | None = None) -> xr.Dataset:
+        """An ensemble of ``members`` states ``(member, y, x)`` in physical units, land NaN."""
+        return self.sample_decoders(space, (decoder,), members, steps, sampler, seed, batch_size, callback)[decoder]
+
+    def sample_decoders(self, space: str, decoders: tuple[str, ...] = DECODERS, members: int = 8, steps: int = 10,
+                        sampler: str = "dpmpp2m", seed: int = 0, batch_size: int | None = None,
+                        callback: Callable[[dict], None] | None = None) -> dict[str, xr.Dataset]:
+        """Ensembles for several decoders from the same seed.
+
+        In data space the censored and Gaussian versions are the *same* samples, clipped to the bounds
+        or not; in latent space each decoder has its own VAE and latent model, started from the same
+        noise.
+        """
+        self._check_request(members, steps, sampler, seed)
+        for decoder in decoders:
+            self._generator(space, decoder)
+        out: dict[str, xr.Dataset] = {}
+        if space == "data":
+            start = time.perf_counter()
+            raw = self._sample_normalised(self._generator(space, "censored"), members, steps, sampler, seed,
+                                          batch_size, callback)
+            seconds = time.perf_counter() - start
+            for decoder in decoders:
+                out[decoder] = self._to_dataset(self._generator(space, decoder), raw, decoder, space, steps,
+                                                sampler, seed, seconds)
+            return out
+        for decoder in decoders:
+            gen = self._generator(space, decoder)
+            start = time.perf_counter()
+            raw = self._sample_normalised(gen, members, steps, sampler, seed, batch_size, callback)
+            out[decoder] = self._to_dataset(gen, raw, decoder, space, steps, sampler, seed,
+                                            time.perf_counter() - start)
+        return out
+
+    @staticmethod
+    def _check_request(members: int, steps: int, sampler: str, seed: int) -> None:
+        if not isinstance(members, (int, np.integer)) or not 1 <= members <= MAX_MEMBERS:
+            raise SamplingError(f"members must be an integer between 1 and {MAX_MEMBERS}, got {members!r}")
+        if not isinstance(steps, (int, np.integer)) or not 1 <= steps <= MAX_STEPS:
+            raise SamplingError(f"steps must be an integer between 1 and {MAX_STEPS}, got {steps!r}")
+        if not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise SamplingError(f"seed must be a non-negative integer, got {seed!r}")
+        try:
+            get_sampler(sampler)
+        except (KeyError, ValueError) as err:
+            raise SamplingError(str(err).strip("'\"")) from None
+
+    def _default_batch(self, space: str) -> int:
+        if self.device.type == "cuda":
+            return 256 if space == "latent" else 32
+        return 32 if space == "latent" else 8
+
+    @torch.no_grad()
+    def _sample_normalised(self, gen: Generator, members: int, steps: int, sampler: str, seed: int,
+                           batch_size: int | None, callback: Callable[[dict], None] | None) -> torch.Tensor:
+        """Normalised fields ``(members, C, H, W)`` on the CPU, before any censoring."""
+        precond = gen.diffusion.module
+        cfg = precond.net.cfg
+        if gen.vae is not None:
+            factor = gen.vae.module.downsampling_factor
+            mask = latent_mask(self._mask, factor)
+        else:
+            mask = self._mask
+        shape = (members, cfg.in_channels, *mask.shape[-2:])
+        # all initial noise from one CPU generator: the same seed gives the same ensemble at any batch size
+        noise = torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+        sigmas = karras_sigmas(steps, SIGMA_MIN, SIGMA_MAX, RHO).to(self.device)
+        sample_fn = get_sampler(sampler)
+        batch = batch_size or self._default_batch(gen.space)
+        n_batches = -(-members // batch)
+        outputs = []
+        for b, start in enumerate(range(0, members, batch)):
+            x = noise[start : start + batch].to(self.device) * sigmas[0]
+            m = mask.expand(len(x), -1, -1, -1)
+
+            def denoise(x_t: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+                return precond(x_t, sigma, m)
+
+            def progress(info: dict, b: int = b) -> None:
+                if callback is not None:
+                    callback({"batch": b, "batches": n_batches, "i": info["i"], "n": info["n"]})
+
+            gen_torch = torch.Generator(device=self.device).manual_seed(seed + 7919 * (b + 1))
+            x = sample_fn(denoise, x, sigmas, callback=progress, generator=gen_torch)
+            if gen.vae is not None:
+                stats = gen.diffusion.meta["latent_stats"]
+                mean = torch.tensor(stats["mean"], device=self.device).view(1, -1, 1, 1)
+                std = torch.tensor(stats["std"], device=self.device).view(1, -1, 1, 1)
+                x = gen.vae.module.decode(x * std + mean, self._mask.expand(len(x), -1, -1, -1))
+            outputs.append(x.float().cpu())
+        return torch.cat(outputs)
+
+    def _to_dataset(self, gen: Generator, x: torch.Tensor, decoder: str, space: str, steps: int, sampler: str,
+                    seed: int, seconds: float) -> xr.Dataset:
+        owner = gen.vae or gen.diffusion
+        values = denormalise(x.numpy(), owner.stats)
+        values[..., ~self.ocean] = np.nan
+        names = owner.stats.names
+        coords = self.coords()
+        data = {
+            name: (("member", "y", "x"), values[:, i].astype(np.float32), {"units": owner.meta["units"][name]})
+            for i, name in enumerate(names)
+        }
+        ds = xr.Dataset(data, coords={"member": np.arange(len(values)), **coords})
+        if decoder == "censored":  # point output of the censored decoder: the mean clipped to the bounds
+            ds = clip_to_bounds(ds)
+        ds.attrs.update({
+            "title": "Generated sea-ice states (model trained on synthetic data)"
+            if gen.diffusion.meta.get("data", {}).get("synthetic") == "yes" else "Generated sea-ice states",
+            "space": space,
+            "decoder": decoder,
+            "diffusion_model": str(gen.diffusion.path),
+            "vae_model": str(gen.vae.path) if gen.vae else "none",
+            "sampler": sampler,
+            "steps": steps,
+            "seed": seed,
+            "device": str(self.device),
+            "seconds": round(seconds, 3),
+            "grid_name": self.grid.name,
+        })
+        return ds
+
+    @torch.no_grad()
+    def reconstruct(self, states: xr.Dataset, decoder: str = "censored", batch_size: int = 32) -> xr.Dataset:
+        """VAE round trip (posterior mean, then the decoder's point output) of ``states`` (time, y, x)."""
+        vae = self._generator("latent", decoder).vae
+        names = vae.stats.names
+        x, _ = to_arrays(states, names)
+        x = normalise(x, vae.stats)
+        x[..., ~self.ocean] = 0.0
+        outputs = []
+        for start in range(0, len(x), batch_size):
+            batch = torch.from_numpy(np.ascontiguousarray(x[start : start + batch_size], dtype=np.float32))
+            mask = self._mask.expand(len(batch), -1, -1, -1)
+            mean, _ = vae.module.encode(batch.to(self.device), mask)
+            outputs.append(vae.module.decode(mean, mask).float().cpu())
+        values = denormalise(torch.cat(outputs).numpy(), vae.stats)
+        values[..., ~self.ocean] = np.nan
+        out = states[list(names)].copy(deep=True)
+        for i, name in enumerate(names):
+            out[name] = (states[name].dims, values[:, i].astype(np.float32), states[name].attrs)
+        out.attrs.update({"title": f"VAE reconstructions ({decoder} decoder)", "vae_model": str(vae.path)})
+        return clip_to_bounds(out) if vae.module.censored else out
+
+    def coords(self) -> dict[str, Any]:
+        """Grid coordinates (x, y, lat, lon, cell_area, land) of the generated fields."""
+        coords = dict(self.grid.coords())
+        coords["land"] = (("y", "x"), (~self.ocean).astype(np.int8))
+        return coords
+
+
+def _load_generators(root: Path, device: torch.device) -> dict[tuple[str, str], Generator]:
+    generators = {}
+    for decoder in DECODERS:
+        ldm, vae = root / f"ldm_{decoder}", root / f"vae_{decoder}"
+        if (ldm / "config.json").exists():
+            if not (vae / "config.json").exists():
+                raise CheckpointError(f"{ldm} needs its VAE at {vae}, which is missing")
+            pair = Generator(load_model(ldm, "diffusion", device), load_model(vae, "vae", device))
+            check_pair(pair.vae, pair.diffusion)
+            generators[("latent", decoder)] = pair
+    if (root / "ddm" / "config.json").exists():
+        ddm = load_model(root / "ddm", "diffusion", device)
+        if ddm.meta.get("space") != "data":
+            raise CheckpointError(f"{root / 'ddm'} is not a data-space diffusion model")
+        generators[("data", "censored")] = Generator(ddm)
+    return generators
+
+
+def load_pipeline(checkpoints: str | Path = "checkpoints", device: str | None = None,
+                  reference: bool = True) -> Pipeline:
+    """Load every model found in ``checkpoints`` onto ``device`` (default: cuda if available, else cpu)."""
+    root = Path(checkpoints)
+    if not root.is_dir():
+        raise CheckpointError(f"checkpoints folder not found: {root}")
+    chosen = pick_device(device)
+    generators = _load_generators(root, chosen)
+    if not generators:
+        raise CheckpointError(f"no trained models in {root} (expected ldm_censored, ldm_gaussian, ddm ...)")
+    grids = {tuple(sorted(g.diffusion.meta["grid"].items())) for g in generators.values()}
+    if len(grids) > 1:
+        raise CheckpointError(f"the models in {root} were trained on different grids: {sorted(grids)}")
+    first = next(iter(generators.values()))
+    grid = Grid(**first.diffusion.meta["grid"])
+    ocean = _ocean(first.diffusion.path, first.diffusion.meta)
+    ref = None
+    if reference and (root / REFERENCE_FILE).exists():
+        ref = open_dataset(root / REFERENCE_FILE)
+        if ref.sizes["y"] != grid.ny or ref.sizes["x"] != grid.nx:
+            raise CheckpointError(f"{root / REFERENCE_FILE} is on a {ref.sizes['y']}x{ref.sizes['x']} grid, "
+                                  f"the models on {grid.ny}x{grid.nx} ({grid.name})")
+    return Pipeline(generators, ocean, grid, chosen, ref)

@@ -1,0 +1,137 @@
+"""Training configurations: dataclasses read from small TOML files (see ``configs/``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from seaice_ldm.models.unet import UNetConfig
+from seaice_ldm.models.vae import VAEConfig
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used as written."""
+
+
+@dataclass
+class DataConfig:
+    """Where the training states come from and how they are split by year."""
+
+    path: str = ""  # netCDF/zarr file(s); empty = synthesize the embedded default in memory
+    variables: tuple[str, ...] = ("sit", "sic", "sid", "siu", "siv")
+    years: int = 10  # synthetic data only
+    grid: str = "arctic50km"  # synthetic data only
+    seed: int = 0  # synthetic data only
+    val_years: int = 1  # the last val_years before the test years
+    test_years: int = 2  # the last test_years of the record
+
+
+@dataclass
+class OptimConfig:
+    """AdamW with linear warm-up, gradient clipping and EMA weights."""
+
+    steps: int = 2000
+    batch_size: int = 16  # per process
+    lr: float = 2e-4
+    weight_decay: float = 1e-4
+    warmup_steps: int = 200
+    grad_clip: float = 1.0
+    ema_decay: float = 0.999
+    val_every: int = 250
+    val_batches: int = 4
+    checkpoint_every: int = 250
+    seed: int = 0
+
+
+@dataclass
+class VAETrainConfig:
+    """``seaice-ldm train vae``."""
+
+    out: str = "runs/vae"
+    data: DataConfig = field(default_factory=DataConfig)
+    vae: VAEConfig = field(default_factory=VAEConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+
+
+@dataclass
+class DiffusionConfig:
+    """EDM training settings (Karras et al. 2022, Sect. 5)."""
+
+    sigma_data: float = 1.0  # inputs are standardised (data) or whitened latents
+    p_mean: float = -1.2
+    p_std: float = 1.2
+
+
+@dataclass
+class DiffusionTrainConfig:
+    """``seaice-ldm train diffusion --space latent|data``."""
+
+    out: str = "runs/diffusion"
+    space: str = "latent"  # "latent": on a VAE's latents; "data": on the normalised fields
+    vae_checkpoint: str = ""  # required for space = "latent"
+    data: DataConfig = field(default_factory=DataConfig)
+    unet: UNetConfig = field(default_factory=lambda: UNetConfig(in_channels=8, out_channels=8))
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+
+
+def _build(cls: type, values: dict[str, Any], where: str) -> Any:
+    """Build dataclass ``cls`` from a TOML table, refusing unknown keys by name."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"[{where}] must be a table, got {type(values).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigError(f"unknown key(s) {unknown} in [{where}]; valid keys: {sorted(fields)}")
+    kwargs: dict[str, Any] = {}
+    defaults = cls() if cls is not UNetConfig else None
+    for name, value in values.items():
+        default = getattr(defaults, name, None) if defaults is not None else None
+        if dataclasses.is_dataclass(default):
+            kwargs[name] = _build(type(default), value, f"{where}.{name}" if where else name)
+        elif isinstance(value, list):
+            kwargs[name] = tuple(value)
+        else:
+            kwargs[name] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as err:
+        raise ConfigError(f"[{where}]: {err}") from None
+
+
+def config_from_dict(values: dict[str, Any], kind: str) -> VAETrainConfig | DiffusionTrainConfig:
+    """Turn a parsed TOML document into the training config of ``kind`` ("vae" or "diffusion")."""
+    cls = {"vae": VAETrainConfig, "diffusion": DiffusionTrainConfig}.get(kind)
+    if cls is None:
+        raise ConfigError(f"unknown config kind {kind!r}; expected 'vae' or 'diffusion'")
+    values = dict(values)
+    unet = values.pop("unet", None)
+    cfg = _build(cls, values, "")
+    if unet is not None:  # UNetConfig has required fields, so it has no default instance to copy
+        cfg.unet = _build(UNetConfig, unet, "unet")
+    if isinstance(cfg, DiffusionTrainConfig) and cfg.space not in ("latent", "data"):
+        raise ConfigError(f"space must be 'latent' or 'data', got {cfg.space!r}")
+    return cfg
+
+
+def load_config(path: str | Path, kind: str) -> VAETrainConfig | DiffusionTrainConfig:
+    """Read a TOML training config; errors name the file and the offending key."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        values = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML ({err})") from None
+    try:
+        return config_from_dict(values, kind)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+
+
+def config_to_dict(cfg: Any) -> dict[str, Any]:
+    """JSON-friendly nested dict of a config dataclass (stored in every checkpoint)."""
+    return dataclasses.asdict(cfg)

@@ -1,0 +1,64 @@
+"""PyTorch DDP set-up for ``torchrun`` (gloo on CPU, nccl on GPU); single process otherwise."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    rank: int
+    world_size: int
+    device: torch.device
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    """``cuda`` when available, else ``cpu``; an explicit choice wins and is checked."""
+    if device in (None, "", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    chosen = torch.device(device)
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available here; use --device cpu")
+    return chosen
+
+
+def init_distributed(device: str | None = None) -> DistInfo:
+    """Join the process group that ``torchrun`` describes in the environment, if any."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size <= 1:
+        return DistInfo(0, 1, pick_device(device))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    chosen = pick_device(device)
+    if chosen.type == "cuda":
+        chosen = torch.device("cuda", local_rank)
+        torch.cuda.set_device(chosen)
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if chosen.type == "cuda" else "gloo")
+    return DistInfo(dist.get_rank(), dist.get_world_size(), chosen)
+
+
+def all_reduce_mean(value: float, info: DistInfo) -> float:
+    """Mean of a scalar over all processes."""
+    if info.world_size == 1:
+        return value
+    tensor = torch.tensor([value], dtype=torch.float64, device=info.device)
+    dist.all_reduce(tensor)
+    return float(tensor.item()) / info.world_size
+
+
+def barrier(info: DistInfo) -> None:
+    if info.world_size > 1:
+        dist.barrier()
+
+
+def shutdown(info: DistInfo) -> None:
+    if info.world_size > 1 and dist.is_initialized():
+        dist.destroy_process_group()

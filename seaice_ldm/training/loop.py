@@ -1,0 +1,172 @@
+"""One training loop for every model: AdamW, warm-up, clipping, EMA, validation, resume, DDP.
+
+The model-specific part is a *loss module*: an ``nn.Module`` with a ``.model`` attribute (the network
+whose weights are saved) whose ``forward(x, mask)`` returns a dict with a scalar ``"loss"``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
+
+from seaice_ldm.training.checkpoint import (
+    code_version,
+    hardware_description,
+    load_into,
+    load_weights,
+    optimizer_from_safetensors,
+    optimizer_to_safetensors,
+    read_meta,
+    save_checkpoint,
+)
+from seaice_ldm.training.config import OptimConfig
+from seaice_ldm.training.distributed import DistInfo, all_reduce_mean, barrier
+from seaice_ldm.training.ema import EMA
+
+
+@dataclass
+class TrainingData:
+    """Normalised training and validation tensors ``(N, C, H, W)`` and the mask that goes with them."""
+
+    train: torch.Tensor
+    val: torch.Tensor
+    mask: torch.Tensor  # (1, 1, H, W), 1 = ocean
+
+    def batch(self, split: str, step: int, batch_size: int, seed: int, rank: int) -> torch.Tensor:
+        """A random batch, a pure function of (seed, step, rank) so resumed runs see the same data."""
+        source = self.train if split == "train" else self.val
+        gen = torch.Generator().manual_seed(((seed * 1_000_003 + step) * 1024 + rank) * 2 + (split == "val"))
+        index = torch.randint(len(source), (batch_size,), generator=gen)
+        return source[index]
+
+
+@dataclass
+class RunState:
+    step: int = 0
+    wall_time_s: float = 0.0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def lr_at(step: int, cfg: OptimConfig) -> float:
+    """Linear warm-up to ``lr`` over ``warmup_steps``, then constant."""
+    return cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
+
+
+def _autocast(device: torch.device):
+    # bf16 autocast on GPU; full float32 on CPU (bf16 is slow and imprecise there)
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@torch.no_grad()
+def _validate(loss_module: torch.nn.Module, data: TrainingData, cfg: OptimConfig, info: DistInfo) -> float:
+    losses = []
+    for i in range(cfg.val_batches):
+        x = data.batch("val", i, cfg.batch_size, cfg.seed, info.rank).to(info.device)
+        with _autocast(info.device):
+            torch.manual_seed(cfg.seed + i)  # the same noise at every validation
+            losses.append(float(loss_module(x, data.mask.to(info.device))["loss"]))
+    return all_reduce_mean(sum(losses) / len(losses), info)
+
+
+def _resume(out: Path, model, ema: EMA, optimizer) -> RunState:
+    meta = read_meta(out)
+    if "optim" not in meta:
+        raise ValueError(f"{out} holds a checkpoint without optimiser state; it cannot be resumed")
+    load_into(model, load_weights(out, "raw", meta), str(out))
+    load_into(ema.shadow, load_weights(out, "ema", meta), str(out))
+    optimizer.load_state_dict(optimizer_from_safetensors(load_weights(out, "optim", meta), meta["optim"]))
+    return RunState(meta["step"], meta.get("wall_time_s", 0.0), meta.get("history", []))
+
+
+def train(
+    loss_module: torch.nn.Module,
+    data: TrainingData,
+    cfg: OptimConfig,
+    out: str | Path,
+    meta: dict[str, Any],
+    info: DistInfo,
+    resume: bool = True,
+    progress: bool = True,
+    ema_loss_module: Callable[[torch.nn.Module], torch.nn.Module] | None = None,
+    static: dict[str, dict[str, torch.Tensor]] | None = None,
+) -> RunState:
+    """Train ``loss_module.model`` for ``cfg.steps`` steps and write checkpoints to ``out``.
+
+    ``meta`` is stored in every checkpoint's ``config.json`` (config, normalisation, grid...).
+    ``ema_loss_module(ema_model)`` builds the loss module used for validation on the EMA weights.
+    ``static`` tensors (e.g. the land mask) are written beside the weights in every checkpoint.
+    """
+    out = Path(out)
+    torch.manual_seed(cfg.seed + info.rank)
+    model = loss_module.model.to(info.device)
+    loss_module = loss_module.to(info.device)
+    ema = EMA(model, cfg.ema_decay)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    state = RunState()
+    if resume and (out / "config.json").exists():
+        state = _resume(out, model, ema, optimizer)
+        if info.is_main:
+            print(f"resuming {out} from step {state.step}")
+    val_module = ema_loss_module(ema.shadow) if ema_loss_module else None
+    runner = DistributedDataParallel(loss_module) if info.world_size > 1 else loss_module
+    mask = data.mask.to(info.device)
+
+    def checkpoint() -> None:
+        if not info.is_main:
+            return
+        optim_tensors, optim_structure = optimizer_to_safetensors(optimizer)
+        full_meta = {
+            **meta,
+            "step": state.step,
+            "wall_time_s": round(state.wall_time_s, 1),
+            "hardware": f"{info.world_size} x {hardware_description(info.device)}",
+            "code_version": code_version(),
+            "history": state.history,
+            "optim": optim_structure,
+        }
+        weights = {"ema": ema.shadow.state_dict(), "raw": model.state_dict(), "optim": optim_tensors, **(static or {})}
+        save_checkpoint(out, full_meta, weights)
+
+    bar = tqdm(
+        total=cfg.steps, initial=state.step, desc=f"train {out.name}", disable=not (progress and info.is_main)
+    )
+    running = None
+    while state.step < cfg.steps:
+        t0 = time.perf_counter()
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(state.step, cfg)
+        x = data.batch("train", state.step, cfg.batch_size, cfg.seed, info.rank).to(info.device)
+        with _autocast(info.device):
+            loss = runner(x, mask)["loss"]
+        value = loss.item()
+        if not math.isfinite(value):
+            raise FloatingPointError(f"loss became {value} at step {state.step}; lower the learning rate")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        ema.update(model, state.step)
+        state.step += 1
+        state.wall_time_s += time.perf_counter() - t0
+        running = value if running is None else 0.95 * running + 0.05 * value
+        bar.update(1)
+        bar.set_postfix(loss=f"{running:.4f}")
+        if state.step % cfg.val_every == 0 or state.step == cfg.steps:
+            val = _validate(val_module or loss_module, data, cfg, info)
+            state.history.append({"step": state.step, "train_loss": round(running, 5), "val_loss": round(val, 5)})
+            bar.write(f"step {state.step}: train loss {running:.4f}, validation loss (EMA) {val:.4f}")
+        if state.step % cfg.checkpoint_every == 0 or state.step == cfg.steps:
+            checkpoint()
+            barrier(info)
+    bar.close()
+    return state

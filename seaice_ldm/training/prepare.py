@@ -1,0 +1,73 @@
+"""From a data configuration to normalised training tensors (split by year, stats on train only)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import xarray as xr
+
+from seaice_ldm.data import (
+    NormStats,
+    compute_norm_stats,
+    grid_from_dataset,
+    normalise,
+    open_dataset,
+    split_by_year,
+    synthesize,
+    to_arrays,
+)
+from seaice_ldm.training.config import DataConfig
+from seaice_ldm.training.loop import TrainingData
+
+
+@dataclass
+class PreparedData:
+    data: TrainingData
+    stats: NormStats
+    grid: dict[str, Any]
+    description: dict[str, Any]
+    test: xr.Dataset
+
+
+def load_source(cfg: DataConfig) -> xr.Dataset:
+    """The configured files, or the embedded synthetic data set when no path is given."""
+    if cfg.path:
+        return open_dataset(cfg.path, variables=tuple(cfg.variables))
+    return synthesize(years=cfg.years, grid=cfg.grid, seed=cfg.seed)
+
+
+def _years(ds: xr.Dataset) -> list[int]:
+    return sorted({int(y) for y in ds["time"].dt.year.values})
+
+
+def to_tensor(ds: xr.Dataset, names: tuple[str, ...], stats: NormStats) -> tuple[torch.Tensor, np.ndarray]:
+    """Normalised ``(T, C, H, W)`` float32 tensor with land set to 0, and the ocean mask."""
+    x, ocean = to_arrays(ds, names)
+    x = normalise(x, stats)
+    x[..., ~ocean] = 0.0
+    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), ocean
+
+
+def prepare(cfg: DataConfig, stats: NormStats | None = None) -> PreparedData:
+    """Load, split by year, compute normalisation on the training years (unless given), tensorise."""
+    ds = load_source(cfg)
+    names = tuple(cfg.variables)
+    splits = split_by_year(ds, val_years=cfg.val_years, test_years=cfg.test_years)
+    stats = stats or compute_norm_stats(splits["train"], names)
+    train, ocean = to_tensor(splits["train"], names, stats)
+    val, _ = to_tensor(splits["val"], names, stats)
+    mask = torch.from_numpy(ocean.astype(np.float32))[None, None]
+    description = {
+        "source": cfg.path or "embedded synthetic data set (seaice_ldm.data.synthesize)",
+        "title": ds.attrs.get("title", ""),
+        "synthetic": ds.attrs.get("synthetic", "no"),
+        "seed": cfg.seed if not cfg.path else None,
+        "years": {name: _years(split) for name, split in splits.items()},
+        "states": {name: int(split.sizes["time"]) for name, split in splits.items()},
+    }
+    grid = dataclasses.asdict(grid_from_dataset(ds))
+    return PreparedData(TrainingData(train, val, mask), stats, grid, description, splits["test"])

@@ -1,0 +1,159 @@
+"""``train vae`` and ``train diffusion``: loss modules and the set-up around :func:`loop.train`."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from seaice_ldm.data import VARIABLES
+from seaice_ldm.diffusion.loss import edm_loss
+from seaice_ldm.diffusion.precond import EDMPrecond
+from seaice_ldm.models.unet import UNet
+from seaice_ldm.models.vae import VAE
+from seaice_ldm.training.builders import bounds_tensors, load_model, model_id
+from seaice_ldm.training.checkpoint import CheckpointError, read_meta
+from seaice_ldm.training.config import DiffusionTrainConfig, VAETrainConfig, config_to_dict
+from seaice_ldm.training.distributed import init_distributed, shutdown
+from seaice_ldm.training.loop import TrainingData, train
+from seaice_ldm.training.prepare import PreparedData, prepare
+
+
+class VAELoss(torch.nn.Module):
+    """Negative ELBO of the VAE (its decoder's likelihood on ocean cells + weighted KL)."""
+
+    def __init__(self, vae: VAE) -> None:
+        super().__init__()
+        self.model = vae
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.model.loss(x, mask)
+
+
+class EDMLoss(torch.nn.Module):
+    """EDM denoising loss; ``ocean_only`` restricts it to ocean cells (data space)."""
+
+    def __init__(self, precond: EDMPrecond, ocean_only: bool, p_mean: float, p_std: float) -> None:
+        super().__init__()
+        self.model = precond
+        self.ocean_only = ocean_only
+        self.p_mean, self.p_std = p_mean, p_std
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        weight = mask if self.ocean_only else None
+        return {"loss": edm_loss(self.model, x, mask, weight=weight, p_mean=self.p_mean, p_std=self.p_std)}
+
+
+def _run_id(out: Path, resume: bool) -> str:
+    if resume and (out / "config.json").exists():
+        return read_meta(out)["run_id"]
+    return uuid.uuid4().hex[:12]
+
+
+def _base_meta(kind: str, cfg, prepared: PreparedData, out: Path, resume: bool) -> dict:
+    names = list(prepared.stats.names)
+    return {
+        "kind": kind,
+        "run_id": _run_id(out, resume),
+        "config": config_to_dict(cfg),
+        "variables": names,
+        "units": {n: VARIABLES[n].units for n in names},
+        "bounds": {n: [VARIABLES[n].lower, VARIABLES[n].upper] for n in names},
+        "norm_stats": prepared.stats.to_dict(),
+        "grid": prepared.grid,
+        "data": prepared.description,
+    }
+
+
+def grid_tensors(prepared: PreparedData) -> dict[str, dict[str, torch.Tensor]]:
+    """The full-resolution ocean mask, stored in every checkpoint as ``grid.safetensors``."""
+    return {"grid": {"ocean": (prepared.data.mask[0, 0] > 0.5).to(torch.uint8)}}
+
+
+def train_vae(cfg: VAETrainConfig, device: str | None = None, resume: bool = True, progress: bool = True) -> Path:
+    """Train a VAE (Gaussian or censored decoder, as configured) and return its checkpoint folder."""
+    info = init_distributed(device)
+    out = Path(cfg.out)
+    prepared = prepare(cfg.data)
+    cfg.vae.in_channels = len(prepared.stats.names)
+    vae = VAE(cfg.vae, *bounds_tensors(prepared.stats))
+    meta = _base_meta("vae", cfg, prepared, out, resume)
+    train(
+        VAELoss(vae), prepared.data, cfg.optim, out, meta, info, resume, progress,
+        ema_loss_module=VAELoss, static=grid_tensors(prepared),
+    )
+    shutdown(info)
+    return out
+
+
+@torch.no_grad()
+def encode_latents(vae: VAE, x: torch.Tensor, mask: torch.Tensor, device, batch: int = 32, progress: bool = True):
+    """Posterior means of ``x`` (the latent diffusion model's training data)."""
+    chunks = []
+    for start in tqdm(range(0, len(x), batch), desc="encode", disable=not progress, leave=False):
+        mean, _ = vae.encode(x[start : start + batch].to(device), mask.to(device))
+        chunks.append(mean.float().cpu())
+    return torch.cat(chunks)
+
+
+def latent_mask(mask: torch.Tensor, factor: int) -> torch.Tensor:
+    """Ocean fraction of each latent cell (the mask channel of the latent U-Net)."""
+    return F.avg_pool2d(mask, factor)
+
+
+def _latent_data(cfg: DiffusionTrainConfig, prepared_fn, device, progress: bool):
+    """Encode the training and validation states with the configured VAE; whiten per channel."""
+    if not cfg.vae_checkpoint:
+        raise CheckpointError("space = 'latent' needs vae_checkpoint = path of a trained VAE checkpoint")
+    vae = load_model(cfg.vae_checkpoint, "vae", device)
+    prepared = prepared_fn(vae.stats)
+    if prepared.grid != vae.meta["grid"]:
+        raise CheckpointError(
+            f"VAE {cfg.vae_checkpoint} was trained on grid {vae.meta['grid']}, the data are on {prepared.grid}"
+        )
+    data = prepared.data
+    z_train = encode_latents(vae.module, data.train, data.mask, device, progress=progress)
+    z_val = encode_latents(vae.module, data.val, data.mask, device, progress=progress)
+    mean = z_train.mean(dim=(0, 2, 3), keepdim=True)
+    std = z_train.std(dim=(0, 2, 3), keepdim=True)
+    lmask = latent_mask(data.mask, vae.module.downsampling_factor)
+    latent = TrainingData((z_train - mean) / std, (z_val - mean) / std, lmask)
+    extra = {
+        "vae": {"model_id": model_id(vae.meta), "path": str(cfg.vae_checkpoint), "decoder": vae.meta["config"]["vae"]["decoder"]},
+        "latent_stats": {"mean": mean.flatten().tolist(), "std": std.flatten().tolist()},
+    }
+    return prepared, latent, extra
+
+
+def train_diffusion(
+    cfg: DiffusionTrainConfig, device: str | None = None, resume: bool = True, progress: bool = True
+) -> Path:
+    """Train an EDM diffusion model on VAE latents (``space="latent"``) or on the fields (``"data"``)."""
+    info = init_distributed(device)
+    out = Path(cfg.out)
+    if cfg.space == "latent":
+        prepared, data, extra = _latent_data(cfg, lambda stats: prepare(cfg.data, stats), info.device, progress and info.is_main)
+    else:
+        prepared = prepare(cfg.data)
+        data, extra = prepared.data, {}
+    channels = data.train.shape[1]
+    if cfg.unet.in_channels != channels or cfg.unet.out_channels != channels:
+        raise ValueError(
+            f"[unet] in_channels/out_channels = {cfg.unet.in_channels}/{cfg.unet.out_channels} but the "
+            f"{cfg.space}-space training data have {channels} channels"
+        )
+    precond = EDMPrecond(UNet(cfg.unet), sigma_data=cfg.diffusion.sigma_data)
+    meta = {**_base_meta("diffusion", cfg, prepared, out, resume), "space": cfg.space, **extra}
+
+    def loss_of(module: EDMPrecond) -> EDMLoss:
+        return EDMLoss(module, cfg.space == "data", cfg.diffusion.p_mean, cfg.diffusion.p_std)
+
+    train(
+        loss_of(precond), data, cfg.optim, out, meta, info, resume, progress,
+        ema_loss_module=loss_of, static=grid_tensors(prepared),
+    )
+    shutdown(info)
+    return out

@@ -1,0 +1,56 @@
+"""Shared data fixtures: a tiny canonical data set on a custom grid, and a short synthetic run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from seaice_ldm.data import Grid, make_dataset, synthesize
+
+TINY_GRID = Grid("custom", nx=12, ny=10, dx=50_000.0)
+
+
+def _tiny_land() -> np.ndarray:
+    """A land block in one corner of the tiny grid (True = land)."""
+    land = np.zeros(TINY_GRID.shape, dtype=bool)
+    land[:3, :4] = True
+    return land
+
+
+def _make_tiny(times=None, seed: int = 0):
+    """A small physical canonical Dataset (all five variables, exact 0/1 values present)."""
+    times = np.asarray(times if times is not None else np.arange("2000-01-01", "2000-01-07", dtype="datetime64[D]"),
+                       dtype="datetime64[ns]")
+    rng = np.random.default_rng(seed)
+    shape = (times.size, *TINY_GRID.shape)
+    sic = np.clip(rng.uniform(-0.3, 1.3, shape), 0.0, 1.0)
+    data = {
+        "sit": np.where(sic > 0, rng.uniform(0.1, 4.0, shape), 0.0),
+        "sic": sic,
+        "sid": np.clip(rng.uniform(-0.5, 1.1, shape), 0.0, 1.0) * (sic > 0),
+        "siu": rng.normal(0.0, 0.1, shape) * (sic > 0),
+        "siv": rng.normal(0.0, 0.1, shape) * (sic > 0),
+    }
+    return make_dataset(data, TINY_GRID, time=times, land=_tiny_land(), attrs={"title": "tiny test data"})
+
+
+@pytest.fixture
+def tiny_grid() -> Grid:
+    return TINY_GRID
+
+
+@pytest.fixture
+def make_tiny():
+    """Factory ``make_tiny(times=None, seed=0)`` of tiny canonical Datasets (6 daily states by default)."""
+    return _make_tiny
+
+
+@pytest.fixture
+def tiny():
+    return _make_tiny()
+
+
+@pytest.fixture(scope="session")
+def synthetic_2y():
+    """Two synthetic years on the default grid (about 3 s, shared by the session)."""
+    return synthesize(years=2, seed=0)

@@ -1,0 +1,140 @@
+"""Checkpoints: bit-exact round trip, atomic writes, clear refusals; training configs."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from seaice_ldm.models.vae import VAE, VAEConfig
+from seaice_ldm.training.builders import Loaded, check_pair, load_model
+from seaice_ldm.training.checkpoint import (
+    CheckpointError,
+    load_weights,
+    optimizer_from_safetensors,
+    optimizer_to_safetensors,
+    read_meta,
+    save_checkpoint,
+)
+from seaice_ldm.training.config import ConfigError, load_config
+
+CONFIGS = Path(__file__).parents[1] / "configs"
+STATS = {"names": ["sit", "sic", "sid", "siu", "siv"], "mean": [1.0, 0.5, 0.1, 0.0, 0.0], "std": [1.0, 0.4, 0.2, 0.1, 0.1]}
+
+
+def _vae_meta(channels=(8, 8)) -> dict:
+    return {
+        "kind": "vae",
+        "run_id": "test",
+        "step": 1,
+        "config": {"vae": {"in_channels": 5, "latent_channels": 4, "channels": list(channels), "decoder": "censored"}},
+        "norm_stats": STATS,
+    }
+
+
+def _vae(channels=(8, 8)) -> VAE:
+    torch.manual_seed(0)
+    lower = torch.tensor([-1.0, -1.25, -0.5, -float("inf"), -float("inf")])
+    upper = torch.tensor([float("inf"), 1.25, 4.5, float("inf"), float("inf")])
+    return VAE(VAEConfig(in_channels=5, latent_channels=4, channels=channels), lower, upper)
+
+
+def test_round_trip_is_bit_exact(tmp_path):
+    vae = _vae()
+    save_checkpoint(tmp_path / "ck", _vae_meta(), {"ema": vae.state_dict(), "grid": {"ocean": torch.ones(4, 4, dtype=torch.uint8)}})
+    loaded = load_model(tmp_path / "ck", "vae")
+    for key, value in vae.state_dict().items():
+        assert torch.equal(loaded.module.state_dict()[key], value), key
+    assert read_meta(tmp_path / "ck")["format"] == "seaice-ldm-checkpoint"
+
+
+def test_corrupted_weights_are_refused(tmp_path):
+    save_checkpoint(tmp_path / "ck", _vae_meta(), {"ema": _vae().state_dict()})
+    path = tmp_path / "ck" / "ema.safetensors"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="corrupted"):
+        load_model(tmp_path / "ck", "vae")
+
+
+def test_checkpoint_that_does_not_fit_is_refused(tmp_path):
+    save_checkpoint(tmp_path / "ck", _vae_meta(channels=(8, 8)), {"ema": _vae(channels=(8, 16)).state_dict()})
+    with pytest.raises(CheckpointError, match="does not fit"):
+        load_model(tmp_path / "ck", "vae")
+
+
+def test_missing_and_wrong_kind_and_bad_json(tmp_path):
+    with pytest.raises(CheckpointError, match="config.json is missing"):
+        load_model(tmp_path / "nothing", "vae")
+    save_checkpoint(tmp_path / "ck", _vae_meta(), {"ema": _vae().state_dict()})
+    with pytest.raises(CheckpointError, match="holds a 'vae' model, expected 'diffusion'"):
+        load_model(tmp_path / "ck", "diffusion")
+    (tmp_path / "ck" / "config.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        read_meta(tmp_path / "ck")
+
+
+def test_failed_save_leaves_previous_checkpoint_and_no_temporaries(tmp_path, monkeypatch):
+    save_checkpoint(tmp_path / "ck", _vae_meta(), {"ema": _vae().state_dict()})
+    before = (tmp_path / "ck" / "ema.safetensors").read_bytes()
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("seaice_ldm.training.checkpoint.save_file", broken)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(tmp_path / "ck", _vae_meta(), {"ema": _vae(channels=(8, 16)).state_dict()})
+    assert (tmp_path / "ck" / "ema.safetensors").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck"]
+
+
+def test_half_precision_weights_load_as_float32(tmp_path):
+    vae = _vae()
+    save_checkpoint(tmp_path / "ck", _vae_meta(), {"ema": vae.state_dict()}, dtype=torch.float16)
+    state = load_weights(tmp_path / "ck", "ema")
+    assert all(v.dtype == torch.float32 for v in state.values())
+    key = "log_scale"
+    assert torch.equal(state[key], vae.state_dict()[key].half().float())
+
+
+def test_optimizer_state_round_trip():
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    model(torch.randn(4, 3)).sum().backward()
+    opt.step()
+    tensors, structure = optimizer_to_safetensors(opt)
+    json.dumps(structure)  # JSON-able
+    other = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    other.load_state_dict(optimizer_from_safetensors(tensors, structure))
+    for a, b in zip(opt.state.values(), other.state.values()):
+        assert torch.equal(a["exp_avg"], b["exp_avg"]) and torch.equal(a["exp_avg_sq"], b["exp_avg_sq"])
+
+
+def test_latent_model_must_match_its_vae():
+    vae = Loaded(torch.nn.Identity(), {"run_id": "abc", "step": 100}, Path("vae"))
+    ldm = Loaded(torch.nn.Identity(), {"space": "latent", "vae": {"model_id": "abc@90"}}, Path("ldm"))
+    with pytest.raises(CheckpointError, match="trained on the latents of VAE abc@90"):
+        check_pair(vae, ldm)
+    ldm.meta["vae"]["model_id"] = "abc@100"
+    check_pair(vae, ldm)
+
+
+@pytest.mark.parametrize("name", ["vae_censored", "vae_gaussian", "ldm_censored", "ldm_gaussian", "ddm"])
+def test_shipped_configs_parse(name):
+    kind = "vae" if name.startswith("vae") else "diffusion"
+    for folder in (CONFIGS, CONFIGS / "tiny"):
+        cfg = load_config(folder / f"{name}.toml", kind)
+        assert cfg.out.endswith(name)
+
+
+def test_config_errors_name_the_problem(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[vae]\nlatent_chanels = 4\n')
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['latent_chanels'\] in \[vae\]"):
+        load_config(bad, "vae")
+    bad.write_text('space = "pixel"\n[unet]\nin_channels = 5\nout_channels = 5\n')
+    with pytest.raises(ConfigError, match="space must be 'latent' or 'data'"):
+        load_config(bad, "diffusion")
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "missing.toml", "vae")

@@ -1,0 +1,129 @@
+"""End to end through the ``seaice-ldm`` command: train tiny models, export, sample, refuse bad requests."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from seaice_ldm.cli import main
+from seaice_ldm.training.checkpoint import read_meta
+
+TINY = Path(__file__).parents[1] / "configs" / "tiny"
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    """Tiny censored and Gaussian VAEs, their latent models and a data-space model, exported for sampling."""
+    root = tmp_path_factory.mktemp("chain")
+    runs, ship = root / "runs", root / "checkpoints"
+    for decoder in ("censored", "gaussian"):
+        assert main(["train", "vae", "--config", str(TINY / f"vae_{decoder}.toml"),
+                     "--out", str(runs / f"vae_{decoder}"), "--steps", "12"]) == 0
+        assert main(["train", "diffusion", "--space", "latent", "--config", str(TINY / f"ldm_{decoder}.toml"),
+                     "--vae", str(runs / f"vae_{decoder}"), "--out", str(runs / f"ldm_{decoder}"),
+                     "--steps", "8"]) == 0
+    assert main(["train", "diffusion", "--space", "data", "--config", str(TINY / "ddm.toml"),
+                 "--out", str(runs / "ddm"), "--steps", "4"]) == 0
+    for name in ("vae_censored", "vae_gaussian", "ldm_censored", "ldm_gaussian", "ddm"):
+        assert main(["export", str(runs / name), str(ship / name), "--dtype", "float16"]) == 0
+    return root
+
+
+def _sample(chain, out, *extra):
+    return main(["sample", "--checkpoints", str(chain / "checkpoints"), "--out", str(out), "--members", "3",
+                 "--steps", "3", *extra])
+
+
+def test_checkpoints_carry_what_the_issue_asks_for(chain):
+    meta = read_meta(chain / "runs" / "ldm_censored")
+    assert meta["step"] == 8 and meta["space"] == "latent"
+    assert meta["vae"]["model_id"] == f"{read_meta(chain / 'runs' / 'vae_censored')['run_id']}@12"
+    assert meta["data"]["years"] == {"train": [2000], "val": [2001], "test": [2002]}
+    assert meta["data"]["synthetic"] == "yes"
+    assert set(meta["norm_stats"]) >= {"names", "mean", "std"}
+    assert meta["grid"]["name"] == "arctic50km" and meta["bounds"]["sic"] == [0, 1]
+    assert {"ema.safetensors", "raw.safetensors", "optim.safetensors", "grid.safetensors"} <= set(meta["files"])
+    shipped = read_meta(chain / "checkpoints" / "ldm_censored")
+    assert set(shipped["files"]) == {"ema.safetensors", "grid.safetensors"}
+    assert shipped["weights_dtype"] == "float16"
+
+
+@pytest.mark.parametrize("space", ["latent", "data"])
+def test_sample_writes_a_physical_ensemble(chain, tmp_path, space):
+    out = tmp_path / "ens.nc"
+    assert _sample(chain, out, "--space", space, "--decoder", "censored", "--sampler", "heun") == 0
+    ds = xr.open_dataset(out)
+    assert dict(ds.sizes) == {"member": 3, "y": 128, "x": 128}
+    assert ds.attrs["space"] == space and ds.attrs["decoder"] == "censored" and ds.attrs["steps"] == 3
+    land = ds["land"].values.astype(bool)
+    for name in ("sit", "sic", "sid", "siu", "siv"):
+        values = ds[name].values
+        assert np.isnan(values[:, land]).all() and np.isfinite(values[:, ~land]).all()
+    assert ds.sic.min() >= 0 and ds.sic.max() <= 1 and ds.sit.min() >= 0
+    assert ds.sid.min() >= 0 and ds.sid.max() <= 1
+
+
+def test_same_seed_same_ensemble_at_any_batch_size(chain, tmp_path):
+    a, b, c = tmp_path / "a.nc", tmp_path / "b.nc", tmp_path / "c.nc"
+    assert _sample(chain, a, "--seed", "5") == 0
+    assert _sample(chain, b, "--seed", "5", "--batch-size", "1") == 0
+    assert _sample(chain, c, "--seed", "6") == 0
+    da, db, dc = (xr.open_dataset(p) for p in (a, b, c))
+    np.testing.assert_allclose(da.sic.values, db.sic.values, atol=1e-5)
+    assert not np.allclose(np.nan_to_num(da.sic.values), np.nan_to_num(dc.sic.values))
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--members", "0"], "members must be an integer between 1 and"),
+        (["--members", "100000"], "members must be an integer between 1 and"),
+        (["--steps", "0"], "steps must be an integer between 1 and"),
+        (["--sampler", "ddim"], "ddim"),
+    ],
+)
+def test_absurd_requests_are_refused_and_write_nothing(chain, tmp_path, capsys, args, message):
+    out = tmp_path / "ens.nc"
+    code = main(["sample", "--checkpoints", str(chain / "checkpoints"), "--out", str(out), *args])
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_checkpoints_are_named(tmp_path, capsys):
+    assert main(["sample", "--checkpoints", str(tmp_path / "nope"), "--out", str(tmp_path / "x.nc")]) == 2
+    assert "checkpoints folder not found" in capsys.readouterr().err
+
+
+def test_latent_model_with_the_wrong_vae_is_refused(chain, tmp_path, capsys):
+    ship = tmp_path / "checkpoints"
+    shutil.copytree(chain / "checkpoints", ship)
+    shutil.rmtree(ship / "vae_censored")
+    shutil.copytree(ship / "vae_gaussian", ship / "vae_censored")
+    assert main(["sample", "--checkpoints", str(ship), "--out", str(tmp_path / "x.nc")]) == 2
+    assert "trained on the latents of VAE" in capsys.readouterr().err
+
+
+def test_training_resumes_from_the_last_checkpoint(chain, tmp_path):
+    out = tmp_path / "vae"
+    shutil.copytree(chain / "runs" / "vae_censored", out)
+    assert main(["train", "vae", "--config", str(TINY / "vae_censored.toml"), "--out", str(out), "--steps", "14"]) == 0
+    meta = read_meta(out)
+    assert meta["step"] == 14
+    assert meta["run_id"] == read_meta(chain / "runs" / "vae_censored")["run_id"]
+
+
+def test_two_process_ddp_training_under_torchrun(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "seaice_ldm.cli", "train", "vae", "--config", str(TINY / "vae_censored.toml"),
+           "--out", str(tmp_path / "ddp"), "--steps", "3", "--device", "cpu"]
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    meta = read_meta(tmp_path / "ddp")
+    assert meta["step"] == 3 and meta["hardware"].startswith("2 x cpu")

@@ -1,0 +1,87 @@
+"""U-Net backbone: shapes, zero-initialised output, conditioning on noise level and mask."""
+
+import pytest
+import torch
+
+from seaice_ldm.models import UNet, UNetConfig
+
+
+def tiny_unet(mask_channel=True, in_channels=3, out_channels=2):
+    torch.manual_seed(0)
+    cfg = UNetConfig(
+        in_channels,
+        out_channels,
+        channels=(8, 16, 16),
+        blocks_per_level=1,
+        attention_levels=(2,),
+        mask_channel=mask_channel,
+    )
+    net = UNet(cfg)
+    with torch.no_grad():
+        net.conv_out.weight.normal_(0, 0.1)  # undo the zero init so outputs depend on inputs
+    return net
+
+
+def inputs(b=4, h=16, w=12):
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(b, 3, h, w, generator=g)
+    mask = (torch.rand(1, 1, h, w, generator=g) > 0.3).float()
+    return x, torch.linspace(-1.5, 1.0, b), mask
+
+
+def test_config_defaults():
+    cfg = UNetConfig(8, 8)
+    assert cfg.channels == (64, 128, 256) and cfg.attention_levels == (2,)
+    assert cfg.emb_channels == 256 and cfg.downsampling_factor == 4
+    with pytest.raises(ValueError, match="attention_levels"):
+        UNetConfig(8, 8, channels=(8, 16), attention_levels=(2,))
+
+
+def test_output_shape_and_zero_init():
+    torch.manual_seed(0)
+    net = UNet(UNetConfig(3, 2, channels=(8, 16, 16), blocks_per_level=1, attention_levels=(1, 2)))
+    x, c_noise, mask = inputs()
+    out = net(x, c_noise, mask)
+    assert out.shape == (4, 2, 16, 12)
+    assert torch.count_nonzero(out) == 0  # zero-initialised output convolution
+
+
+def test_batch_one_mask_broadcasts():
+    net = tiny_unet()
+    x, c_noise, mask = inputs()
+    out = net(x, c_noise, mask)
+    torch.testing.assert_close(out, net(x, c_noise, mask.expand(4, -1, -1, -1)))
+    assert torch.isfinite(out).all() and out.abs().sum() > 0
+
+
+def test_conditioning_on_noise_level_and_mask():
+    net = tiny_unet()
+    x, c_noise, mask = inputs()
+    out = net(x, c_noise, mask)
+    assert not torch.allclose(out, net(x, c_noise + 0.5, mask))
+    assert not torch.allclose(out, net(x, c_noise, torch.ones_like(mask)))
+    # A scalar c_noise is broadcast over the batch.
+    torch.testing.assert_close(net(x, 0.3, mask), net(x, torch.full((4,), 0.3), mask))
+
+
+def test_batch_elements_are_independent():
+    net = tiny_unet().eval()
+    x, c_noise, mask = inputs()
+    torch.testing.assert_close(net(x, c_noise, mask)[1:2], net(x[1:2], c_noise[1:2], mask))
+
+
+def test_without_mask_channel():
+    net = tiny_unet(mask_channel=False)
+    x, c_noise, _ = inputs()
+    assert net(x, c_noise).shape == (4, 2, 16, 12)
+
+
+def test_errors():
+    net = tiny_unet()
+    x, c_noise, mask = inputs()
+    with pytest.raises(ValueError, match="mask"):
+        net(x, c_noise)
+    with pytest.raises(ValueError, match="divisible"):
+        net(x[..., :10], c_noise, mask[..., :10])
+    with pytest.raises(ValueError, match="mask must have shape"):
+        net(x, c_noise, mask[..., :8])

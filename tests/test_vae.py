@@ -1,0 +1,143 @@
+"""VAE: shapes, land handling, bounds of the censored vs Gaussian decoder, training sanity."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from seaice_ldm.models import VAE, VAEConfig
+from seaice_ldm.models.vae import kl_standard_normal
+
+INF = math.inf
+# Channels like thickness [0, inf), concentration [0, 1] and a velocity (unbounded).
+LOWER = torch.tensor([0.0, 0.0, -INF])
+UPPER = torch.tensor([INF, 1.0, INF])
+
+
+def tiny_vae(decoder="censored", seed=0):
+    torch.manual_seed(seed)
+    cfg = VAEConfig(in_channels=3, latent_channels=4, channels=(8, 16), decoder=decoder)
+    return VAE(cfg, LOWER, UPPER)
+
+
+def sea_ice_batch(b=8, size=16, seed=0):
+    """Smooth random fields with the first two variables censored at their bounds, land set to 0."""
+    g = torch.Generator().manual_seed(seed)
+    base = torch.randn(b, 3, size, size, generator=g)
+    base = torch.nn.functional.avg_pool2d(base, 5, stride=1, padding=2) * 3.0
+    x = torch.stack([base[:, 0].clamp(min=0), (base[:, 1] + 0.5).clamp(0, 1), base[:, 2]], dim=1)
+    mask = torch.ones(1, 1, size, size)
+    mask[..., :4, :5] = 0  # a land corner
+    return x * mask, mask
+
+
+def test_config():
+    assert VAEConfig().downsampling_factor == 4
+    assert VAEConfig(channels=[8, 16, 32, 64]).downsampling_factor == 8
+    with pytest.raises(ValueError, match="decoder"):
+        VAEConfig(decoder="poisson")
+
+
+def test_shapes_and_nonpersistent_bounds():
+    vae = tiny_vae()
+    x, mask = sea_ice_batch()
+    mean, logvar = vae.encode(x, mask)
+    assert mean.shape == logvar.shape == (8, 4, 8, 8)
+    assert vae.decode(mean, mask).shape == x.shape
+    assert vae.reconstruct(x, mask).shape == x.shape
+    keys = vae.state_dict().keys()
+    assert "log_scale" in keys and "lower" not in keys and "upper" not in keys
+
+
+def test_rejects_bad_sizes_and_bounds():
+    vae = tiny_vae()
+    x, mask = torch.zeros(2, 3, 18, 17), torch.ones(1, 1, 18, 17)
+    with pytest.raises(ValueError, match="divisible"):
+        vae.loss(x, mask)
+    with pytest.raises(ValueError, match="shape"):
+        VAE(VAEConfig(in_channels=3), LOWER[:2], UPPER[:2])
+    with pytest.raises(ValueError, match="exceed"):
+        VAE(VAEConfig(in_channels=3), UPPER.clamp(max=2.0), LOWER.clamp(min=-2.0))
+
+
+def test_kl_matches_torch_distributions():
+    mean, logvar = torch.randn(50), torch.randn(50)
+    q = torch.distributions.Normal(mean, torch.exp(0.5 * logvar))
+    ref = torch.distributions.kl_divergence(q, torch.distributions.Normal(0.0, 1.0))
+    torch.testing.assert_close(kl_standard_normal(mean, logvar), ref)
+
+
+def test_land_excluded_exactly():
+    vae = tiny_vae()
+    x, mask = sea_ice_batch()
+    land = mask == 0
+    loss = lambda x: vae.loss(x, mask, generator=torch.Generator().manual_seed(3))
+    ref = loss(x)
+    for fill in (7.0, float("nan")):
+        out = loss(torch.where(land, fill, x))
+        for key in ("loss", "nll", "kl", "nll_per_var"):
+            assert torch.equal(out[key], ref[key]), key
+    out = loss(torch.where(land, float("nan"), x))
+    out["loss"].backward()
+    assert all(torch.isfinite(p.grad).all() for p in vae.parameters())
+    mu = vae.decode(vae.encode(x, mask)[0], mask)
+    assert (vae.nll(x, mu, mask)[land.expand_as(x)] == 0).all()
+
+
+def test_loss_terms_are_consistent():
+    vae = tiny_vae()
+    x, mask = sea_ice_batch()
+    out = vae.loss(x, mask, generator=torch.Generator().manual_seed(0))
+    assert out["nll_per_var"].shape == (3,)
+    torch.testing.assert_close(out["nll"], out["nll_per_var"].mean())
+    torch.testing.assert_close(out["loss"], out["nll"] + vae.cfg.kl_weight * out["kl"])
+    # Same z as the loss draws: the NLL is the mean over ocean cells of vae.nll.
+    g = torch.Generator().manual_seed(0)
+    mean, logvar = vae.encode(x, mask)
+    z = mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, generator=g)
+    nll = vae.nll(x, vae.decode(z, mask), mask)
+    ocean = (mask > 0).expand_as(x)
+    torch.testing.assert_close(out["nll"], nll[ocean].mean())
+
+
+@pytest.mark.parametrize("decoder", ["censored", "gaussian"])
+def test_training_reduces_loss(decoder):
+    vae = tiny_vae(decoder)
+    opt = torch.optim.AdamW(vae.parameters(), lr=3e-3)
+    g = torch.Generator().manual_seed(0)
+    losses = []
+    for step in range(40):
+        x, mask = sea_ice_batch(seed=step)
+        out = vae.loss(x, mask, generator=g)
+        opt.zero_grad()
+        out["loss"].backward()
+        opt.step()
+        losses.append(out["loss"].item())
+    assert np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.15
+    if decoder == "censored":  # outputs of the trained censored VAE stay within bounds
+        x, mask = sea_ice_batch(seed=100)
+        with torch.no_grad():
+            mu = vae.decode(vae.encode(x, mask)[0], mask)
+            draw = vae.sample_output(mu, torch.Generator().manual_seed(1))
+            outputs = [vae.reconstruct(x, mask), draw]
+        for y in outputs:
+            assert ((y >= LOWER.view(1, 3, 1, 1)) & (y <= UPPER.view(1, 3, 1, 1))).all()
+
+
+def test_censored_stays_within_bounds_where_gaussian_leaves():
+    """With the decoder mean pushed below the lower bounds, only the Gaussian output leaves them."""
+    x, mask = sea_ice_batch()
+    for decoder in ("censored", "gaussian"):
+        vae = tiny_vae(decoder)
+        with torch.no_grad():
+            vae.decoder.head[-1].bias.copy_(torch.tensor([-5.0, -5.0, 0.0]))
+            mu = vae.decode(vae.encode(x, mask)[0], mask)
+            point = vae.point(mu)
+            draw = vae.sample_output(mu, torch.Generator().manual_seed(2))
+        below = lambda y: (y[:, :2] < 0).float().mean().item()
+        if decoder == "censored":
+            assert below(point) == 0 and below(draw) == 0
+            assert (point[:, :2] == 0).float().mean() > 0.9  # exact open-water values
+        else:
+            assert below(point) > 0.9 and below(draw) > 0.9
