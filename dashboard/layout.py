@@ -40,6 +40,7 @@ PLOT_THEME = Theme(json={"attrs": {
                  "major_label_text_font_size": "11px", "background_fill_alpha": 0},
     "Legend": {"label_text_font": FONT},
     "Grid": {"grid_line_color": "#e3e7ea"},
+    "Toolbar": {"logo": None},
 }})
 
 pn.extension(raw_css=[THEME_CSS], notifications=False, design="bootstrap")
@@ -203,7 +204,9 @@ def _sidebar(state: DashboardState) -> list:
 
 def _header_html(state: DashboardState) -> str:
     loaded = load_seconds()
-    models = ", ".join(f"{space}/{decoder}" for space, decoder in sorted(state.available))
+    latent = [d for space, d in sorted(state.available) if space == "latent"]
+    models = "; ".join(([f"latent diffusion ({', '.join(latent)})"] if latent else [])
+                       + (["data-space diffusion"] if state.can_sample("data") else []))
     return (
         '<div class="sl-header">'
         f'<span class="sl-badge sl-synthetic" title="The shipped models and reference states are synthetic">'
@@ -259,7 +262,7 @@ def _run_line(state: DashboardState) -> str:
     r = state.request
     return (f'<div class="sl-run" data-seed="{r["seed"]}" data-version="{state.version}">'
             f'<b>{r["members"]}-member ensemble</b>, seed {r["seed"]}, {r["sampler"]} sampler, {r["steps"]} steps on '
-            f'{state.device.upper()}: click to drawn data in <b>{state.elapsed:.1f} s</b>. '
+            f'{state.device.upper()}: <b>{state.elapsed:.1f} s</b> from click to results. '
             f'Showing the <b>{state.decoder}</b> decoder.</div>')
 
 

@@ -47,6 +47,9 @@ _LOAD_SECONDS: float | None = None
 #: Sampling jobs of all sessions run here; at most one samples at a time (see _SAMPLING_SLOT).
 _EXECUTOR = ThreadPoolExecutor(max_workers=4, thread_name_prefix="seaice-sample")
 _SAMPLING_SLOT = threading.Semaphore(1)
+#: torch CPU threads for sampling: all cores but one, which stays free for the server's event loop (and
+#: avoids OpenMP oversubscription, which made a 2-core machine 15x slower with other jobs running).
+TORCH_THREADS = int(os.environ.get("SEAICE_DASHBOARD_TORCH_THREADS", 0)) or max(1, (os.cpu_count() or 2) - 1)
 
 
 def checkpoints_dir() -> Path:
@@ -129,6 +132,18 @@ def _area_rmse(sic: np.ndarray, target: np.ndarray, weight: np.ndarray) -> np.nd
     ok = np.isfinite(target) & np.isfinite(sic).all(axis=0) & np.isfinite(weight)
     w = weight[ok] / weight[ok].sum()
     return np.sqrt(((sic[:, ok] - target[ok]) ** 2 * w).sum(axis=1))
+
+
+def _limit_torch_threads(pipeline) -> None:
+    """Cap torch's CPU threads (see TORCH_THREADS) when the models run on the CPU; set in the worker thread."""
+    if getattr(getattr(pipeline, "device", None), "type", "cpu") != "cpu":
+        return
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return
+    if torch.get_num_threads() != TORCH_THREADS:
+        torch.set_num_threads(TORCH_THREADS)
 
 
 def _run_seconds(space: str, per_decoder: dict[str, xr.Dataset]) -> float:
@@ -272,6 +287,7 @@ class DashboardState(param.Parameterized):
 
     def _work(self, request: dict, runs: list[tuple[str, tuple[str, ...]]]) -> None:
         """Worker thread: wait for the sampling slot, sample every run, hand results to the session."""
+        _limit_torch_threads(self.pipeline)
         try:
             waited = False
             while not _SAMPLING_SLOT.acquire(timeout=0.5):

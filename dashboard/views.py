@@ -248,7 +248,7 @@ def map_overlay(field: np.ndarray | None, x: np.ndarray, y: np.ndarray, style: S
         clipping_colors={"NaN": "transparent"},
         tools=["hover"], hooks=[_map_hook(style)], title=title,
         hover_tooltips=[("value", "@image{0.000}"), ("lat", "@lat{0.0}°"), ("lon", "@lon{0.0}°"),
-                        ("x, y (km)", "$x{0,0}, $y{0,0}")],
+                        ("x, y (m)", "$x{0,0}, $y{0,0}")],
     )
     land_img = hv.Image((x, y, np.where(land, 1.0, np.nan).astype(np.float32)), kdims=["x", "y"],
                         vdims=["land"]).opts(cmap=[LAND_COLOUR, LAND_COLOUR], clim=(0, 1),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Train the shipped default models on the embedded synthetic data with the checked-in configs, then
 # export them (EMA weights, float16) and the held-out reference states into checkpoints/.
-# On a 2-core CPU the two lanes below run side by side, one thread each (about 40-50 minutes in all).
+# On a 2-core CPU the two lanes below run side by side, one thread each (about 50-70 minutes in all; an interrupted run resumes from its last checkpoints).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
@@ -10,11 +10,10 @@ lane_a() {
   seaice-ldm train vae --config configs/vae_censored.toml
   seaice-ldm train vae --config configs/vae_gaussian.toml
   seaice-ldm train diffusion --space latent --config configs/ldm_censored.toml
+  seaice-ldm train diffusion --space latent --config configs/ldm_gaussian.toml
 }
 lane_b() {
   seaice-ldm train diffusion --space data --config configs/ddm.toml
-  while [ ! -f runs/vae_gaussian/config.json ] || ! grep -q '"step": 1200' runs/vae_gaussian/config.json; do sleep 20; done
-  seaice-ldm train diffusion --space latent --config configs/ldm_gaussian.toml
 }
 lane_a > runs/logs/lane_a.log 2>&1 &
 a=$!

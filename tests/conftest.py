@@ -19,8 +19,9 @@ def _tiny_land() -> np.ndarray:
 
 def _make_tiny(times=None, seed: int = 0):
     """A small physical canonical Dataset (all five variables, exact 0/1 values present)."""
-    times = np.asarray(times if times is not None else np.arange("2000-01-01", "2000-01-07", dtype="datetime64[D]"),
-                       dtype="datetime64[ns]")
+    if times is None:
+        times = np.arange("2000-01-01", "2000-01-07", dtype="datetime64[D]")
+    times = np.asarray(times, dtype="datetime64[ns]")
     rng = np.random.default_rng(seed)
     shape = (times.size, *TINY_GRID.shape)
     sic = np.clip(rng.uniform(-0.3, 1.3, shape), 0.0, 1.0)

@@ -1,5 +1,6 @@
 """End to end through the ``seaice-ldm`` command: train tiny models, export, sample, refuse bad requests."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -127,3 +128,27 @@ def test_two_process_ddp_training_under_torchrun(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     meta = read_meta(tmp_path / "ddp")
     assert meta["step"] == 3 and meta["hardware"].startswith("2 x cpu")
+
+
+def test_evaluate_writes_the_report_with_claim_verdicts(chain, tmp_path):
+    out = tmp_path / "report"
+    assert main(["evaluate", "--checkpoints", str(chain / "checkpoints"), "--out", str(out), "--members", "3",
+                 "--test-states", "4", "--steps", "2"]) == 0
+    assert {"report.md", "report.json", "samples.png", "samples_sic.png", "histograms.png", "spectra.png",
+            "integrals.png"} <= {p.name for p in out.iterdir()}
+    results = json.loads((out / "report.json").read_text())
+    assert [c["number"] for c in results["claims"]] == [1, 2, 3, 4]
+    assert results["setup"]["test_years"] == [2002]
+    censored = results["generators"]["LDM (censored)"]
+    assert all(v == 0 for v in censored["bound_violation"].values())
+    text = (out / "report.md").read_text()
+    assert "synthetic" in text and "## The paper's claims on this data" in text
+
+
+def test_benchmark_prints_ratios_and_a_recommendation(chain, capsys):
+    assert main(["benchmark", "--checkpoints", str(chain / "checkpoints"), "--batch", "2", "--steps", "2",
+                 "--repeats", "1", "--train-steps", "1", "--nfe", "2", "4", "--quality-members", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "device: cpu" in printed
+    assert "ratio sampling data / latent" in printed and "ratio training step data / latent" in printed
+    assert "cheapest setting within 5% of the best CRPS" in printed

@@ -77,3 +77,14 @@ def test_coastline_is_one_nan_separated_path_inside_the_domain():
     slack = 1e-6 * grid.dx
     assert grid.x[0] - slack <= np.nanmin(xs) and np.nanmax(xs) <= grid.x[-1] + slack
     assert grid.y[0] - slack <= np.nanmin(ys) and np.nanmax(ys) <= grid.y[-1] + slack
+
+
+@pytest.mark.slow
+def test_builder_reproduces_the_shipped_mask(tmp_path):
+    pytest.importorskip("global_land_mask")
+    from seaice_ldm.data import build_masks
+
+    (path,) = build_masks(["arctic50km"], tmp_path)
+    assert path.stat().st_size < 20_000 and sorted(p.name for p in tmp_path.iterdir()) == ["arctic50km.npz"]
+    with np.load(path) as built:
+        np.testing.assert_array_equal(built["land"].astype(bool), load_land_mask(GRIDS["arctic50km"]).land)

@@ -162,7 +162,8 @@ def test_wrong_dims(tiny, tmp_path):
 
 
 def test_grid_mismatch_shape(tiny, tmp_path):
-    _bad(tiny, tmp_path, r"grid mismatch: data set has \(y, x\) = \(10, 12\), grid 'arctic50km'", grid="arctic50km")
+    _bad(tiny, tmp_path, r"grid mismatch: data set has \(y, x\) = \(10, 12\), grid 'arctic50km'",
+         grid="arctic50km")
 
 
 def test_grid_mismatch_coordinates(tiny, tmp_path):
@@ -259,7 +260,8 @@ def test_make_dataset_for_an_ensemble(tiny_grid):
 
 def test_make_dataset_refuses_unknown_names_and_shapes(tiny_grid):
     with pytest.raises(DataError, match="unknown variables"):
-        make_dataset({"salinity": np.zeros((1, *tiny_grid.shape))}, tiny_grid, land=np.zeros(tiny_grid.shape, bool))
+        make_dataset({"salinity": np.zeros((1, *tiny_grid.shape))}, tiny_grid,
+                     land=np.zeros(tiny_grid.shape, bool))
     with pytest.raises(DataError, match="expected"):
         make_dataset({"sic": np.zeros((1, 3, 3))}, GRIDS["arctic50km"])
 

@@ -113,3 +113,12 @@ def test_deterministic_for_a_seed_and_extending_keeps_earlier_years(ds):
     xr.testing.assert_equal(again, ds.sel(time="2000"))
     other = synthesize(years=1, seed=1)
     assert not np.array_equal(other["sic"].values, again["sic"].values, equal_nan=True)
+
+
+@pytest.mark.slow
+def test_finer_grid_shows_the_same_geography(synthetic_2y):
+    fine = synthesize(years=1, grid="arctic25km", seed=0)
+    validate_dataset(fine, "arctic25km", tolerance=0.0)
+    coarse_march = (synthetic_2y["sic"].sel(time="2000-03") > 0.15).mean("time")
+    fine_march = (fine["sic"].sel(time="2000-03") > 0.15).mean("time").coarsen(y=2, x=2).mean()
+    assert float(np.abs(fine_march.values - coarse_march.values)[~np.isnan(coarse_march.values)].mean()) < 0.1

@@ -1,7 +1,8 @@
 """Land masks of the named grids: built once from GLOBE (global-land-mask), shipped as small .npz files.
 
 Build (needs the optional ``global-land-mask`` package, about 1 GB of memory while it runs):
-``python -m seaice_ldm.data.landmask`` writes ``seaice_ldm/data/masks/{grid}.npz`` for every named grid.
+``seaice-ldm data build-masks`` or ``python -m seaice_ldm.data.landmask`` writes
+``seaice_ldm/data/masks/{grid}.npz`` for every named grid (about 15 s for all three).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from .io import atomic_file
 from .variables import DataError
 
 MASK_DIR = Path(__file__).with_name("masks")
-BUILD_COMMAND = "python -m seaice_ldm.data.landmask"
+BUILD_COMMAND = "seaice-ldm data build-masks"  # or: python -m seaice_ldm.data.landmask
 
 
 @dataclass(frozen=True)
@@ -82,12 +83,16 @@ def save_land_mask(grid, path: str | os.PathLike, supersample: int = 8) -> Path:
     return Path(path)
 
 
-def build_masks(grid_names: Iterable[str] | None = None, out_dir: str | os.PathLike = MASK_DIR) -> list[Path]:
-    """Build and save the masks of the named grids (all of them by default); returns the written paths."""
+def build_masks(
+    grid_names: Iterable[str] | str | None = None, out_dir: str | os.PathLike | None = None
+) -> list[Path]:
+    """Build and save the masks of the named grids (default: all) into ``out_dir`` (default: the package's
+    shipped masks); returns the written paths."""
     from .grid import GRIDS, get_grid  # the grid module imports this one
 
-    names = list(GRIDS) if grid_names is None else list(grid_names)
-    return [save_land_mask(get_grid(n), Path(out_dir) / f"{n}.npz") for n in names]
+    names = [grid_names] if isinstance(grid_names, str) else list(grid_names or GRIDS)
+    out_dir = MASK_DIR if out_dir is None else Path(out_dir)
+    return [save_land_mask(get_grid(n), out_dir / f"{n}.npz") for n in names]
 
 
 def load_land_mask(grid) -> LandMask:

@@ -62,8 +62,11 @@ def make_dataset(
         if not _is_float32_with_nan_land(values, ocean.values):
             da = da.astype(np.float32).where(ocean)
         variables[name] = da.assign_attrs(_variable_attrs(name))
-    n = next(iter(variables.values())).shape[0] if variables else 0
-    coords[dim] = np.asarray(time) if time is not None else (np.arange(n) if member is None else np.asarray(member))
+    if time is not None:
+        coords["time"] = np.asarray(time)
+    else:
+        n = next(iter(variables.values())).shape[0] if variables else 0
+        coords["member"] = np.arange(n) if member is None else np.asarray(member)
     coords["crs"] = grid.crs_variable()
     ds = xr.Dataset(variables, coords=coords)
     ds.attrs = {"Conventions": "CF-1.8", "grid_name": grid.name, "title": "Arctic sea-ice states",
@@ -337,7 +340,8 @@ def clip_to_bounds(ds: xr.Dataset) -> xr.Dataset:
 
 
 def to_arrays(ds: xr.Dataset, names: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``x`` ``(N, C, H, W)`` float32 in the order of ``names`` with land set to 0, and ``ocean`` ``(H, W)`` bool."""
+    """``x`` ``(N, C, H, W)`` float32 in the order of ``names`` (default: all present) with land set to 0,
+    and ``ocean`` ``(H, W)`` bool: the arrays the training code turns into tensors."""
     names = tuple(names) if names is not None else tuple(n for n in VARIABLE_NAMES if n in ds.data_vars)
     ocean = ~land_of(ds)
     x = np.stack([np.asarray(ds[n].values, dtype=np.float32) for n in names], axis=1)

@@ -99,7 +99,9 @@ HEALING = 0.15  # lead damage healed per day: fully damaged ice heals in about a
 SCALARS = {"gyre": 0.97, "drift": 0.95}  # AR(1) day-to-day correlation of the large-scale drift strengths
 
 
-def synthesize(years: int = 10, grid: str | Grid = "arctic50km", seed: int = 0, start_year: int = 2000) -> xr.Dataset:
+def synthesize(
+    years: int = 10, grid: str | Grid = "arctic50km", seed: int = 0, start_year: int = 2000
+) -> xr.Dataset:
     """Daily synthetic states for ``years`` years (365 days each) on a named grid, canonical layout.
 
     Deterministic for ``seed``. float32, land NaN, global attributes ``synthetic = "yes"``.
@@ -183,7 +185,7 @@ def _states(
     # summer, except near the old-ice axis); warm Atlantic/Pacific inflow; interannual offset;
     # anomalies that are larger in summer, when the edge is most variable.
     potential = (
-        2.3 + 0.8 * s - geo.r + geo.cont * (2.2 * s - 0.2) * geo.seasonal_cont - 2.2 * geo.warm + offset
+        2.4 + 0.75 * s - geo.r + geo.cont * (2.2 * s - 0.2) * geo.seasonal_cont - 2.2 * geo.warm + offset
         + (0.16 + 0.2 * summer) * noise["potential"] + (0.12 + 0.1 * summer) * noise["edge"]
     )
     width = (0.25 + 0.3 * summer) * np.exp(0.35 * noise["width"])  # MIZ wider in the melt season

@@ -44,7 +44,7 @@ def _map(ax, ds: xr.Dataset, name: str, index: int):
                       interpolation="nearest")
     if "sic" in ds:
         sic = ds["sic"].isel({_sample_dim(ds): index}).values
-        ax.contour(km[0], km[1], np.nan_to_num(sic), levels=[0.15, 0.8], colors=["#ff7f0e", "#d62728"],
+        ax.contour(km[0], km[1], np.ma.masked_invalid(sic), levels=[0.15, 0.8], colors=["#ff7f0e", "#d62728"],
                    linewidths=0.6)
     ax.set_xticks([])
     ax.set_yticks([])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -36,7 +37,7 @@ from seaice_ldm.pipeline import Pipeline, load_pipeline
 NAMES = ("sit", "sic", "sid", "siu", "siv")
 INTEGRALS = ("extent", "area", "volume", "miz_area")
 GENERATORS = (("latent", "censored"), ("latent", "gaussian"), ("data", "censored"), ("data", "gaussian"))
-BASELINE = "training states"
+BASELINE = "validation-year states"
 
 
 def label(space: str, decoder: str) -> str:
@@ -207,6 +208,7 @@ def write_report(results: dict[str, Any], sets: dict[str, xr.Dataset], out: str 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    os.chmod(tmp, 0o755)  # mkdtemp makes it private; a report is meant to be shared
     try:
         save_figures(results, sets, tmp)
         (tmp / "report.json").write_text(json.dumps(results, indent=1, default=float))

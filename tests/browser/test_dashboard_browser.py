@@ -166,7 +166,9 @@ def test_sample_draws_new_maps(page, dashboard_url, artifacts):
 
     set_seed(page, 5)
     start = click_sample(page)
+    # while it runs: a progress bar, and the button is disabled (a second click starts nothing)
     expect(page.locator("progress.sl-progress")).to_be_visible(timeout=10_000)
+    expect(page.locator(".sl-sample button")).to_be_disabled(timeout=10_000)
     text = wait_done(page, 5)
     maps_changed = wait_maps_changed(page, empty, panels=(0, 1))
     click_to_drawn = time.monotonic() - start

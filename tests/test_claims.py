@@ -1,0 +1,49 @@
+"""The claim verdicts follow their stated thresholds."""
+
+import copy
+
+from seaice_ldm.evaluation.claims import verdicts
+
+NAMES = ("sit", "sic", "sid", "siu", "siv")
+
+
+def _gen(crps=1.0, ssr=1.0, violation=0.0, miz=1.0, at0=0.4, at1=0.3, seconds=1.0):
+    return {
+        "crps": dict.fromkeys(NAMES, crps),
+        "small_scale_ratio": dict.fromkeys(NAMES, ssr),
+        "bound_violation": {"sit": violation, "sic": violation, "sid": 0.0},
+        "integrals": {"miz_area": {"mean": miz, "std": 0.1}},
+        "bound_share": {"sic": {"lower": at0, "upper": at1}},
+        "seconds_per_state": seconds,
+    }
+
+
+def _results():
+    return {
+        "reference": {"integrals": {"miz_area": {"mean": 1.0, "std": 0.1}},
+                      "bound_share": {"sic": {"lower": 0.4, "upper": 0.3}}},
+        "generators": {
+            "LDM (censored)": _gen(crps=1.0, ssr=0.5, seconds=0.01),
+            "LDM (gaussian)": _gen(crps=1.0, violation=0.1, miz=2.0, at0=0.0, at1=0.0, seconds=0.01),
+            "data-space DM (censored)": _gen(crps=1.1, ssr=0.9, seconds=0.3),
+        },
+    }
+
+
+def test_all_claims_hold_on_a_constructed_case():
+    assert [c["holds"] for c in verdicts(_results())] == [True, True, True, True]
+
+
+def test_each_claim_fails_past_its_threshold():
+    r = copy.deepcopy(_results())
+    r["generators"]["data-space DM (censored)"]["crps"] = dict.fromkeys(NAMES, 2.0)  # LDM ratio 0.5 < 0.8
+    r["generators"]["data-space DM (censored)"]["small_scale_ratio"] = dict.fromkeys(NAMES, 0.1)
+    r["generators"]["LDM (censored)"]["crps"] = dict.fromkeys(NAMES, 1.1)  # censored/Gaussian 1.1 > 1.05
+    r["generators"]["data-space DM (censored)"]["seconds_per_state"] = 0.04  # 4 x < 5 x
+    assert [c["holds"] for c in verdicts(r)] == [False, False, False, False]
+
+
+def test_missing_models_are_not_tested():
+    r = _results()
+    del r["generators"]["data-space DM (censored)"]
+    assert [c["holds"] for c in verdicts(r)] == [None, None, True, None]
