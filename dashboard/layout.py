@@ -47,6 +47,11 @@ pn.extension(raw_css=[THEME_CSS], notifications=False, design="bootstrap")
 hv.extension("bokeh", logo=False)
 
 
+def _html(obj, **params) -> pn.pane.HTML:
+    """An HTML pane with the theme's styles (panes render in shadow DOM, where page-wide CSS does not reach)."""
+    return pn.pane.HTML(obj, stylesheets=[THEME_CSS], **params)
+
+
 def _stream(state: DashboardState, names: list[str]) -> hv.streams.Params:
     return hv.streams.Params(state, names)
 
@@ -96,7 +101,7 @@ def _tables(state: DashboardState) -> pn.Row:
     panes = []
     for panel in PANELS:
         fn = pn.bind(lambda *_, panel=panel: views.panel_table(state, panel), *[state.param[p] for p in DISPLAY_PARAMS])
-        panes.append(pn.pane.HTML(fn, width=430, css_classes=["sl-table-pane", f"sl-table-{panel}"],
+        panes.append(_html(fn, width=430, css_classes=["sl-table-pane", f"sl-table-{panel}"],
                                   name=f"table-{panel}"))
     return pn.Row(*panes, css_classes=["sl-tables"])
 
@@ -112,7 +117,7 @@ def _legend() -> pn.pane.HTML:
         swatch.format(views.LAND_COLOUR) + "land (shipped mask)",
         '<span class="sl-spike"></span>histogram: share exactly at a bound',
     ]
-    return pn.pane.HTML('<div class="sl-legend">' + "".join(f"<div>{i}</div>" for i in items) + "</div>",
+    return _html('<div class="sl-legend">' + "".join(f"<div>{i}</div>" for i in items) + "</div>",
                         sizing_mode="stretch_width", name="legend")
 
 
@@ -133,7 +138,7 @@ def _sidebar(state: DashboardState) -> list:
     progress = pn.indicators.Progress(value=state.param.progress, max=100, sizing_mode="stretch_width", height=14,
                                       bar_color="primary", css_classes=["sl-progress"],
                                       visible=state.param.running)
-    status = pn.pane.HTML(pn.bind(lambda s, e: f'<div class="sl-status{" sl-error" if e else ""}" '
+    status = _html(pn.bind(lambda s, e: f'<div class="sl-status{" sl-error" if e else ""}" '
                                               f'data-status="{html.escape(s)}">{html.escape(s)}</div>',
                                   state.param.status, state.param.error),
                           sizing_mode="stretch_width", name="status")
@@ -166,12 +171,12 @@ def _sidebar(state: DashboardState) -> list:
         else:
             ref_widgets.append(pn.widgets.IntSlider.from_param(state.param.reference_index, name="Reference state",
                                                                sizing_mode="stretch_width"))
-        ref_widgets.append(pn.pane.HTML(pn.bind(lambda *_: f'<div class="sl-small">{html.escape(state.panel_note("reference"))}</div>',
+        ref_widgets.append(_html(pn.bind(lambda *_: f'<div class="sl-small">{html.escape(state.panel_note("reference"))}</div>',
                                                 state.param.reference_index, state.param.view,
                                                 state.param.reference_mode, state.param.version),
                                         sizing_mode="stretch_width", name="reference-note"))
     else:
-        ref_widgets.append(pn.pane.HTML('<div class="sl-small">No held-out reference states shipped.</div>'))
+        ref_widgets.append(_html('<div class="sl-small">No held-out reference states shipped.</div>'))
 
     download = pn.widgets.FileDownload(callback=state.netcdf_bytes, filename=state.download_filename(),
                                        label="Download ensemble (netCDF)", button_type="success",
@@ -184,14 +189,14 @@ def _sidebar(state: DashboardState) -> list:
     state.param.watch(_rename, "version")
 
     def section(title: str) -> pn.pane.HTML:
-        return pn.pane.HTML(f'<div class="sl-section">{title}</div>', sizing_mode="stretch_width", margin=(12, 5, 0, 5))
+        return _html(f'<div class="sl-section">{title}</div>', sizing_mode="stretch_width", margin=(12, 5, 0, 5))
 
     return [
         section("Ensemble"),
         members, seed, sampler, steps, include_data, button, progress, status,
         section("Display"),
-        pn.pane.HTML('<div class="sl-label">Decoder</div>', margin=(0, 10)), decoder,
-        pn.pane.HTML('<div class="sl-label">Variable</div>', margin=(0, 10)), variable,
+        _html('<div class="sl-label">Decoder</div>', margin=(0, 10)), decoder,
+        _html('<div class="sl-label">Variable</div>', margin=(0, 10)), variable,
         view, member, arrows,
         section("Reference"),
         *ref_widgets,
@@ -225,25 +230,25 @@ def _intro(state: DashboardState) -> pn.pane.HTML:
         "decoder (point mass at the physical bounds) or the <b>Gaussian</b> decoder (values may leave the bounds). "
         "Maps share zoom and pan (scroll to zoom, drag to pan)."
     )
-    return pn.pane.HTML(f'<div class="sl-intro">{text}</div>', sizing_mode="stretch_width", name="intro")
+    return _html(f'<div class="sl-intro">{text}</div>', sizing_mode="stretch_width", name="intro")
 
 
 def create_app(state: DashboardState) -> pn.template.BootstrapTemplate:
     """The page of one session."""
-    run_line = pn.pane.HTML(
+    run_line = _html(
         pn.bind(lambda *_: _run_line(state), state.param.version, state.param.decoder, state.param.running),
         sizing_mode="stretch_width", name="run-line")
     main = [
         pn.Column(
-            pn.pane.HTML(_header_html(state), sizing_mode="stretch_width", name="header-badges"),
+            _html(_header_html(state), sizing_mode="stretch_width", name="header-badges"),
             _intro(state),
             run_line,
             _maps(state),
-            pn.pane.HTML('<div class="sl-subtitle">Cell values per panel (log share; red spikes: mass exactly at a '
+            _html('<div class="sl-subtitle">Cell values per panel (log share; red spikes: mass exactly at a '
                          'bound, dashed: the bounds)</div>', sizing_mode="stretch_width"),
             _histograms(state),
             _tables(state),
-            pn.Row(_spectra(state), pn.pane.HTML(_spectra_note(), width=360, name="spectra-note")),
+            pn.Row(_spectra(state), _html(_spectra_note(), width=360, name="spectra-note")),
             sizing_mode="stretch_width",
         )
     ]
@@ -278,7 +283,7 @@ def error_page(message: str) -> pn.template.BootstrapTemplate:
     body = (f'<div class="sl-error-page"><h3>The models could not be loaded</h3><p>{html.escape(message)}</p>'
             f'<p>Checkpoints folder: <code>{html.escape(str(checkpoints_dir()))}</code> '
             "(set <code>SEAICE_LDM_CHECKPOINTS</code> to use another one).</p></div>")
-    return pn.template.BootstrapTemplate(title=TITLE, main=[pn.pane.HTML(body, sizing_mode="stretch_width")],
+    return pn.template.BootstrapTemplate(title=TITLE, main=[_html(body, sizing_mode="stretch_width")],
                                          header_background=ACCENT)
 
 

@@ -245,7 +245,7 @@ def test_variable_and_view_update_all_panels(page, dashboard_url, artifacts):
     page.locator(".sl-variable").get_by_role("button", name="speed", exact=True).click()
     after = wait_maps_changed(page, after, panels=(0, 1, 2))
     page.locator(".sl-arrows input").check()
-    after = wait_maps_changed(page, after, panels=(0, 1, 2))
+    after = wait_maps_changed(page, after, panels=(0, 1, 2), threshold=0.1)  # thin arrows: few pixels change
     shot(page, artifacts, "04b_speed_arrows.png")
 
     page.locator(".sl-view select").select_option(label="Ensemble mean")

@@ -1,0 +1,145 @@
+"""Write ``checkpoints/README.md``: one model card per shipped checkpoint.
+
+Reads each checkpoint's ``config.json`` (data, split, config, steps, wall time, hardware), the evaluation
+report (``docs/report/report.json``) and, when given, the benchmark JSON, so the cards never disagree with
+what was trained and measured. Usage::
+
+    python scripts/write_model_cards.py [--checkpoints checkpoints] [--report docs/report/report.json]
+                                        [--benchmark docs/report/benchmark.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from safetensors import safe_open
+
+NAMES = ("sit", "sic", "sid", "siu", "siv")
+MODELS = {
+    "vae_censored": "VAE with the censored-Gaussian (Tobit) decoder",
+    "vae_gaussian": "VAE with the plain Gaussian decoder",
+    "ldm_censored": "Latent diffusion model on the censored VAE's latents",
+    "ldm_gaussian": "Latent diffusion model on the Gaussian VAE's latents",
+    "ddm": "Data-space diffusion baseline (same U-Net family, on the normalised fields)",
+}
+GENERATOR = {"ldm_censored": "LDM (censored)", "ldm_gaussian": "LDM (gaussian)", "ddm": "data-space DM (censored)"}
+
+
+def parameters(folder: Path) -> tuple[int, int]:
+    """(number of parameters, bytes on disk) of the EMA weights."""
+    path = folder / "ema.safetensors"
+    with safe_open(path, framework="numpy") as f:
+        count = sum(int(f.get_tensor(k).size) for k in f.keys())
+    return count, path.stat().st_size
+
+
+def fmt(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def scores(name: str, meta: dict, report: dict | None) -> list[str]:
+    if report is None:
+        return ["- Scores: run `seaice-ldm evaluate` (no report found)."]
+    if meta["kind"] == "vae":
+        rec = report["reconstruction"].get(meta["config"]["vae"]["decoder"])
+        if rec is None:
+            return []
+        e = rec["errors"]
+        out = ["- Reconstruction RMSE of held-out test states (all ocean / inside the MIZ): "
+               + ", ".join(f"{n} {fmt(e[n]['rmse'])} / {fmt(e[n]['rmse_miz'])}" for n in NAMES) + "."]
+        v = rec["bound_violation"]
+        out.append("- Reconstructed cells outside the bounds: " + ", ".join(f"{k} {fmt(100 * x)} %" for k, x in v.items())
+                   + f"; sic exactly 0 / 1: {fmt(100 * rec['bound_share']['sic']['lower'])} % / "
+                   f"{fmt(100 * rec['bound_share']['sic']['upper'])} %.")
+        return out
+    g = report["generators"].get(GENERATOR[name])
+    if g is None:
+        return []
+    setup = report["setup"]
+    return [
+        f"- Against {setup['test_states']} held-out test states, {setup['members']} members, {setup['sampler']} "
+        f"{setup['steps']} steps: fair CRPS " + ", ".join(f"{n} {fmt(g['crps'][n])}" for n in NAMES) + ".",
+        "- Small-scale power ratio to the reference (1 = as detailed): "
+        + ", ".join(f"{n} {fmt(g['small_scale_ratio'][n])}" for n in NAMES) + ".",
+        "- Cells outside the bounds: " + ", ".join(f"{k} {fmt(100 * x)} %" for k, x in g["bound_violation"].items())
+        + f"; MIZ area {g['integrals']['miz_area']['mean']:.2f} ± {g['integrals']['miz_area']['std']:.2f} 10⁶ km² "
+        f"(reference {report['reference']['integrals']['miz_area']['mean']:.2f}).",
+    ]
+
+
+def card(name: str, folder: Path, report: dict | None) -> list[str]:
+    meta = json.loads((folder / "config.json").read_text())
+    cfg, data = meta["config"], meta["data"]
+    n_params, size = parameters(folder)
+    years = data["years"]
+    arch = cfg.get("vae") if meta["kind"] == "vae" else cfg.get("unet")
+    opt = cfg["optim"]
+    lines = [
+        f"## `{name}`: {MODELS.get(name, meta['kind'])}",
+        "",
+        f"- Data: {data['title']} (`{data['source']}`, seed {data['seed']}), grid `{meta['grid']['name']}` "
+        f"({meta['grid']['ny']} x {meta['grid']['nx']}, {meta['grid']['dx'] / 1000:.0f} km, {meta['grid']['crs']}).",
+        f"- Split by year: train {years['train'][0]}-{years['train'][-1]} ({data['states']['train']} daily states), "
+        f"validation {', '.join(map(str, years['val']))}, test {', '.join(map(str, years['test']))}; "
+        "normalisation statistics from the training years only.",
+        f"- Config: `configs/{name}.toml`; architecture `{json.dumps(arch)}`.",
+        f"- Training: {meta['step']} steps, batch {opt['batch_size']}, AdamW lr {opt['lr']}, EMA {opt['ema_decay']}; "
+        f"wall time {meta['wall_time_s'] / 60:.1f} min on {meta['hardware']}; code `{meta['code_version']}`, "
+        f"run `{meta['run_id']}`.",
+        f"- Weights: EMA, {meta.get('weights_dtype', 'float32')}, {n_params / 1e6:.2f} M parameters, "
+        f"{size / 1e6:.1f} MB.",
+    ]
+    if meta["kind"] == "diffusion" and "vae" in meta:
+        lines.append(f"- Latent space of `{Path(meta['vae']['path']).name}` (checked at load: `{meta['vae']['model_id']}`).")
+    history = meta.get("history") or []
+    vals = [h for h in history if h.get("val_loss") is not None]
+    if vals:
+        lines.append(f"- Validation loss: {vals[0]['val_loss']:.4g} at step {vals[0]['step']} -> "
+                     f"{vals[-1]['val_loss']:.4g} at step {vals[-1]['step']}.")
+    return lines + scores(name, meta, report) + [""]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoints", default="checkpoints")
+    parser.add_argument("--report", default="docs/report/report.json")
+    parser.add_argument("--benchmark", default="docs/report/benchmark.json")
+    args = parser.parse_args()
+    root = Path(args.checkpoints)
+    report = json.loads(Path(args.report).read_text()) if Path(args.report).exists() else None
+    bench = json.loads(Path(args.benchmark).read_text()) if Path(args.benchmark).exists() else None
+    total = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+    lines = [
+        "# Shipped checkpoints",
+        "",
+        "> Trained on the package's **synthetic** Arctic data set, not on observations.",
+        "",
+        "Each folder holds `ema.safetensors` (weights), `grid.safetensors` (land mask and grid arrays) and "
+        "`config.json` (config, normalisation statistics, grid, variables and bounds, training data, code "
+        "version, file checksums). Nothing is pickled. `reference.nc` holds held-out test-year states for the "
+        "dashboard's reference panel. Retrain all of it with `scripts/train_default_checkpoints.sh`.",
+        "",
+        f"Total size: {total / 1e6:.1f} MB. Evaluation: [`docs/report/report.md`](../docs/report/report.md).",
+        "",
+    ]
+    if bench:
+        s, t = bench["sample_s_per_state"], bench["train_s_per_step"]
+        lines += [f"Cost on {bench['device']} ({bench['sampler']}, {bench['steps']} steps, batch {bench['batch']}): "
+                  f"sampling {s['latent']:.3f} s/state latent vs {s['data']:.3f} s/state data space "
+                  f"({bench['ratios']['sampling data / latent']:.1f} x); training step "
+                  f"{t['latent diffusion']:.3f} s vs {t['data-space diffusion']:.3f} s "
+                  f"({bench['ratios']['training step data / latent']:.1f} x).", ""]
+    for name in MODELS:
+        if (root / name / "config.json").exists():
+            lines += card(name, root / name, report)
+    out = root / "README.md"
+    tmp = out.with_suffix(".md.tmp")
+    tmp.write_text("\n".join(lines))
+    tmp.replace(out)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
