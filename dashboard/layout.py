@@ -214,9 +214,9 @@ def _header_html(state: DashboardState) -> str:
                        + (["data-space diffusion"] if state.can_sample("data") else []))
     return (
         '<div class="sl-header">'
-        f'<span class="sl-badge sl-synthetic" title="The shipped models and reference states are synthetic">'
-        f"{SYNTHETIC_NOTE}</span>"
-        f'<span class="sl-badge sl-device" data-device="{state.device}">Device: {state.device.upper()}</span>'
+        + (f'<span class="sl-badge sl-synthetic" title="The models and reference states are synthetic">'
+           f"{SYNTHETIC_NOTE}</span>" if state.synthetic else "")
+        + f'<span class="sl-badge sl-device" data-device="{state.device}">Device: {state.device.upper()}</span>'
         f'<span class="sl-badge sl-models">Models: {html.escape(models)}'
         + (f" · loaded in {loaded:.1f} s" if loaded is not None else "") + "</span></div>"
     )
@@ -225,8 +225,8 @@ def _header_html(state: DashboardState) -> str:
 def _intro(state: DashboardState) -> pn.pane.HTML:
     text = (
         "Compare an ensemble from the <b>latent diffusion</b> model (VAE latent space, after Finn et al. 2024) with "
-        "the <b>data-space diffusion</b> baseline and a <b>held-out reference</b> state, on the 50 km EPSG:3413 "
-        "polar stereographic grid. The decoder toggle shows the same request decoded by the <b>censored</b> "
+        "the <b>data-space diffusion</b> baseline and a <b>held-out reference</b> state, on the "
+        f"{state.grid_label} polar stereographic grid. The decoder toggle shows the same request decoded by the <b>censored</b> "
         "decoder (point mass at the physical bounds) or the <b>Gaussian</b> decoder (values may leave the bounds). "
         "Maps share zoom and pan (scroll to zoom, drag to pan)."
     )

@@ -67,7 +67,7 @@ def get_pipeline(loader: Callable[..., Any] | None = None):
     with _PIPELINE_LOCK:
         if _PIPELINE is None:
             if loader is None:
-                from seaice_ldm.pipeline import load_pipeline as loader
+                from seaice_ldm import load_pipeline as loader
             start = time.perf_counter()
             _PIPELINE = loader(checkpoints_dir(), device=os.environ.get("SEAICE_LDM_DEVICE") or None)
             _LOAD_SECONDS = time.perf_counter() - start
@@ -118,7 +118,7 @@ def nearest_indices(values: np.ndarray, target: float, k: int) -> np.ndarray:
 
 def _coastline(grid, land: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The coastline as one NaN-separated (n, 2) path in metres, from the shipped land mask (no download)."""
-    from seaice_ldm.data.landmask import coastline_segments, load_land_mask
+    from seaice_ldm.data import coastline_segments, load_land_mask
 
     try:
         fraction = load_land_mask(grid).land_fraction
@@ -193,6 +193,7 @@ class DashboardState(param.Parameterized):
         self.available = set(pipeline.available)
         self.device = str(pipeline.device)
         self.reference = pipeline.reference
+        self.synthetic = bool(getattr(pipeline, "synthetic", True))
         self.dates = reference_dates(self.reference)
         n_ref = 0 if self.reference is None else int(self.reference.sizes.get("time", 0))
         self.param.reference_index.bounds = (0, max(n_ref - 1, 0))
@@ -202,7 +203,9 @@ class DashboardState(param.Parameterized):
                 self.reference_date = self.dates[len(self.dates) // 2]
             else:
                 self._snap_date()
-        x, y = np.asarray(pipeline.grid.x), np.asarray(pipeline.grid.y)
+        grid = pipeline.grid
+        self.grid_label = f"{grid.ny} x {grid.nx}, {grid.dx / 1000:g} km {grid.crs}"
+        x, y = np.asarray(grid.x), np.asarray(grid.y)
         self.x, self.y = x, y
         self.land = ~np.asarray(pipeline.ocean, dtype=bool)
         coords = pipeline.coords()
@@ -486,9 +489,9 @@ class DashboardState(param.Parameterized):
             "Conventions": "CF-1.8",
             "title": parts[0].attrs.get("title", "Generated sea-ice states"),
             "source": "seaice-ldm dashboard: latent and data-space diffusion ensembles",
-            "comment": "Models trained on SYNTHETIC Arctic data, not observations. "
-                       "'censored' = censored decoder (latent) or clipped to the physical bounds (data space).",
-            "synthetic": "yes",
+            "comment": ("Models trained on SYNTHETIC Arctic data, not observations. " if self.synthetic else "")
+            + "'censored' = censored decoder (latent) or clipped to the physical bounds (data space).",
+            "synthetic": "yes" if self.synthetic else "no",
         })
         try:
             grid = self.pipeline.grid
@@ -509,7 +512,7 @@ class DashboardState(param.Parameterized):
         ds = self.ensemble_dataset()
         if ds is None:
             return None
-        from seaice_ldm.data.io import write_dataset
+        from seaice_ldm.data import write_dataset
 
         with tempfile.TemporaryDirectory(prefix="seaice-dashboard-") as tmp:
             path = Path(tmp) / "ensemble.nc"

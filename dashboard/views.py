@@ -1,7 +1,7 @@
 """Pure view functions of the dashboard: fields, maps, histograms, tables and spectra.
 
-Every function here takes plain data (numpy arrays, ``xarray`` objects, strings) and returns data or
-HoloViews elements; nothing reads the session state or the pipeline. Maps are drawn in projected
+The functions above the last section take plain data (numpy arrays, ``xarray`` objects, strings) and
+return data or HoloViews elements; those of the last section read a ``DashboardState`` (never change it). Maps are drawn in projected
 metres (EPSG:3413 polar stereographic) with plain HoloViews + Bokeh, no geoviews and no download:
 land and coastline come from the shipped land mask.
 """
@@ -17,9 +17,8 @@ import numpy as np
 import xarray as xr
 from holoviews import dim
 
-from seaice_ldm.data.variables import VARIABLES
-from seaice_ldm.evaluation.metrics import bound_share, bound_violation_share, ice_integrals
-from seaice_ldm.evaluation.spectra import mean_spectrum
+from seaice_ldm.data import VARIABLES
+from seaice_ldm.evaluation import bound_share, bound_violation_share, ice_integrals, mean_spectrum
 
 # ----------------------------------------------------------------------------------------- constants
 #: Variables a user can show: the five model variables and the drift speed derived from siu, siv.

@@ -16,7 +16,9 @@ from pathlib import Path
 
 from safetensors import safe_open
 
-NAMES = ("sit", "sic", "sid", "siu", "siv")
+from seaice_ldm.data import VARIABLE_NAMES
+
+NAMES = VARIABLE_NAMES
 MODELS = {
     "vae_censored": "VAE with the censored-Gaussian (Tobit) decoder",
     "vae_gaussian": "VAE with the plain Gaussian decoder",
@@ -116,7 +118,7 @@ def main() -> None:
         "",
         "> Trained on the package's **synthetic** Arctic data set, not on observations.",
         "",
-        "Each folder holds `ema.safetensors` (weights), `grid.safetensors` (land mask and grid arrays) and "
+        "Each folder holds `ema.safetensors` (weights), `grid.safetensors` (the ocean mask) and "
         "`config.json` (config, normalisation statistics, grid, variables and bounds, training data, code "
         "version, file checksums). Nothing is pickled. `reference.nc` holds held-out test-year states for the "
         "dashboard's reference panel. Retrain all of it with `scripts/train_default_checkpoints.sh`.",

@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, OSError) as err:  # DataError, CheckpointError, SamplingError, ConfigError ...
+    except (ValueError, OSError, ArithmeticError) as err:  # DataError, CheckpointError, SamplingError, ConfigError ...
         print(f"seaice-ldm: error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -75,16 +75,10 @@ class Pipeline:
         """(space, decoder) pairs that can be sampled."""
         return sorted(self.generators)
 
-    def describe(self, space: str, decoder: str) -> dict[str, Any]:
-        """Training facts of the models behind a (space, decoder) pair, for display."""
-        gen = self._generator(space, decoder)
-        meta = gen.diffusion.meta
-        return {
-            "diffusion": str(gen.diffusion.path),
-            "vae": str(gen.vae.path) if gen.vae else None,
-            "steps": meta.get("step"),
-            "data": meta.get("data", {}).get("title", ""),
-        }
+    @property
+    def synthetic(self) -> bool:
+        """Whether any loaded model was trained on the package's synthetic data set."""
+        return any(g.diffusion.meta.get("data", {}).get("synthetic") == "yes" for g in self.generators.values())
 
     def _generator(self, space: str, decoder: str) -> Generator:
         if space not in SPACES:
@@ -205,9 +199,11 @@ class Pipeline:
         ds = xr.Dataset(data, coords={"member": np.arange(len(values)), **coords})
         if decoder == "censored":  # point output of the censored decoder: the mean clipped to the bounds
             ds = clip_to_bounds(ds)
+        synthetic = gen.diffusion.meta.get("data", {}).get("synthetic") == "yes"
         ds.attrs.update({
-            "title": "Generated sea-ice states (model trained on synthetic data)"
-            if gen.diffusion.meta.get("data", {}).get("synthetic") == "yes" else "Generated sea-ice states",
+            "title": "Generated sea-ice states (model trained on synthetic data)" if synthetic
+            else "Generated sea-ice states",
+            "synthetic": "yes" if synthetic else "no",
             "space": space,
             "decoder": decoder,
             "diffusion_model": str(gen.diffusion.path),
@@ -227,8 +223,7 @@ class Pipeline:
         vae = self._generator("latent", decoder).vae
         names = vae.stats.names
         x, _ = to_arrays(states, names)
-        x = normalise(x, vae.stats)
-        x[..., ~self.ocean] = 0.0
+        x = normalise(x, vae.stats, self.ocean)
         outputs = []
         for start in range(0, len(x), batch_size):
             batch = torch.from_numpy(np.ascontiguousarray(x[start : start + batch_size], dtype=np.float32))
@@ -245,9 +240,7 @@ class Pipeline:
 
     def coords(self) -> dict[str, Any]:
         """Grid coordinates (x, y, lat, lon, cell_area, land) of the generated fields."""
-        coords = dict(self.grid.coords())
-        coords["land"] = (("y", "x"), (~self.ocean).astype(np.int8))
-        return coords
+        return dict(self.grid.coords(land=~self.ocean))
 
 
 def _load_generators(root: Path, device: torch.device) -> dict[tuple[str, str], Generator]:
@@ -284,6 +277,11 @@ def load_pipeline(checkpoints: str | Path = "checkpoints", device: str | None = 
     first = next(iter(generators.values()))
     grid = Grid(**first.diffusion.meta["grid"])
     ocean = _ocean(first.diffusion.path, first.diffusion.meta)
+    for gen in generators.values():
+        for model in (gen.diffusion, gen.vae):
+            if model is not None and not np.array_equal(_ocean(model.path, model.meta), ocean):
+                raise CheckpointError(f"{model.path} has another land mask than {first.diffusion.path}; "
+                                      "all models must be trained on the same grid and mask")
     ref = None
     if reference and (root / REFERENCE_FILE).exists():
         ref = open_dataset(root / REFERENCE_FILE)

@@ -138,3 +138,23 @@ def test_config_errors_name_the_problem(tmp_path):
         load_config(bad, "diffusion")
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "missing.toml", "vae")
+    for text, message in [
+        ("[optim]\nval_every = 0\n", r"\[optim\] val_every must be at least 1, got 0"),
+        ("[optim]\nema_decay = 1.5\n", r"\[optim\] ema_decay must be in \[0, 1\)"),
+        ('[data]\nvariables = ["sit", "thickness_of_snow"]\n', r"\[data\] variables: unknown \['thickness_of_snow'\]"),
+        ("[unet]\nin_channels = 5\nout_channels = 5\n", r"\[unet\] table belongs in a diffusion config"),
+    ]:
+        bad.write_text(text)
+        with pytest.raises(ConfigError, match=message):
+            load_config(bad, "vae")
+    bad.write_text('[data]\nvariables = ["siconc", "sit"]\n')  # aliases become the canonical names
+    assert load_config(bad, "vae").data.variables == ("sic", "sit")
+
+
+def test_save_refuses_to_replace_a_folder_that_is_not_a_checkpoint(tmp_path):
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "notes.txt").write_text("keep me")
+    with pytest.raises(CheckpointError, match="exists and is not a checkpoint folder"):
+        save_checkpoint(tmp_path / "runs", _vae_meta(), {"ema": _vae().state_dict()})
+    assert (tmp_path / "runs" / "notes.txt").read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]

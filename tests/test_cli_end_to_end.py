@@ -143,6 +143,14 @@ def test_evaluate_writes_the_report_with_claim_verdicts(chain, tmp_path):
     assert all(v == 0 for v in censored["bound_violation"].values())
     text = (out / "report.md").read_text()
     assert "synthetic" in text and "## The paper's claims on this data" in text
+    # a second run replaces the report; a folder that holds something else is never replaced
+    assert main(["evaluate", "--checkpoints", str(chain / "checkpoints"), "--out", str(out), "--members", "2",
+                 "--test-states", "2", "--steps", "1"]) == 0
+    assert json.loads((out / "report.json").read_text())["setup"]["members"] == 2
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "DESIGN.md").write_text("keep me")
+    assert main(["evaluate", "--checkpoints", str(chain / "checkpoints"), "--out", str(tmp_path / "docs")]) == 2
+    assert (tmp_path / "docs" / "DESIGN.md").read_text() == "keep me"
 
 
 def test_benchmark_prints_ratios_and_a_recommendation(chain, capsys):

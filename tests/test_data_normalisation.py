@@ -71,3 +71,18 @@ def test_errors(splits):
     stats = NormStats(("sic", "sit"), (0.5, 1.2), (0.4, 0.9))
     with pytest.raises(ValueError, match="2 channels"):
         normalise(np.zeros((3, 10, 12)), stats)
+
+
+def test_values_at_a_bound_normalise_exactly_onto_the_normalised_bound():
+    # statistics of the default training set, for which float64 bound arithmetic once missed sid = 0 by 1 ulp
+    stats = NormStats(names=("sit", "sic", "sid", "siu", "siv"),
+                      mean=(1.1086960852962613, 0.5110617900440128, 0.08363390422165122, 0.0064815080779206235,
+                            -0.020438642888687415),
+                      std=(1.357832723034945, 0.48173862677545887, 0.1995023989644616, 0.03663135013489313,
+                           0.0521350607975507))
+    lower, upper = normalised_bounds(stats)
+    zeros, ones = np.zeros((5, 2, 2), np.float32), np.ones((5, 2, 2), np.float32)
+    for i in range(3):  # sit, sic, sid have a lower bound 0: the censored likelihood tests y <= lower
+        assert (normalise(zeros, stats)[i] == lower[i]).all()
+    for i in (1, 2):  # sic, sid have an upper bound 1
+        assert (normalise(ones, stats)[i] == upper[i]).all()

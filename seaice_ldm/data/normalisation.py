@@ -86,5 +86,6 @@ def denormalise(array: np.ndarray, stats: NormStats) -> np.ndarray:
 def normalised_bounds(stats: NormStats) -> tuple[np.ndarray, np.ndarray]:
     """Physical bounds in normalised units, float32 ``(C,)`` each; -inf/+inf stay infinite."""
     lower, upper = bounds_array(stats.names)
-    mean, std = np.asarray(stats.mean), np.asarray(stats.std)
-    return ((lower - mean) / std).astype(np.float32), ((upper - mean) / std).astype(np.float32)
+    # the same float32 arithmetic as normalise(), so a value exactly at a bound is exactly at it here too
+    with np.errstate(invalid="ignore"):
+        return tuple(normalise(b.astype(np.float32)[:, None, None], stats)[:, 0, 0] for b in (lower, upper))

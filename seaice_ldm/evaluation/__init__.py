@@ -1,7 +1,8 @@
 """Evaluation of generated sea-ice states: physical metrics, power spectra and proper scores.
 
-Pure functions on numpy arrays and ``xarray`` data sets in the canonical layout (docs/DESIGN.md);
-no torch, no model code.
+The metrics, spectra and scores are pure functions on numpy arrays and ``xarray`` data sets in the
+canonical layout (docs/DESIGN.md), with no torch; ``report``, ``benchmark`` and ``reference`` sit on top
+of the pipeline and drive ``seaice-ldm evaluate`` and ``seaice-ldm benchmark``.
 """
 
 from .metrics import (

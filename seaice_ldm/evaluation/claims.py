@@ -15,7 +15,9 @@ from typing import Any
 
 import numpy as np
 
-NAMES = ("sit", "sic", "sid", "siu", "siv")
+from seaice_ldm.data import VARIABLE_NAMES
+
+NAMES = VARIABLE_NAMES
 LDM, LDM_G, DM = "LDM (censored)", "LDM (gaussian)", "data-space DM (censored)"
 
 

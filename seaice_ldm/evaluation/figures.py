@@ -12,10 +12,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from seaice_ldm.data import VARIABLES  # noqa: E402
+from seaice_ldm.data import VARIABLE_NAMES, VARIABLES  # noqa: E402
 from seaice_ldm.evaluation.metrics import ice_integrals  # noqa: E402
 
-NAMES = ("sit", "sic", "sid", "siu", "siv")
+
+NAMES = VARIABLE_NAMES
 SYNTHETIC = "synthetic data, not observations"
 
 

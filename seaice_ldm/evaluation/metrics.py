@@ -121,7 +121,7 @@ def ice_integrals(ds: xr.Dataset) -> xr.Dataset:
     - ``extent``   = sum A where sic > 0.15, in 1e6 km2
     - ``area``     = sum sic * A, in 1e6 km2
     - ``miz_area`` = sum A where 0.15 < sic < 0.8, in 1e6 km2
-    - ``volume``   = sum sit * sic * A, in 1e3 km3 (only if ``sit`` is present). Following METHOD.md,
+    - ``volume``   = sum sit * sic * A, in 1e3 km3 (only if ``sit`` is present). As in Finn et al. 2024,
       ``sit`` is read as the thickness of the ice-covered part of a cell, so it is weighted by sic.
 
     Keeps every dim except ``y, x``; lazy (dask) inputs stay lazy.

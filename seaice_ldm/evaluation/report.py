@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,8 @@ import numpy as np
 import xarray as xr
 from tqdm.auto import tqdm
 
+from seaice_ldm.data import VARIABLE_NAMES
+from seaice_ldm.data.io import atomic_directory
 from seaice_ldm.evaluation import (
     bound_share,
     bound_violation_share,
@@ -34,7 +34,7 @@ from seaice_ldm.evaluation.figures import save_figures
 from seaice_ldm.evaluation.reference import evenly, held_out
 from seaice_ldm.pipeline import Pipeline, load_pipeline
 
-NAMES = ("sit", "sic", "sid", "siu", "siv")
+NAMES = VARIABLE_NAMES
 INTEGRALS = ("extent", "area", "volume", "miz_area")
 GENERATORS = (("latent", "censored"), ("latent", "gaussian"), ("data", "censored"), ("data", "gaussian"))
 BASELINE = "validation-year states"
@@ -59,7 +59,7 @@ def integral_stats(ds: xr.Dataset) -> dict[str, dict[str, float]]:
 
 
 def score_ensemble(ens: xr.Dataset, ref: xr.Dataset, ref_spectra: dict) -> dict[str, Any]:
-    """Every METHOD.md score of one ensemble ``(member, y, x)`` against reference states ``(time, y, x)``."""
+    """Every score of the report for one ensemble ``(member, y, x)`` against reference states ``(time, y, x)``."""
     spectra = {n: mean_spectrum(ens[n]) for n in NAMES}
     return {
         "bound_violation": bound_violation_share(ens),
@@ -203,22 +203,24 @@ def to_markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def check_report_folder(out: str | Path) -> Path:
+    """``out`` as a Path; refuses a non-empty folder that does not hold a report (it would be replaced)."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not (out / "report.json").exists():
+        raise ValueError(f"{out} exists and is not a report folder (no report.json); refusing to replace it: "
+                         "choose another --out")
+    return out
+
+
 def write_report(results: dict[str, Any], sets: dict[str, xr.Dataset], out: str | Path) -> Path:
     """Write Markdown, JSON and figures into ``out`` (replaced whole, never half-written)."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    os.chmod(tmp, 0o755)  # mkdtemp makes it private; a report is meant to be shared
-    try:
+    out = check_report_folder(out)
+    with atomic_directory(out) as tmp:
+        tmp.mkdir()
+        os.chmod(tmp, 0o755)
         save_figures(results, sets, tmp)
         (tmp / "report.json").write_text(json.dumps(results, indent=1, default=float))
         (tmp / "report.md").write_text(to_markdown(results))
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 
@@ -227,6 +229,7 @@ def run_evaluation(args: argparse.Namespace) -> None:
         raise ValueError(f"--members must be at least 2 for ensemble scores, got {args.members}")
     if args.test_states < 1:
         raise ValueError(f"--test-states must be at least 1, got {args.test_states}")
+    check_report_folder(args.out)
     pipe = load_pipeline(args.checkpoints, device=args.device, reference=False)
     results, sets = evaluate(pipe, args.members, args.test_states, args.steps, args.sampler, args.seed)
     out = write_report(results, sets, args.out)

@@ -8,7 +8,7 @@ Conventions
 - Land: the ocean mean is subtracted and land cells are set to 0, so land adds no variance and no step
   at the coast beyond the one the anomaly itself has.
 - Window: a 2-D (outer product, periodic) Hann window damps the edges to reduce leakage. The
-  periodogram is divided by the mean of ``(window * ocean)^2`` so that white noise of variance s2 has
+  periodogram is divided by the sum of ``(window * ocean)^2`` so that white noise of variance s2 has
   the level ``s2 * dx^2`` whatever the window and land fraction.
 - Power is a spectral density in (field units)^2 km^2 (per (cycles/km)^2), averaged over the 2-D
   wavenumbers inside each annulus of width ``dk``; white noise gives a flat spectrum.

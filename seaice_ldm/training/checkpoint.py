@@ -18,15 +18,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+
+from seaice_ldm.data.io import atomic_directory
 
 FORMAT = "seaice-ldm-checkpoint"
 FORMAT_VERSION = 1
@@ -91,10 +91,12 @@ def save_checkpoint(
     ``dtype`` (e.g. ``torch.float16``) casts floating-point weights for shipping small files.
     """
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
-    os.chmod(tmp, 0o755)  # mkdtemp makes it private; a checkpoint is meant to be shared
-    try:
+    if directory.exists() and any(directory.iterdir()) and not (directory / CONFIG_FILE).exists():
+        raise CheckpointError(f"{directory} exists and is not a checkpoint folder (no {CONFIG_FILE}); "
+                              "refusing to replace it: choose another output folder")
+    with atomic_directory(directory) as tmp:
+        tmp.mkdir()
+        os.chmod(tmp, 0o755)
         files = {}
         for name, state in weights.items():
             path = tmp / f"{name}.safetensors"
@@ -102,17 +104,6 @@ def save_checkpoint(
             files[path.name] = _sha256(path)
         meta = {**meta, "format": FORMAT, "format_version": FORMAT_VERSION, "files": files}
         (tmp / CONFIG_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
-        if directory.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{directory.name}.old-", dir=directory.parent))
-            os.rmdir(old)
-            os.rename(directory, old)
-            os.rename(tmp, directory)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return directory
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from seaice_ldm.data import VARIABLE_NAMES
+from seaice_ldm.data.variables import canonical_name
 from seaice_ldm.models.unet import UNetConfig
 from seaice_ldm.models.vae import VAEConfig
 
@@ -28,6 +30,14 @@ class DataConfig:
     val_years: int = 1  # the last val_years before the test years
     test_years: int = 2  # the last test_years of the record
 
+    def __post_init__(self):
+        unknown = [v for v in self.variables if canonical_name(v) is None]
+        if unknown:
+            raise ConfigError(f"[data] variables: unknown {unknown}; known: {list(VARIABLE_NAMES)}")
+        self.variables = tuple(canonical_name(v) for v in self.variables)
+        if len(set(self.variables)) != len(self.variables):
+            raise ConfigError(f"[data] variables: repeated names in {list(self.variables)}")
+
 
 @dataclass
 class OptimConfig:
@@ -44,6 +54,18 @@ class OptimConfig:
     val_batches: int = 4
     checkpoint_every: int = 250
     seed: int = 0
+
+    def __post_init__(self):
+        for name in ("steps", "batch_size", "val_every", "val_batches", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"[optim] {name} must be at least 1, got {getattr(self, name)}")
+        for name in ("lr", "grad_clip"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"[optim] {name} must be positive, got {getattr(self, name)}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ConfigError(f"[optim] ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.warmup_steps < 0 or self.weight_decay < 0:
+            raise ConfigError("[optim] warmup_steps and weight_decay must not be negative")
 
 
 @dataclass
@@ -109,6 +131,8 @@ def config_from_dict(values: dict[str, Any], kind: str) -> VAETrainConfig | Diff
         raise ConfigError(f"unknown config kind {kind!r}; expected 'vae' or 'diffusion'")
     values = dict(values)
     unet = values.pop("unet", None)
+    if unet is not None and kind != "diffusion":
+        raise ConfigError("a [unet] table belongs in a diffusion config, not in a VAE config")
     cfg = _build(cls, values, "")
     if unet is not None:  # UNetConfig has required fields, so it has no default instance to copy
         cfg.unet = _build(UNetConfig, unet, "unet")

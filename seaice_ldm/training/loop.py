@@ -72,8 +72,10 @@ def _validate(loss_module: torch.nn.Module, data: TrainingData, cfg: OptimConfig
     losses = []
     for i in range(cfg.val_batches):
         x = data.batch("val", i, cfg.batch_size, cfg.seed, info.rank).to(info.device)
-        with _autocast(info.device):
-            torch.manual_seed(cfg.seed + i)  # the same noise at every validation
+        # the same noise at every validation, without resetting the training noise that follows
+        devices = [info.device] if info.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), _autocast(info.device):
+            torch.manual_seed(cfg.seed + i)
             losses.append(float(loss_module(x, data.mask.to(info.device))["loss"]))
     return all_reduce_mean(sum(losses) / len(losses), info)
 

@@ -13,6 +13,7 @@ import xarray as xr
 from seaice_ldm.data import (
     NormStats,
     compute_norm_stats,
+    dataset_years,
     grid_from_dataset,
     normalise,
     open_dataset,
@@ -20,7 +21,7 @@ from seaice_ldm.data import (
     synthesize,
     to_arrays,
 )
-from seaice_ldm.training.config import DataConfig
+from seaice_ldm.training.config import ConfigError, DataConfig
 from seaice_ldm.training.loop import TrainingData
 
 
@@ -40,22 +41,20 @@ def load_source(cfg: DataConfig) -> xr.Dataset:
     return synthesize(years=cfg.years, grid=cfg.grid, seed=cfg.seed)
 
 
-def _years(ds: xr.Dataset) -> list[int]:
-    return sorted({int(y) for y in ds["time"].dt.year.values})
-
-
 def to_tensor(ds: xr.Dataset, names: tuple[str, ...], stats: NormStats) -> tuple[torch.Tensor, np.ndarray]:
     """Normalised ``(T, C, H, W)`` float32 tensor with land set to 0, and the ocean mask."""
     x, ocean = to_arrays(ds, names)
-    x = normalise(x, stats)
-    x[..., ~ocean] = 0.0
+    x = normalise(x, stats, ocean)
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), ocean
 
 
 def prepare(cfg: DataConfig, stats: NormStats | None = None) -> PreparedData:
     """Load, split by year, compute normalisation on the training years (unless given), tensorise."""
-    ds = load_source(cfg)
     names = tuple(cfg.variables)
+    if stats is not None and tuple(stats.names) != names:
+        raise ConfigError(f"[data] variables {list(names)} differ from those of the VAE {list(stats.names)} "
+                          "(names and order must match)")
+    ds = load_source(cfg)
     splits = split_by_year(ds, val_years=cfg.val_years, test_years=cfg.test_years)
     stats = stats or compute_norm_stats(splits["train"], names)
     train, ocean = to_tensor(splits["train"], names, stats)
@@ -66,7 +65,7 @@ def prepare(cfg: DataConfig, stats: NormStats | None = None) -> PreparedData:
         "title": ds.attrs.get("title", ""),
         "synthetic": ds.attrs.get("synthetic", "no"),
         "seed": cfg.seed if not cfg.path else None,
-        "years": {name: _years(split) for name, split in splits.items()},
+        "years": {name: dataset_years(split) for name, split in splits.items()},
         "states": {name: int(split.sizes["time"]) for name, split in splits.items()},
     }
     grid = dataclasses.asdict(grid_from_dataset(ds))

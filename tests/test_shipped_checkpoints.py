@@ -1,0 +1,103 @@
+"""The checkpoints that ship in ``checkpoints/``: safe files, small enough, and samples that look like sea ice.
+
+"Looks like sea ice" is tested against properties of the held-out reference states computed here
+independently: spatially smooth fields (lag-1 autocorrelation of sic), pack ice exactly at sic = 1 and
+open water exactly at 0 with a marginal ice zone between, an ice extent inside the seasonal range, and
+thick ice north of Greenland and the Canadian Archipelago, thinner on the Siberian shelves.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seaice_ldm.evaluation import ice_integrals
+
+ROOT = Path(__file__).resolve().parents[1] / "checkpoints"
+MODELS = ("vae_censored", "vae_gaussian", "ldm_censored", "ldm_gaussian", "ddm")
+
+pytestmark = pytest.mark.skipif(not (ROOT / "ldm_censored" / "config.json").exists(), reason="no shipped checkpoints")
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    from seaice_ldm import load_pipeline
+
+    return load_pipeline(ROOT, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def samples(pipe):
+    out = {}
+    for space, decoders in (("latent", ("censored", "gaussian")), ("data", ("censored", "gaussian"))):
+        out.update({(space, d): ds for d, ds in
+                    pipe.sample_decoders(space, decoders, members=6, steps=10, sampler="dpmpp2m", seed=1).items()})
+    return out
+
+
+def lag1_autocorrelation(field: np.ndarray) -> float:
+    """Mean correlation of horizontally and vertically adjacent ocean cells of each state (time, y, x)."""
+    values = []
+    for f in field:
+        a = f - np.nanmean(f)
+        for x, y in ((a[:, 1:], a[:, :-1]), (a[1:, :], a[:-1, :])):
+            ok = np.isfinite(x) & np.isfinite(y)
+            values.append(np.corrcoef(x[ok], y[ok])[0, 1])
+    return float(np.mean(values))
+
+
+def region_mean(ds, name: str, lat_range, lon_range) -> float:
+    lat, lon = ds["lat"].values, ds["lon"].values
+    sel = (lat >= lat_range[0]) & (lat <= lat_range[1]) & (lon >= lon_range[0]) & (lon <= lon_range[1])
+    return float(np.nanmean(ds[name].values[:, sel]))
+
+
+def test_shipped_files_are_safe_and_small():
+    files = [p for p in ROOT.rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in files) < 40e6
+    assert not [p for p in files if p.suffix in (".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".bin")]
+    for name in MODELS:
+        assert {p.name for p in (ROOT / name).iterdir()} == {"config.json", "ema.safetensors", "grid.safetensors"}
+    assert (ROOT / "README.md").exists() and (ROOT / "reference.nc").exists()
+
+
+def test_all_models_load_and_pair(pipe):
+    assert set(pipe.available) == {("latent", "censored"), ("latent", "gaussian"), ("data", "censored")}
+    assert pipe.synthetic and pipe.reference is not None
+    assert set(pipe.reference["time"].dt.year.values) <= {2008, 2009}  # the held-out test years
+
+
+def test_reference_has_the_properties_the_sample_tests_use(pipe):
+    ref = pipe.reference
+    assert lag1_autocorrelation(ref["sic"].values) > 0.9
+    north_of_greenland = region_mean(ref, "sit", (80, 90), (-120, -30))
+    siberian_shelf = region_mean(ref, "sit", (72, 80), (90, 150))
+    assert north_of_greenland > 1.5 * siberian_shelf
+
+
+@pytest.mark.parametrize("space", ["latent", "data"])
+def test_samples_look_like_sea_ice(pipe, samples, space):
+    ds = samples[(space, "censored")]
+    sic = ds["sic"].values
+    ocean = np.isfinite(sic)
+    # physical: within bounds, with point masses at both bounds and a marginal ice zone between
+    assert np.nanmin(sic) >= 0 and np.nanmax(sic) <= 1 and np.nanmin(ds["sit"].values) >= 0
+    assert (sic[ocean] == 1).mean() > 0.05 and (sic[ocean] == 0).mean() > 0.05
+    assert ((sic[ocean] > 0.15) & (sic[ocean] < 0.8)).mean() > 0.01
+    # not noise: as smooth as sea-ice fields are (white noise would give about 0)
+    assert lag1_autocorrelation(sic) > 0.8
+    # an extent inside the seasonal range of the synthetic Arctic (about 5 to 14 million km2)
+    extent = ice_integrals(ds)["extent"].values
+    assert ((extent > 3.0) & (extent < 17.0)).all(), extent
+    # thickest ice north of Greenland and the Canadian Archipelago
+    assert region_mean(ds, "sit", (80, 90), (-120, -30)) > region_mean(ds, "sit", (72, 80), (90, 150))
+
+
+def test_gaussian_decoding_leaves_the_bounds_where_censoring_does_not(samples):
+    for space in ("latent", "data"):
+        gaussian, censored = samples[(space, "gaussian")]["sic"].values, samples[(space, "censored")]["sic"].values
+        outside = (gaussian < 0) | (gaussian > 1)
+        assert outside[np.isfinite(gaussian)].mean() > 0.001
+        assert not ((censored < 0) | (censored > 1)).any()
