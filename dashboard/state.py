@@ -34,7 +34,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CHECKPOINTS = REPO_ROOT / "checkpoints"
 SAMPLERS = ("dpmpp2m", "heun", "euler")
 DECODERS = ("censored", "gaussian")
-DEFAULTS = {"members": 8, "steps": 10, "sampler": "dpmpp2m", "seed": 0}  # from the benchmark (CPU, 50 km)
+# `seaice-ldm benchmark` (docs/benchmark.json): the cheapest setting within 5 % of the best CRPS in both spaces
+DEFAULTS = {"members": 8, "steps": 10, "sampler": "dpmpp2m", "seed": 0}
 MAX_MEMBERS = 64
 MAX_STEPS = 100
 PANELS = ("latent", "data", "reference")

@@ -5,7 +5,7 @@ report (``docs/report/report.json``) and, when given, the benchmark JSON, so the
 what was trained and measured. Usage::
 
     python scripts/write_model_cards.py [--checkpoints checkpoints] [--report docs/report/report.json]
-                                        [--benchmark docs/report/benchmark.json]
+                                        [--benchmark docs/benchmark.json]
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoints", default="checkpoints")
     parser.add_argument("--report", default="docs/report/report.json")
-    parser.add_argument("--benchmark", default="docs/report/benchmark.json")
+    parser.add_argument("--benchmark", default="docs/benchmark.json")
     args = parser.parse_args()
     root = Path(args.checkpoints)
     report = json.loads(Path(args.report).read_text()) if Path(args.report).exists() else None

@@ -159,4 +159,4 @@ def test_benchmark_prints_ratios_and_a_recommendation(chain, capsys):
     printed = capsys.readouterr().out
     assert "device: cpu" in printed
     assert "ratio sampling data / latent" in printed and "ratio training step data / latent" in printed
-    assert "cheapest setting within 5% of the best CRPS" in printed
+    assert "cheapest setting within 5% of the best CRPS in both spaces" in printed

@@ -129,7 +129,7 @@ def _sampled(state: DashboardState, **request) -> DashboardState:
 # ----------------------------------------------------------------------------------------- state
 def test_defaults_and_ready_status(pipe):
     s = DashboardState(pipe)
-    assert (s.members, s.steps, s.sampler, s.seed) == (8, 10, "dpmpp2m", 0)
+    assert (s.members, s.steps, s.sampler, s.seed) == (8, 10, "dpmpp2m", 0)  # from the benchmark
     assert s.decoder == "censored" and s.variable == "sic" and s.view == "member"
     assert "CPU" in s.status and not s.results
     assert s.reference_date == dt.date(2020, 1, 11)  # the middle reference date
