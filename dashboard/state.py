@@ -194,7 +194,7 @@ class DashboardState(param.Parameterized):
         self.available = set(pipeline.available)
         self.device = str(pipeline.device)
         self.reference = pipeline.reference
-        self.synthetic = bool(getattr(pipeline, "synthetic", True))
+        self.synthetic = bool(pipeline.synthetic)
         self.dates = reference_dates(self.reference)
         n_ref = 0 if self.reference is None else int(self.reference.sizes.get("time", 0))
         self.param.reference_index.bounds = (0, max(n_ref - 1, 0))

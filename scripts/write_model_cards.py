@@ -18,7 +18,6 @@ from safetensors import safe_open
 
 from seaice_ldm.data import VARIABLE_NAMES
 
-NAMES = VARIABLE_NAMES
 MODELS = {
     "vae_censored": "VAE with the censored-Gaussian (Tobit) decoder",
     "vae_gaussian": "VAE with the plain Gaussian decoder",
@@ -50,7 +49,7 @@ def scores(name: str, meta: dict, report: dict | None) -> list[str]:
             return []
         e = rec["errors"]
         out = ["- Reconstruction RMSE of held-out test states (all ocean / inside the MIZ): "
-               + ", ".join(f"{n} {fmt(e[n]['rmse'])} / {fmt(e[n]['rmse_miz'])}" for n in NAMES) + "."]
+               + ", ".join(f"{n} {fmt(e[n]['rmse'])} / {fmt(e[n]['rmse_miz'])}" for n in VARIABLE_NAMES) + "."]
         v = rec["bound_violation"]
         out.append("- Reconstructed cells outside the bounds: " + ", ".join(f"{k} {fmt(100 * x)} %" for k, x in v.items())
                    + f"; sic exactly 0 / 1: {fmt(100 * rec['bound_share']['sic']['lower'])} % / "
@@ -62,9 +61,9 @@ def scores(name: str, meta: dict, report: dict | None) -> list[str]:
     setup = report["setup"]
     return [
         f"- Against {setup['test_states']} held-out test states, {setup['members']} members, {setup['sampler']} "
-        f"{setup['steps']} steps: fair CRPS " + ", ".join(f"{n} {fmt(g['crps'][n])}" for n in NAMES) + ".",
+        f"{setup['steps']} steps: fair CRPS " + ", ".join(f"{n} {fmt(g['crps'][n])}" for n in VARIABLE_NAMES) + ".",
         "- Small-scale power ratio to the reference (1 = as detailed): "
-        + ", ".join(f"{n} {fmt(g['small_scale_ratio'][n])}" for n in NAMES) + ".",
+        + ", ".join(f"{n} {fmt(g['small_scale_ratio'][n])}" for n in VARIABLE_NAMES) + ".",
         "- Cells outside the bounds: " + ", ".join(f"{k} {fmt(100 * x)} %" for k, x in g["bound_violation"].items())
         + f"; MIZ area {g['integrals']['miz_area']['mean']:.2f} ± {g['integrals']['miz_area']['std']:.2f} 10⁶ km² "
         f"(reference {report['reference']['integrals']['miz_area']['mean']:.2f}).",

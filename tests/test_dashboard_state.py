@@ -43,6 +43,7 @@ class FakePipeline:
                  delay: float = 0.0):
         self.grid = grid or Grid("custom", 32, 32, 200_000.0)
         self.device = FakeDevice()
+        self.synthetic = True
         xx, yy = np.meshgrid(self.grid.x, self.grid.y)
         self._r = np.hypot(xx, yy) / np.abs(self.grid.x).max()
         self.ocean = self._r < 0.85

@@ -17,12 +17,11 @@ import numpy as np
 
 from seaice_ldm.data import VARIABLE_NAMES
 
-NAMES = VARIABLE_NAMES
 LDM, LDM_G, DM = "LDM (censored)", "LDM (gaussian)", "data-space DM (censored)"
 
 
 def _geomean_ratio(a: dict[str, float], b: dict[str, float]) -> tuple[float, dict[str, float]]:
-    ratios = {n: a[n] / b[n] for n in NAMES if b[n] > 0}
+    ratios = {n: a[n] / b[n] for n in VARIABLE_NAMES if b[n] > 0}
     return float(np.exp(np.mean(np.log(list(ratios.values()))))), ratios
 
 
@@ -41,8 +40,8 @@ def claim_smoother(gens: dict[str, Any]) -> tuple[bool | None, str]:
     if LDM not in gens or DM not in gens:
         return None, "needs both the LDM and the data-space model."
     ldm, dm = gens[LDM]["small_scale_ratio"], gens[DM]["small_scale_ratio"]
-    smoother = [n for n in NAMES if ldm[n] < dm[n]]
-    pairs = ", ".join(f"{n} {ldm[n]:.2f} vs {dm[n]:.2f}" for n in NAMES)
+    smoother = [n for n in VARIABLE_NAMES if ldm[n] < dm[n]]
+    pairs = ", ".join(f"{n} {ldm[n]:.2f} vs {dm[n]:.2f}" for n in VARIABLE_NAMES)
     return len(smoother) >= 3, (f"small-scale power ratio to the reference, LDM vs data-space: {pairs}; "
                                 f"LDM smoother for {len(smoother)} of 5 variables (holds if >= 3).")
 

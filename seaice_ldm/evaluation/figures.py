@@ -16,7 +16,6 @@ from seaice_ldm.data import VARIABLE_NAMES, VARIABLES  # noqa: E402
 from seaice_ldm.evaluation.metrics import ice_integrals  # noqa: E402
 
 
-NAMES = VARIABLE_NAMES
 SYNTHETIC = "synthetic data, not observations"
 
 
@@ -110,9 +109,9 @@ def histograms_figure(sets: dict[str, xr.Dataset], path: Path) -> None:
 
 def spectra_figure(results: dict[str, Any], path: Path) -> None:
     """Radially averaged power spectra per variable, all sources on one panel each."""
-    fig, axes = plt.subplots(1, len(NAMES), figsize=(4 * len(NAMES), 3.6), layout="constrained")
+    fig, axes = plt.subplots(1, len(VARIABLE_NAMES), figsize=(4 * len(VARIABLE_NAMES), 3.6), layout="constrained")
     curves = {"reference": results["reference"]["spectra"], **{k: g["spectra"] for k, g in results["generators"].items()}}
-    for ax, name in zip(axes, NAMES):
+    for ax, name in zip(axes, VARIABLE_NAMES):
         for label, spectra in curves.items():
             k, p = spectra[name]
             ax.loglog(k, p, label=label, lw=2 if label == "reference" else 1,

@@ -34,7 +34,6 @@ from seaice_ldm.evaluation.figures import save_figures
 from seaice_ldm.evaluation.reference import evenly, held_out
 from seaice_ldm.pipeline import Pipeline, load_pipeline
 
-NAMES = VARIABLE_NAMES
 INTEGRALS = ("extent", "area", "volume", "miz_area")
 GENERATORS = (("latent", "censored"), ("latent", "gaussian"), ("data", "censored"), ("data", "gaussian"))
 BASELINE = "validation-year states"
@@ -60,16 +59,16 @@ def integral_stats(ds: xr.Dataset) -> dict[str, dict[str, float]]:
 
 def score_ensemble(ens: xr.Dataset, ref: xr.Dataset, ref_spectra: dict) -> dict[str, Any]:
     """Every score of the report for one ensemble ``(member, y, x)`` against reference states ``(time, y, x)``."""
-    spectra = {n: mean_spectrum(ens[n]) for n in NAMES}
+    spectra = {n: mean_spectrum(ens[n]) for n in VARIABLE_NAMES}
     return {
         "bound_violation": bound_violation_share(ens),
         "bound_share": bound_share(ens),
         "integrals": integral_stats(ens),
-        "wasserstein": wasserstein_per_variable(ens, ref, names=NAMES),
-        "crps": ensemble_crps(ens, ref, names=NAMES),
-        "energy_score": {n: energy_score(ens, ref, n) for n in NAMES},
-        "small_scale_ratio": {n: small_scale_ratio(*spectra[n], ref_spectra[n][1]) for n in NAMES},
-        "spectra": {n: [spectra[n][0].tolist(), spectra[n][1].tolist()] for n in NAMES},
+        "wasserstein": wasserstein_per_variable(ens, ref, names=VARIABLE_NAMES),
+        "crps": ensemble_crps(ens, ref, names=VARIABLE_NAMES),
+        "energy_score": {n: energy_score(ens, ref, n) for n in VARIABLE_NAMES},
+        "small_scale_ratio": {n: small_scale_ratio(*spectra[n], ref_spectra[n][1]) for n in VARIABLE_NAMES},
+        "spectra": {n: [spectra[n][0].tolist(), spectra[n][1].tolist()] for n in VARIABLE_NAMES},
     }
 
 
@@ -78,13 +77,13 @@ def evaluate(pipe: Pipeline, members: int, test_states: int, steps: int, sampler
     """All numbers of the report, and the data sets the figures are drawn from."""
     test, val = pipeline_held_out(pipe)
     ref = evenly(test, test_states).load()
-    ref_spectra = {n: mean_spectrum(ref[n]) for n in NAMES}
+    ref_spectra = {n: mean_spectrum(ref[n]) for n in VARIABLE_NAMES}
     results: dict[str, Any] = {
         "setup": {"members": members, "test_states": int(ref.sizes["time"]), "steps": steps, "sampler": sampler,
                   "seed": seed, "device": str(pipe.device),
                   "test_years": sorted({int(y) for y in test.time.dt.year.values})},
         "reference": {"bound_share": bound_share(ref), "integrals": integral_stats(ref),
-                      "spectra": {n: [ref_spectra[n][0].tolist(), ref_spectra[n][1].tolist()] for n in NAMES}},
+                      "spectra": {n: [ref_spectra[n][0].tolist(), ref_spectra[n][1].tolist()] for n in VARIABLE_NAMES}},
         "reconstruction": {},
         "generators": {},
     }
@@ -93,7 +92,7 @@ def evaluate(pipe: Pipeline, members: int, test_states: int, steps: int, sampler
         if ("latent", decoder) in pipe.generators:
             rec = pipe.reconstruct(ref, decoder)
             results["reconstruction"][decoder] = {
-                "errors": reconstruction_errors(ref, rec, names=NAMES),
+                "errors": reconstruction_errors(ref, rec, names=VARIABLE_NAMES),
                 "bound_violation": bound_violation_share(rec),
                 "bound_share": bound_share(rec),
             }
@@ -147,15 +146,15 @@ def to_markdown(results: dict[str, Any]) -> str:
     lines += ["## Scores per generator", "",
               "Fair CRPS (climatological ensemble scored against each reference state, mean over ocean cells) and "
               "Wasserstein-1 distance of pooled cell values; lower is better; units of each variable.", ""]
-    header = "| generator | " + " | ".join(f"CRPS {n}" for n in NAMES) + " | " + " | ".join(f"W1 {n}" for n in NAMES) + " |"
-    lines += [header, "|" + "---|" * (1 + 2 * len(NAMES))]
+    header = "| generator | " + " | ".join(f"CRPS {n}" for n in VARIABLE_NAMES) + " | " + " | ".join(f"W1 {n}" for n in VARIABLE_NAMES) + " |"
+    lines += [header, "|" + "---|" * (1 + 2 * len(VARIABLE_NAMES))]
     for name, g in gens.items():
-        lines.append(f"| {name} | " + " | ".join(_fmt(g["crps"][n]) for n in NAMES) + " | "
-                     + " | ".join(_fmt(g["wasserstein"][n]) for n in NAMES) + " |")
+        lines.append(f"| {name} | " + " | ".join(_fmt(g["crps"][n]) for n in VARIABLE_NAMES) + " | "
+                     + " | ".join(_fmt(g["wasserstein"][n]) for n in VARIABLE_NAMES) + " |")
     lines += ["", "Fair energy score of whole fields (2048 seeded ocean cells):", "",
-              "| generator | " + " | ".join(NAMES) + " |", "|" + "---|" * (1 + len(NAMES))]
+              "| generator | " + " | ".join(VARIABLE_NAMES) + " |", "|" + "---|" * (1 + len(VARIABLE_NAMES))]
     for name, g in gens.items():
-        lines.append(f"| {name} | " + " | ".join(_fmt(g["energy_score"][n]) for n in NAMES) + " |")
+        lines.append(f"| {name} | " + " | ".join(_fmt(g["energy_score"][n]) for n in VARIABLE_NAMES) + " |")
     lines += ["", "## Physical bounds", "",
               "Share of ocean cells outside the bounds, and exactly at them (sic = 0 open water, sic = 1 pack).", "",
               "| source | outside sit | outside sic | outside sid | sic = 0 | sic = 1 | sid = 0 | sit = 0 |",
@@ -181,18 +180,18 @@ def to_markdown(results: dict[str, Any]) -> str:
     lines += ["", "## Smoothness: radially averaged power spectra", "",
               "Mean ratio generated / reference power at wavenumbers above half the Nyquist wavenumber "
               "(< 1 smoother than the reference, > 1 noisier). Figure: `spectra.png`.", "",
-              "| generator | " + " | ".join(NAMES) + " |", "|" + "---|" * (1 + len(NAMES))]
+              "| generator | " + " | ".join(VARIABLE_NAMES) + " |", "|" + "---|" * (1 + len(VARIABLE_NAMES))]
     for name, g in gens.items():
-        lines.append(f"| {name} | " + " | ".join(_fmt(g["small_scale_ratio"][n]) for n in NAMES) + " |")
+        lines.append(f"| {name} | " + " | ".join(_fmt(g["small_scale_ratio"][n]) for n in VARIABLE_NAMES) + " |")
     if results["reconstruction"]:
         lines += ["", "## VAE reconstruction error", "",
                   "RMSE over ocean cells and inside the reference's MIZ (0.15 < sic < 0.8), units of each variable.", "",
-                  "| decoder | " + " | ".join(f"RMSE {n}" for n in NAMES) + " | " + " | ".join(f"MIZ {n}" for n in NAMES) + " |",
-                  "|" + "---|" * (1 + 2 * len(NAMES))]
+                  "| decoder | " + " | ".join(f"RMSE {n}" for n in VARIABLE_NAMES) + " | " + " | ".join(f"MIZ {n}" for n in VARIABLE_NAMES) + " |",
+                  "|" + "---|" * (1 + 2 * len(VARIABLE_NAMES))]
         for decoder, r in results["reconstruction"].items():
             e = r["errors"]
-            lines.append(f"| {decoder} | " + " | ".join(_fmt(e[n]["rmse"]) for n in NAMES) + " | "
-                         + " | ".join(_fmt(e[n]["rmse_miz"]) for n in NAMES) + " |")
+            lines.append(f"| {decoder} | " + " | ".join(_fmt(e[n]["rmse"]) for n in VARIABLE_NAMES) + " | "
+                         + " | ".join(_fmt(e[n]["rmse_miz"]) for n in VARIABLE_NAMES) + " |")
     lines += ["", "## Cost", "", "Seconds per generated state in this run (sampling + decoding, same sampler and steps); "
               "see `seaice-ldm benchmark` for the controlled comparison.", "", "| generator | s / state |", "|---|---|"]
     for name, g in gens.items():
