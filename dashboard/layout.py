@@ -110,8 +110,8 @@ def _legend() -> pn.pane.HTML:
     swatch = '<span class="sl-swatch" style="background:{}"></span>'
     line = '<span class="sl-line" style="background:{}"></span>'
     items = [
-        line.format(views.MIZ_COLOURS[0.15]) + "sic = 0.15 (ice edge)",
-        line.format(views.MIZ_COLOURS[0.8]) + "sic = 0.8 (MIZ inner edge)",
+        line.format(views.MIZ_COLOURS[views.MIZ_LOWER]) + f"sic = {views.MIZ_LOWER} (ice edge)",
+        line.format(views.MIZ_COLOURS[views.MIZ_UPPER]) + f"sic = {views.MIZ_UPPER} (MIZ inner edge)",
         swatch.format(views.BELOW_COLOUR) + "below the physical lower bound",
         swatch.format(views.ABOVE_COLOUR) + "above the physical upper bound",
         swatch.format(views.LAND_COLOUR) + "land (shipped mask)",
@@ -122,17 +122,17 @@ def _legend() -> pn.pane.HTML:
 
 
 def _sidebar(state: DashboardState) -> list:
-    members = pn.widgets.IntSlider.from_param(state.param.members, start=1, end=MAX_MEMBERS, name="Members",
+    members = pn.widgets.IntSlider.from_param(state.param.members, start=1, end=MAX_MEMBERS, label="Members",
                                               sizing_mode="stretch_width", css_classes=["sl-members"])
-    seed = pn.widgets.IntInput.from_param(state.param.seed, name="Seed", sizing_mode="stretch_width",
+    seed = pn.widgets.IntInput.from_param(state.param.seed, label="Seed", sizing_mode="stretch_width",
                                           css_classes=["sl-seed"])
-    sampler = pn.widgets.Select.from_param(state.param.sampler, options=list(SAMPLERS), name="Sampler",
+    sampler = pn.widgets.Select.from_param(state.param.sampler, options=list(SAMPLERS), label="Sampler",
                                            sizing_mode="stretch_width", css_classes=["sl-sampler"])
-    steps = pn.widgets.IntSlider.from_param(state.param.steps, start=1, end=min(MAX_STEPS, 50), name="Steps",
+    steps = pn.widgets.IntSlider.from_param(state.param.steps, start=1, end=min(MAX_STEPS, 50), label="Steps",
                                             sizing_mode="stretch_width", css_classes=["sl-steps"])
-    include_data = pn.widgets.Checkbox.from_param(state.param.include_data, name="Data-space baseline too",
+    include_data = pn.widgets.Checkbox.from_param(state.param.include_data, label="Data-space baseline too",
                                                   disabled=not state.can_sample("data"), css_classes=["sl-include-data"])
-    button = pn.widgets.Button(name="Sample", button_type="primary", sizing_mode="stretch_width",
+    button = pn.widgets.Button(label="Sample", color="primary", sizing_mode="stretch_width",
                                css_classes=["sl-sample"], disabled=state.param.running)
     button.on_click(state.sample)
     progress = pn.indicators.Progress(value=state.param.progress, max=100, sizing_mode="stretch_width", height=14,
@@ -145,31 +145,32 @@ def _sidebar(state: DashboardState) -> list:
 
     decoder = pn.widgets.RadioButtonGroup.from_param(state.param.decoder, options={"Censored": "censored",
                                                                                    "Gaussian": "gaussian"},
-                                                     name="Decoder", button_type="primary", button_style="outline",
+                                                     label="Decoder", color="primary", variant="outline",
                                                      sizing_mode="stretch_width", css_classes=["sl-decoder"])
     variable = pn.widgets.RadioButtonGroup.from_param(
-        state.param.variable, options={v: v for v in views.DISPLAY_VARIABLES}, name="Variable",
-        button_type="primary", button_style="outline", sizing_mode="stretch_width", css_classes=["sl-variable"])
+        state.param.variable, options={v: v for v in views.DISPLAY_VARIABLES}, label="Variable",
+        color="primary", variant="outline", sizing_mode="stretch_width", css_classes=["sl-variable"])
     view = pn.widgets.Select.from_param(state.param.view, options={label: key for key, label in views.VIEWS.items()},
-                                        name="View", sizing_mode="stretch_width", css_classes=["sl-view"])
-    member = pn.widgets.IntSlider.from_param(state.param.member, name="Member", sizing_mode="stretch_width", css_classes=["sl-member"],
+                                        label="View", sizing_mode="stretch_width", css_classes=["sl-view"])
+    member = pn.widgets.IntSlider.from_param(state.param.member, label="Member", sizing_mode="stretch_width",
+                                             css_classes=["sl-member"],
                                              visible=state.param.view.rx() == "member")
-    arrows = pn.widgets.Checkbox.from_param(state.param.arrows, name="Drift arrows (siu, siv)",
+    arrows = pn.widgets.Checkbox.from_param(state.param.arrows, label="Drift arrows (siu, siv)",
                                             css_classes=["sl-arrows"])
 
     ref_widgets: list = []
     if state.reference is not None:
         ref_widgets.append(pn.widgets.RadioButtonGroup.from_param(
             state.param.reference_mode, options={"By date": "date", "Nearest to sample": "nearest"},
-            name="Reference state", button_type="default", sizing_mode="stretch_width",
+            label="Reference state", color="default", sizing_mode="stretch_width",
             css_classes=["sl-ref-mode"]))
         if state.dates:
             ref_widgets.append(pn.widgets.DatePicker.from_param(
-                state.param.reference_date, name="Reference date", start=min(state.dates), end=max(state.dates),
+                state.param.reference_date, label="Reference date", start=min(state.dates), end=max(state.dates),
                 enabled_dates=list(state.dates), sizing_mode="stretch_width", css_classes=["sl-ref-date"],
                 disabled=state.param.reference_mode.rx() == "nearest"))
         else:
-            ref_widgets.append(pn.widgets.IntSlider.from_param(state.param.reference_index, name="Reference state",
+            ref_widgets.append(pn.widgets.IntSlider.from_param(state.param.reference_index, label="Reference state",
                                                                sizing_mode="stretch_width"))
         ref_widgets.append(_html(pn.bind(lambda *_: f'<div class="sl-small">{html.escape(state.panel_note("reference"))}</div>',
                                                 state.param.reference_index, state.param.view,
@@ -179,7 +180,7 @@ def _sidebar(state: DashboardState) -> list:
         ref_widgets.append(_html('<div class="sl-small">No held-out reference states shipped.</div>'))
 
     download = pn.widgets.FileDownload(callback=state.netcdf_bytes, filename=state.download_filename(),
-                                       label="Download ensemble (netCDF)", button_type="success",
+                                       label="Download ensemble (netCDF)", color="success",
                                        sizing_mode="stretch_width", css_classes=["sl-download"],
                                        disabled=state.param.version.rx() == 0)
 

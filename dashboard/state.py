@@ -33,6 +33,7 @@ from dashboard import views
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CHECKPOINTS = REPO_ROOT / "checkpoints"
 SAMPLERS = ("dpmpp2m", "heun", "euler")
+# The decoder toggle (seaice_ldm.models.DECODERS; spelt out so the page builds before torch is imported)
 DECODERS = ("censored", "gaussian")
 # `seaice-ldm benchmark` (docs/benchmark.json): the cheapest setting within 5 % of the best CRPS in both spaces
 DEFAULTS = {"members": 8, "steps": 10, "sampler": "dpmpp2m", "seed": 0}

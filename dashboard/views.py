@@ -17,7 +17,7 @@ import numpy as np
 import xarray as xr
 from holoviews import dim
 
-from seaice_ldm.data import VARIABLES
+from seaice_ldm.data import EXTENT_THRESHOLD, MIZ_LOWER, MIZ_UPPER, VARIABLES
 from seaice_ldm.evaluation import bound_share, bound_violation_share, ice_integrals, mean_spectrum
 
 # ----------------------------------------------------------------------------------------- constants
@@ -30,8 +30,7 @@ VIEWS: dict[str, str] = {
     "spread": "Ensemble spread (std)",
     "prob": "P(sic > 0.15)",
 }
-MIZ_LEVELS = (0.15, 0.8)
-EXTENT_THRESHOLD = 0.15
+MIZ_LEVELS = (MIZ_LOWER, MIZ_UPPER)
 
 #: Colours that are not part of any colour map (chosen to stand out on all of them).
 LAND_COLOUR = "#d8d2c4"
@@ -39,7 +38,7 @@ COAST_COLOUR = "#4a4a4a"
 NO_DATA_COLOUR = "#eef1f4"
 BELOW_COLOUR = "#ff1fa9"  # cells below the physical lower bound (magenta)
 ABOVE_COLOUR = "#ff7a00"  # cells above the physical upper bound (orange)
-MIZ_COLOURS = {0.15: "#ffd400", 0.8: "#19d3c5"}
+MIZ_COLOURS = {MIZ_LOWER: "#ffd400", MIZ_UPPER: "#19d3c5"}
 ARROW_COLOUR = "#202020"
 PANEL_COLOURS = {"latent": "#1f77b4", "data": "#d95f02", "reference": "#333333"}
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Train the shipped default models on the embedded synthetic data with the checked-in configs, then
 # export them (EMA weights, float16) and the held-out reference states into checkpoints/.
-# On a 2-core CPU the two lanes below run side by side, one thread each (about 60-70 minutes in all; an interrupted run resumes from its last checkpoints).
+# On a 2-core CPU the two lanes below run side by side, one thread each (about 75-80 minutes in all; an
+# interrupted run resumes from its last checkpoints).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}

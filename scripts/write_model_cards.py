@@ -92,6 +92,10 @@ def card(name: str, folder: Path, report: dict | None) -> list[str]:
         f"- Weights: EMA, {meta.get('weights_dtype', 'float32')}, {n_params / 1e6:.2f} M parameters, "
         f"{size / 1e6:.1f} MB.",
     ]
+    if meta["kind"] == "diffusion":
+        edm = cfg["diffusion"]
+        lines.append(f"- Training noise levels: ln sigma ~ N({edm['p_mean']:g}, {edm['p_std']:g}^2) "
+                     "(see `seaice_ldm/diffusion/coverage.py` for why the latent models use wider, higher levels).")
     if meta["kind"] == "diffusion" and "vae" in meta:
         lines.append(f"- Latent space of `{Path(meta['vae']['path']).name}` (checked at load: `{meta['vae']['model_id']}`).")
     history = meta.get("history") or []

@@ -23,18 +23,17 @@ import xarray as xr
 
 from seaice_ldm.data import Grid, clip_to_bounds, denormalise, normalise, open_dataset, to_arrays
 from seaice_ldm.diffusion.samplers import get_sampler
-from seaice_ldm.diffusion.schedules import karras_sigmas
+from seaice_ldm.diffusion.schedules import RHO, SIGMA_MAX, SIGMA_MIN, karras_sigmas
+from seaice_ldm.models import DECODERS
 from seaice_ldm.training.builders import Loaded, check_pair, load_model
 from seaice_ldm.training.checkpoint import CheckpointError, load_weights
 from seaice_ldm.training.distributed import pick_device
 from seaice_ldm.training.trainers import latent_mask
 
 SPACES = ("latent", "data")
-DECODERS = ("censored", "gaussian")
 MAX_MEMBERS = 1024
 MAX_STEPS = 1000
 REFERENCE_FILE = "reference.nc"
-SIGMA_MIN, SIGMA_MAX, RHO = 0.002, 80.0, 7.0  # EDM schedule (Karras et al. 2022, Table 1)
 
 
 class SamplingError(ValueError):

@@ -110,6 +110,15 @@ def test_latent_model_with_the_wrong_vae_is_refused(chain, tmp_path, capsys):
     assert "trained on the latents of VAE" in capsys.readouterr().err
 
 
+def test_diffusion_training_reports_noise_level_coverage(tmp_path, capsys):
+    """Data-space fields have a leading (seasonal) mode spread of tens: EDM's default levels rarely reach it."""
+    assert main(["train", "diffusion", "--space", "data", "--config", str(TINY / "ddm.toml"),
+                 "--out", str(tmp_path / "ddm"), "--steps", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "noise levels: leading mode of the training data has std" in out
+    assert "warning: only" in out and "raise [diffusion] p_mean / p_std" in out
+
+
 def test_training_resumes_from_the_last_checkpoint(chain, tmp_path):
     out = tmp_path / "vae"
     shutil.copytree(chain / "runs" / "vae_censored", out)
@@ -139,10 +148,13 @@ def test_evaluate_writes_the_report_with_claim_verdicts(chain, tmp_path):
     results = json.loads((out / "report.json").read_text())
     assert [c["number"] for c in results["claims"]] == [1, 2, 3, 4]
     assert results["setup"]["test_years"] == [2002]
+    assert results["setup"]["training"]["LDM (censored)"] == {"steps": 8, "p_mean": 0.4, "p_std": 1.6}
+    assert results["setup"]["training"]["data-space DM"]["p_mean"] == -1.2
     censored = results["generators"]["LDM (censored)"]
     assert all(v == 0 for v in censored["bound_violation"].values())
     text = (out / "report.md").read_text()
     assert "synthetic" in text and "## The paper's claims on this data" in text
+    assert "The training noise levels differ between the models" in text
     # a second run replaces the report; a folder that holds something else is never replaced
     assert main(["evaluate", "--checkpoints", str(chain / "checkpoints"), "--out", str(out), "--members", "2",
                  "--test-states", "2", "--steps", "1"]) == 0

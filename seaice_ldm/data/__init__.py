@@ -20,7 +20,18 @@ from .normalisation import NormStats, compute_norm_stats, denormalise, normalise
 from .splits import dataset_years, split_by_year, split_years
 from .summary import check_path, summarize
 from .synthetic import synthesize
-from .variables import VARIABLE_NAMES, VARIABLES, DataError, Variable, bounds_array, canonical_name, unit_factor
+from .variables import (
+    EXTENT_THRESHOLD,
+    MIZ_LOWER,
+    MIZ_UPPER,
+    VARIABLE_NAMES,
+    VARIABLES,
+    DataError,
+    Variable,
+    bounds_array,
+    canonical_name,
+    unit_factor,
+)
 
 __all__ = [
     "DEFAULT_GRID", "GRIDS", "Grid", "get_grid", "grid_from_dataset",
@@ -32,5 +43,6 @@ __all__ = [
     "dataset_years", "split_by_year", "split_years",
     "check_path", "summarize",
     "synthesize",
+    "EXTENT_THRESHOLD", "MIZ_LOWER", "MIZ_UPPER",
     "VARIABLE_NAMES", "VARIABLES", "DataError", "Variable", "bounds_array", "canonical_name", "unit_factor",
 ]

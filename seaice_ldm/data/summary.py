@@ -10,9 +10,7 @@ import xarray as xr
 
 from .grid import grid_from_dataset
 from .loaders import land_of, open_dataset
-from .variables import VARIABLE_NAMES, VARIABLES
-
-EXTENT_THRESHOLD = 0.15  # sea-ice extent: area of cells with concentration above 15 % (NSIDC convention)
+from .variables import EXTENT_THRESHOLD, VARIABLE_NAMES, VARIABLES
 
 
 def summarize(ds: xr.Dataset) -> str:

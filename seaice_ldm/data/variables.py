@@ -68,6 +68,11 @@ VARIABLES: MappingProxyType[str, Variable] = MappingProxyType(
 
 VARIABLE_NAMES: tuple[str, ...] = ("sit", "sic", "sid", "siu", "siv")
 
+#: Concentration thresholds: sea-ice extent counts cells with sic > 0.15 (NSIDC convention); the marginal
+#: ice zone (MIZ) is 0.15 < sic < 0.8.
+EXTENT_THRESHOLD = 0.15
+MIZ_LOWER, MIZ_UPPER = EXTENT_THRESHOLD, 0.8
+
 _FRACTION_UNITS = {"1": 1.0, "": 1.0, "fraction": 1.0, "0-1": 1.0, "dimensionless": 1.0,
                    "%": 0.01, "percent": 0.01}
 _THICKNESS_UNITS = {"m": 1.0, "meter": 1.0, "meters": 1.0, "metre": 1.0, "metres": 1.0, "cm": 0.01}

@@ -8,10 +8,11 @@ from torch import Tensor
 # Network evaluations per step: (evaluations of a full step, evaluations saved on the last step).
 # Heun's last step, to sigma = 0, is an Euler step (Karras et al. 2022, Algorithm 1, line 6).
 _EVALS_PER_STEP = {"heun": (2, 1), "euler": (1, 0), "dpmpp2m": (1, 0)}
+SIGMA_MIN, SIGMA_MAX, RHO = 0.002, 80.0, 7.0  # EDM schedule (Karras et al. 2022, Table 1)
 
 
 def karras_sigmas(
-    n: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0
+    n: int, sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX, rho: float = RHO
 ) -> Tensor:
     """EDM noise levels: ``n`` decreasing sigmas from ``sigma_max`` to ``sigma_min``, then 0.
 

@@ -14,6 +14,7 @@ import torch
 
 from seaice_ldm.data import VARIABLE_NAMES
 from seaice_ldm.data.io import atomic_file
+from seaice_ldm.diffusion import SAMPLERS
 from seaice_ldm.diffusion.schedules import steps_for_nfe
 from seaice_ldm.evaluation.reference import evenly
 from seaice_ldm.evaluation.report import pipeline_held_out
@@ -21,9 +22,7 @@ from seaice_ldm.evaluation.scores import ensemble_crps
 from seaice_ldm.pipeline import Pipeline, load_pipeline
 from seaice_ldm.training.builders import build_precond, build_vae
 from seaice_ldm.training.checkpoint import hardware_description
-from seaice_ldm.training.trainers import EDMLoss, VAELoss
-
-SAMPLERS = ("heun", "euler", "dpmpp2m")
+from seaice_ldm.training.trainers import EDMLoss, VAELoss, latent_mask
 
 
 def _sync(device: torch.device) -> None:
@@ -76,7 +75,7 @@ def cost(pipe: Pipeline, args: argparse.Namespace) -> dict[str, Any]:
     latent, data = pipe.generators[("latent", "censored")], pipe.generators[("data", "censored")]
     factor = latent.vae.module.downsampling_factor
     full_mask = torch.from_numpy(pipe.ocean.astype(np.float32))[None, None]
-    latent_mask = torch.nn.functional.avg_pool2d(full_mask, factor)
+    lmask = latent_mask(full_mask, factor)
     ny, nx = full_mask.shape[-2:]
     c_lat, c_data = latent.diffusion.module.net.cfg.in_channels, data.diffusion.module.net.cfg.in_channels
     b = args.batch
@@ -87,7 +86,7 @@ def cost(pipe: Pipeline, args: argparse.Namespace) -> dict[str, Any]:
         "train_s_per_step": {
             "latent diffusion": training_step_seconds(
                 _edm_loss(latent.diffusion.meta, ocean_only=False),
-                (b, c_lat, ny // factor, nx // factor), latent_mask, args.train_steps, pipe.device),
+                (b, c_lat, ny // factor, nx // factor), lmask, args.train_steps, pipe.device),
             "data-space diffusion": training_step_seconds(
                 _edm_loss(data.diffusion.meta, ocean_only=True),
                 (b, c_data, ny, nx), full_mask, args.train_steps, pipe.device),

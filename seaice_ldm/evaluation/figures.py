@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from seaice_ldm.data import VARIABLE_NAMES, VARIABLES  # noqa: E402
+from seaice_ldm.data import MIZ_LOWER, MIZ_UPPER, VARIABLE_NAMES, VARIABLES  # noqa: E402
 from seaice_ldm.evaluation.metrics import ice_integrals  # noqa: E402
 
 
@@ -38,14 +38,13 @@ def _map(ax, ds: xr.Dataset, name: str, index: int):
         cmap, (vmin, vmax), units = var.cmap_hint, var.display_range, var.units
     km = ds["x"].values / 1e3, ds["y"].values / 1e3
     extent = (km[0][0], km[0][-1], km[1][0], km[1][-1])
-    cm = plt.get_cmap(cmap).copy()
-    cm.set_bad("0.75")  # land
+    cm = plt.get_cmap(cmap).with_extremes(bad="0.75")  # land in grey
     image = ax.imshow(field.values, origin="lower", extent=extent, cmap=cm, vmin=vmin, vmax=vmax,
                       interpolation="nearest")
     if "sic" in ds:
         sic = ds["sic"].isel({_sample_dim(ds): index}).values
-        ax.contour(km[0], km[1], np.ma.masked_invalid(sic), levels=[0.15, 0.8], colors=["#ff7f0e", "#d62728"],
-                   linewidths=0.6)
+        ax.contour(km[0], km[1], np.ma.masked_invalid(sic), levels=[MIZ_LOWER, MIZ_UPPER],
+                   colors=["#ff7f0e", "#d62728"], linewidths=0.6)
     ax.set_xticks([])
     ax.set_yticks([])
     return image, units
@@ -65,7 +64,8 @@ def samples_figure(sets: dict[str, xr.Dataset], path: Path) -> None:
             if row == len(sources) - 1:
                 fig.colorbar(image, ax=axes[:, col], orientation="horizontal", shrink=0.8, pad=0.01)
         axes[row, 0].set_ylabel(label, fontsize=9)
-    fig.suptitle(f"Generated states next to held-out reference states ({SYNTHETIC}); MIZ contours 0.15 / 0.8")
+    fig.suptitle(f"Generated states next to held-out reference states ({SYNTHETIC}); "
+                 f"MIZ contours {MIZ_LOWER} / {MIZ_UPPER}")
     fig.savefig(path, dpi=80)
     plt.close(fig)
 
@@ -131,7 +131,7 @@ def integrals_figure(sets: dict[str, xr.Dataset], path: Path) -> None:
     fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 4), layout="constrained")
     for ax, key in zip(axes, keys):
         data = [v[key].values for v in sources.values()]
-        ax.boxplot(data, tick_labels=list(sources), vert=True)
+        ax.boxplot(data, tick_labels=list(sources))
         ax.tick_params(axis="x", labelrotation=60, labelsize=7)
         ax.set_title(f"{key} [{next(iter(sources.values()))[key].attrs.get('units', '')}]")
     fig.savefig(path, dpi=80)

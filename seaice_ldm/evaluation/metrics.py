@@ -13,20 +13,12 @@ import numpy as np
 import xarray as xr
 from scipy.stats import wasserstein_distance
 
+from seaice_ldm.data.variables import EXTENT_THRESHOLD, MIZ_LOWER, MIZ_UPPER, VARIABLE_NAMES, VARIABLES
+
 Bounds = Mapping[str, tuple[float | None, float | None]]
 
-#: Physical bounds (lower, upper) per variable, None where unbounded (same as seaice_ldm.data.variables).
-DEFAULT_BOUNDS: dict[str, tuple[float | None, float | None]] = {
-    "sit": (0.0, None),
-    "sic": (0.0, 1.0),
-    "sid": (0.0, 1.0),
-    "siu": (None, None),
-    "siv": (None, None),
-}
-#: Canonical variable order.
-VARIABLE_NAMES: tuple[str, ...] = tuple(DEFAULT_BOUNDS)
-#: Concentration limits of the marginal ice zone (MIZ) and of the extent: 0.15 < sic < 0.8.
-MIZ_LOWER, MIZ_UPPER = 0.15, 0.8
+#: Physical bounds (lower, upper) per variable, None where unbounded.
+DEFAULT_BOUNDS: dict[str, tuple[float | None, float | None]] = {n: (v.lower, v.upper) for n, v in VARIABLES.items()}
 #: m2 -> 1e6 km2, and m3 -> 1e3 km3 (both factors are 1e-12).
 M2_TO_MKM2 = 1e-12
 M3_TO_KKM3 = 1e-12
@@ -134,7 +126,7 @@ def ice_integrals(ds: xr.Dataset) -> xr.Dataset:
     out = xr.Dataset(
         {
             # extent = sum_{sic > 0.15} A
-            "extent": cell_area.where(sic > MIZ_LOWER).sum(space) * M2_TO_MKM2,
+            "extent": cell_area.where(sic > EXTENT_THRESHOLD).sum(space) * M2_TO_MKM2,
             # area = sum sic * A
             "area": (sic * cell_area).sum(space) * M2_TO_MKM2,
             # miz_area = sum_{0.15 < sic < 0.8} A

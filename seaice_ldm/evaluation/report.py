@@ -72,6 +72,17 @@ def score_ensemble(ens: xr.Dataset, ref: xr.Dataset, ref_spectra: dict) -> dict[
     }
 
 
+def _training_setup(pipe: Pipeline) -> dict[str, dict[str, float]]:
+    """Training steps and noise-level distribution of each diffusion model (they bear on claim 1)."""
+    out = {}
+    for (space, decoder), gen in pipe.generators.items():
+        meta = gen.diffusion.meta
+        edm = meta["config"]["diffusion"]
+        name = label(space, decoder) if space == "latent" else "data-space DM"  # one model, two decoding rules
+        out[name] = {"steps": int(meta["step"]), "p_mean": edm["p_mean"], "p_std": edm["p_std"]}
+    return out
+
+
 def evaluate(pipe: Pipeline, members: int, test_states: int, steps: int, sampler: str, seed: int,
              progress: bool = True) -> tuple[dict[str, Any], dict[str, xr.Dataset]]:
     """All numbers of the report, and the data sets the figures are drawn from."""
@@ -81,7 +92,8 @@ def evaluate(pipe: Pipeline, members: int, test_states: int, steps: int, sampler
     results: dict[str, Any] = {
         "setup": {"members": members, "test_states": int(ref.sizes["time"]), "steps": steps, "sampler": sampler,
                   "seed": seed, "device": str(pipe.device),
-                  "test_years": sorted({int(y) for y in test.time.dt.year.values})},
+                  "test_years": sorted({int(y) for y in test.time.dt.year.values}),
+                  "training": _training_setup(pipe)},
         "reference": {"bound_share": bound_share(ref), "integrals": integral_stats(ref),
                       "spectra": {n: [ref_spectra[n][0].tolist(), ref_spectra[n][1].tolist()] for n in VARIABLE_NAMES}},
         "reconstruction": {},
@@ -122,6 +134,17 @@ def _fmt(value: float, digits: int = 3) -> str:
     return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}g}"
 
 
+def _training_lines(training: dict[str, dict[str, float]]) -> list[str]:
+    if not training:
+        return []
+    items = "; ".join(f"{name} {t['steps']} steps, ln sigma ~ N({t['p_mean']:g}, {t['p_std']:g}^2)"
+                      for name, t in training.items())
+    same = len({(t["p_mean"], t["p_std"]) for t in training.values()}) == 1
+    note = "" if same else (" The training noise levels differ between the models, which weighs on claim 1 "
+                            "(see the model cards in `checkpoints/README.md`).")
+    return [f"Diffusion training: {items}.{note}", ""]
+
+
 def to_markdown(results: dict[str, Any]) -> str:
     """The report as Markdown: setup, claim verdicts, then the tables behind them."""
     setup, gens = results["setup"], results["generators"]
@@ -137,6 +160,7 @@ def to_markdown(results: dict[str, Any]) -> str:
         f"'{BASELINE}' = states of the validation year resampled as an ensemble (what a perfect generator of "
         "this climate would roughly score).",
         "",
+        *_training_lines(setup.get("training", {})),
         "## The paper's claims on this data",
         "",
     ]

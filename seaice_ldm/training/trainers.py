@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from seaice_ldm.data import VARIABLES
+from seaice_ldm.diffusion.coverage import noise_coverage
 from seaice_ldm.diffusion.loss import edm_loss
 from seaice_ldm.diffusion.precond import EDMPrecond
 from seaice_ldm.models.unet import UNet
@@ -128,6 +129,16 @@ def _latent_data(cfg: DiffusionTrainConfig, prepared_fn, device, progress: bool)
     return prepared, latent, extra
 
 
+def _report_noise_coverage(x: torch.Tensor, cfg: DiffusionTrainConfig) -> None:
+    """Say whether the training noise levels reach the scale of the data's leading mode (see diffusion.coverage)."""
+    cov = noise_coverage(x, cfg.diffusion.p_mean, cfg.diffusion.p_std)
+    print(f"noise levels: leading mode of the training data has std {cov.leading_mode_std:.3g}; "
+          f"{100 * cov.share_above:.2f} % of training sigmas ~ logN({cfg.diffusion.p_mean}, {cfg.diffusion.p_std}^2) "
+          "lie above it")
+    for warning in cov.warnings:
+        print(f"warning: {warning}")
+
+
 def train_diffusion(
     cfg: DiffusionTrainConfig, device: str | None = None, resume: bool = True, progress: bool = True
 ) -> Path:
@@ -145,6 +156,8 @@ def train_diffusion(
             f"[unet] in_channels/out_channels = {cfg.unet.in_channels}/{cfg.unet.out_channels} but the "
             f"{cfg.space}-space training data have {channels} channels"
         )
+    if info.is_main:
+        _report_noise_coverage(data.train, cfg)
     precond = EDMPrecond(UNet(cfg.unet), sigma_data=cfg.diffusion.sigma_data)
     meta = {**_base_meta("diffusion", cfg, prepared, out, resume), "space": cfg.space, **extra}
 
