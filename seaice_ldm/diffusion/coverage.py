@@ -67,10 +67,6 @@ class NoiseCoverage:
             )
         return out
 
-    def to_dict(self) -> dict[str, float]:
-        return {"leading_mode_std": self.leading_mode_std, "share_of_training_sigmas_above": self.share_above,
-                "sigma_max": self.sigma_max}
-
 
 def noise_coverage(x: Tensor, p_mean: float, p_std: float, sigma_max: float = SIGMA_MAX) -> NoiseCoverage:
     """:class:`NoiseCoverage` of training data ``x`` under ``ln(sigma) ~ N(p_mean, p_std^2)``."""
