@@ -24,15 +24,12 @@ import xarray as xr
 from seaice_ldm.data import Grid, clip_to_bounds, denormalise, normalise, open_dataset, to_arrays
 from seaice_ldm.diffusion.samplers import get_sampler
 from seaice_ldm.diffusion.schedules import RHO, SIGMA_MAX, SIGMA_MIN, karras_sigmas
-from seaice_ldm.models import DECODERS
+from seaice_ldm.options import DECODERS, SPACES, SampleRequest, check_choice
 from seaice_ldm.training.builders import Loaded, check_pair, load_model
 from seaice_ldm.training.checkpoint import CheckpointError, load_weights
 from seaice_ldm.training.distributed import pick_device
 from seaice_ldm.training.trainers import latent_mask
 
-SPACES = ("latent", "data")
-MAX_MEMBERS = 1024
-MAX_STEPS = 1000
 REFERENCE_FILE = "reference.nc"
 
 
@@ -50,6 +47,15 @@ class Generator:
     @property
     def space(self) -> str:
         return self.diffusion.meta["space"]
+
+    @property
+    def date_conditioned(self) -> bool:
+        return bool(self.diffusion.module.net.cfg.date_conditioning)
+
+    @property
+    def sigma_max(self) -> float:
+        """The sampler's first noise level: the one chosen at training (EDM's 80 for older models)."""
+        return float(self.diffusion.meta["config"]["diffusion"].get("sigma_max") or SIGMA_MAX)
 
 
 def _ocean(path: Path, meta: dict) -> np.ndarray:
@@ -80,64 +86,72 @@ class Pipeline:
         return any(g.diffusion.meta.get("data", {}).get("synthetic") == "yes" for g in self.generators.values())
 
     def _generator(self, space: str, decoder: str) -> Generator:
-        if space not in SPACES:
-            raise SamplingError(f"unknown space {space!r}; choose one of {SPACES}")
-        if decoder not in DECODERS:
-            raise SamplingError(f"unknown decoder {decoder!r}; choose one of {DECODERS}")
+        try:
+            check_choice("space", space, SPACES)
+            check_choice("decoder", decoder, DECODERS)
+        except ValueError as err:
+            raise SamplingError(str(err)) from None
         key = (space, "censored" if space == "data" else decoder)
         if key not in self.generators:
             raise SamplingError(f"no trained {space}-space model for the {decoder} decoder in this pipeline")
         return self.generators[key]
 
     # ----------------------------------------------------------------- sampling
+    @property
+    def date_conditioned(self) -> bool:
+        """Whether every loaded diffusion model can sample for a date."""
+        return all(g.date_conditioned for g in self.generators.values())
+
     def sample(self, space: str = "latent", decoder: str = "censored", members: int = 8, steps: int = 10,
                sampler: str = "dpmpp2m", seed: int = 0, batch_size: int | None = None,
-               callback: Callable[[dict], None] | None = None) -> xr.Dataset:
-        """An ensemble of ``members`` states ``(member, y, x)`` in physical units, land NaN."""
-        return self.sample_decoders(space, (decoder,), members, steps, sampler, seed, batch_size, callback)[decoder]
+               callback: Callable[[dict], None] | None = None, date=None, guidance: float = 1.0) -> xr.Dataset:
+        """An ensemble of ``members`` states ``(member, y, x)`` in physical units, land NaN.
+
+        ``date`` (e.g. ``"2008-03-15"``) conditions a date-conditioned model on that day of the year;
+        ``None`` samples all seasons (the paper's unconditional setting). ``guidance`` is the
+        classifier-free guidance scale w in ``D = D_uncond + w (D_date - D_uncond)`` (1 = plain conditional).
+        """
+        return self.sample_decoders(space, (decoder,), members, steps, sampler, seed, batch_size, callback,
+                                    date, guidance)[decoder]
 
     def sample_decoders(self, space: str, decoders: tuple[str, ...] = DECODERS, members: int = 8, steps: int = 10,
                         sampler: str = "dpmpp2m", seed: int = 0, batch_size: int | None = None,
-                        callback: Callable[[dict], None] | None = None) -> dict[str, xr.Dataset]:
-        """Ensembles for several decoders from the same seed.
+                        callback: Callable[[dict], None] | None = None, date=None,
+                        guidance: float = 1.0) -> dict[str, xr.Dataset]:
+        """Ensembles for several decoders from the same seed (and date, see :meth:`sample`).
 
         In data space the censored and Gaussian versions are the *same* samples, clipped to the bounds
         or not; in latent space each decoder has its own VAE and latent model, started from the same
         noise.
         """
-        self._check_request(members, steps, sampler, seed)
+        try:
+            req = SampleRequest(space, decoders[0] if decoders else "censored", members, steps, sampler, seed,
+                                date, guidance)
+        except ValueError as err:
+            raise SamplingError(str(err)) from None
+        doy = req.day_of_year
         for decoder in decoders:
-            self._generator(space, decoder)
+            gen = self._generator(space, decoder)
+            if doy is not None and not gen.date_conditioned:
+                raise SamplingError(f"the {space}-space model for the {decoder} decoder ({gen.diffusion.path}) is not "
+                                    "date-conditioned; sample with date=None")
+        request = {"steps": steps, "sampler": sampler, "seed": seed, "date": req.date, "guidance": req.guidance}
         out: dict[str, xr.Dataset] = {}
         if space == "data":
             start = time.perf_counter()
             raw = self._sample_normalised(self._generator(space, "censored"), members, steps, sampler, seed,
-                                          batch_size, callback)
+                                          batch_size, callback, doy, guidance)
             seconds = time.perf_counter() - start
             for decoder in decoders:
-                out[decoder] = self._to_dataset(self._generator(space, decoder), raw, decoder, space, steps,
-                                                sampler, seed, seconds)
+                out[decoder] = self._to_dataset(self._generator(space, decoder), raw, decoder, space, request,
+                                                seconds)
             return out
         for decoder in decoders:
             gen = self._generator(space, decoder)
             start = time.perf_counter()
-            raw = self._sample_normalised(gen, members, steps, sampler, seed, batch_size, callback)
-            out[decoder] = self._to_dataset(gen, raw, decoder, space, steps, sampler, seed,
-                                            time.perf_counter() - start)
+            raw = self._sample_normalised(gen, members, steps, sampler, seed, batch_size, callback, doy, guidance)
+            out[decoder] = self._to_dataset(gen, raw, decoder, space, request, time.perf_counter() - start)
         return out
-
-    @staticmethod
-    def _check_request(members: int, steps: int, sampler: str, seed: int) -> None:
-        if not isinstance(members, (int, np.integer)) or not 1 <= members <= MAX_MEMBERS:
-            raise SamplingError(f"members must be an integer between 1 and {MAX_MEMBERS}, got {members!r}")
-        if not isinstance(steps, (int, np.integer)) or not 1 <= steps <= MAX_STEPS:
-            raise SamplingError(f"steps must be an integer between 1 and {MAX_STEPS}, got {steps!r}")
-        if not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise SamplingError(f"seed must be a non-negative integer, got {seed!r}")
-        try:
-            get_sampler(sampler)
-        except (KeyError, ValueError) as err:
-            raise SamplingError(str(err).strip("'\"")) from None
 
     def _default_batch(self, space: str) -> int:
         if self.device.type == "cuda":
@@ -146,7 +160,8 @@ class Pipeline:
 
     @torch.no_grad()
     def _sample_normalised(self, gen: Generator, members: int, steps: int, sampler: str, seed: int,
-                           batch_size: int | None, callback: Callable[[dict], None] | None) -> torch.Tensor:
+                           batch_size: int | None, callback: Callable[[dict], None] | None,
+                           doy: float | None = None, guidance: float = 1.0) -> torch.Tensor:
         """Normalised fields ``(members, C, H, W)`` on the CPU, before any censoring."""
         precond = gen.diffusion.module
         cfg = precond.net.cfg
@@ -158,7 +173,7 @@ class Pipeline:
         shape = (members, cfg.in_channels, *mask.shape[-2:])
         # all initial noise from one CPU generator: the same seed gives the same ensemble at any batch size
         noise = torch.randn(shape, generator=torch.Generator().manual_seed(seed))
-        sigmas = karras_sigmas(steps, SIGMA_MIN, SIGMA_MAX, RHO).to(self.device)
+        sigmas = karras_sigmas(steps, SIGMA_MIN, gen.sigma_max, RHO).to(self.device)
         sample_fn = get_sampler(sampler)
         batch = batch_size or self._default_batch(gen.space)
         n_batches = -(-members // batch)
@@ -167,8 +182,17 @@ class Pipeline:
             x = noise[start : start + batch].to(self.device) * sigmas[0]
             m = mask.expand(len(x), -1, -1, -1)
 
-            def denoise(x_t: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-                return precond(x_t, sigma, m)
+            def denoise(x_t: torch.Tensor, sigma: torch.Tensor, m: torch.Tensor = m) -> torch.Tensor:
+                if doy is None:
+                    return precond(x_t, sigma, m)
+                days = torch.full((len(x_t),), doy, device=x_t.device)
+                if guidance == 1.0:
+                    return precond(x_t, sigma, m, days)
+                # classifier-free guidance: D = D_u + w (D_c - D_u), both halves in one batch
+                both = precond(torch.cat([x_t, x_t]), torch.cat([sigma, sigma]), torch.cat([m, m]),
+                               torch.cat([days, torch.full_like(days, float("nan"))]))
+                cond, uncond = both.chunk(2)
+                return uncond + guidance * (cond - uncond)
 
             def progress(info: dict, b: int = b) -> None:
                 if callback is not None:
@@ -184,8 +208,8 @@ class Pipeline:
             outputs.append(x.float().cpu())
         return torch.cat(outputs)
 
-    def _to_dataset(self, gen: Generator, x: torch.Tensor, decoder: str, space: str, steps: int, sampler: str,
-                    seed: int, seconds: float) -> xr.Dataset:
+    def _to_dataset(self, gen: Generator, x: torch.Tensor, decoder: str, space: str, request: dict,
+                    seconds: float) -> xr.Dataset:
         owner = gen.vae or gen.diffusion
         values = denormalise(x.numpy(), owner.stats)
         values[..., ~self.ocean] = np.nan
@@ -207,9 +231,11 @@ class Pipeline:
             "decoder": decoder,
             "diffusion_model": str(gen.diffusion.path),
             "vae_model": str(gen.vae.path) if gen.vae else "none",
-            "sampler": sampler,
-            "steps": steps,
-            "seed": seed,
+            "sampler": request["sampler"],
+            "steps": request["steps"],
+            "seed": request["seed"],
+            "date": request["date"] or "all seasons",
+            "guidance": request["guidance"],
             "device": str(self.device),
             "seconds": round(seconds, 3),
             "grid_name": self.grid.name,

@@ -12,14 +12,14 @@ import pytest
 import torch
 
 from seaice_ldm.diffusion import (
-    SAMPLERS,
+    SAMPLER_FUNCTIONS as SAMPLERS,
     EDMPrecond,
     edm_loss,
     get_sampler,
     karras_sigmas,
     steps_for_nfe,
 )
-from seaice_ldm.diffusion.schedules import _EVALS_PER_STEP
+from seaice_ldm.options import SAMPLERS as _EVALS_PER_STEP
 from seaice_ldm.models import UNet, UNetConfig
 
 SIGMA_MAX = 80.0

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import pyproj
 from scipy import ndimage
+from scipy.interpolate import CubicSpline
 from scipy.signal import lfilter
 import xarray as xr
 
@@ -160,10 +161,27 @@ def _dates(start_year: int, years: int) -> np.ndarray:
 
 
 def _season(day_of_year: np.ndarray, peak: float) -> np.ndarray:
-    """Annual cycle in [-1, 1], +1 at day ``peak``; the second harmonic gives a broad winter maximum
-    and a sharp late-summer minimum, as in the observed extent record."""
+    """Annual cycle in [-1, 1], +1 at day ``peak``; the second harmonic gives a broad maximum and a
+    sharp minimum (used for the thickness cycle)."""
     phase = 2 * np.pi * (day_of_year - peak) / DAYS_PER_YEAR
     return ((np.cos(phase) - 0.25 * np.cos(2 * phase) + 0.25) / 1.25).astype(np.float32)
+
+
+# Seasonal forcing of the ice edge at mid-month (January ... December), calibrated once so that the
+# default grid's monthly mean extent follows an NSIDC-like climatology of the 2000s (million km2:
+# 13.9 14.7 15.0 14.3 13.0 11.0 8.0 5.8 4.8 6.8 9.6 12.2): maximum in March, decline from April,
+# minimum in September. Calibration: the mean extent of two synthetic years with the forcing held at
+# a constant c, inverted month by month (see docs/DESIGN.md, "Synthetic climate").
+EDGE_FORCING = (0.79, 1.07, 1.22, 0.88, 0.49, 0.13, -0.30, -0.69, -0.86, -0.43, -0.02, 0.38)
+_MID_MONTH = (15.5, 45.0, 74.5, 105.0, 135.5, 166.0, 196.5, 227.5, 258.0, 288.5, 319.0, 349.5)  # day of year - 1
+
+
+def _edge_forcing(day_of_year: np.ndarray) -> np.ndarray:
+    """The ice edge's seasonal forcing on ``day_of_year`` (0-based): a periodic cubic spline through
+    :data:`EDGE_FORCING`."""
+    knots = np.array(_MID_MONTH + (_MID_MONTH[0] + DAYS_PER_YEAR,))
+    spline = CubicSpline(knots, np.array(EDGE_FORCING + (EDGE_FORCING[0],)), bc_type="periodic")
+    return spline(np.mod(day_of_year - knots[0], DAYS_PER_YEAR) + knots[0]).astype(np.float32)
 
 
 def _states(
@@ -172,8 +190,8 @@ def _states(
     """The five variables on ocean cells, ``(days, cells)`` float32, and the lead damage of the last day
     (``leads`` is that of the day before the first)."""
     doy = (days % DAYS_PER_YEAR).astype(np.float32)
-    s = _season(doy, peak=75.0)[:, None]  # +1 mid-March (extent maximum), -1 mid-September (minimum)
-    summer = (1.0 - s) / 2.0
+    s = _edge_forcing(doy)[:, None]  # ~ +1 mid-March (extent maximum), ~ -1 mid-September (minimum)
+    summer = np.clip((1.0 - s) / 2.0, 0.0, 1.0)
     s_thick = _season(doy, peak=115.0)[:, None]  # thickness peaks late April, bottoms out in autumn
     # Each year's offset sits mid-year; linear in between, so 1 January has no jump.
     offset = np.interp(days / DAYS_PER_YEAR, np.arange(year_offset.size) - 0.5, year_offset)

@@ -3,7 +3,7 @@
 from seaice_ldm.diffusion.loss import edm_loss
 from seaice_ldm.diffusion.precond import EDMPrecond
 from seaice_ldm.diffusion.samplers import (
-    SAMPLERS,
+    SAMPLER_FUNCTIONS,
     get_sampler,
     sample_dpmpp_2m,
     sample_euler,
@@ -13,7 +13,7 @@ from seaice_ldm.diffusion.schedules import karras_sigmas, steps_for_nfe
 
 __all__ = [
     "EDMPrecond",
-    "SAMPLERS",
+    "SAMPLER_FUNCTIONS",
     "edm_loss",
     "get_sampler",
     "karras_sigmas",

@@ -43,6 +43,41 @@ def leading_mode_std(x: Tensor, max_samples: int = 512, seed: int = 0) -> float:
     return float(s1 / math.sqrt(flat.shape[0] - 1))
 
 
+#: EDM's image default puts 5 % of its training noise levels below this (exp(-1.2 - 1.645 * 1.2)).
+FINE_SIGMA = 0.042
+#: z of the 5 % / 95 % quantiles of a standard normal.
+_Z95 = 1.6448536269514722
+#: The sampler starts at this many times the leading mode's spread: a start N(0, sigma_max^2) in place of
+#: N(0, sigma_max^2 + s^2) keeps sigma_max / sqrt(sigma_max^2 + s^2) of that mode's spread (98 % at 5).
+SIGMA_MAX_FACTOR = 5.0
+
+
+@dataclass(frozen=True)
+class NoiseLevels:
+    """Training noise levels ``ln(sigma) ~ N(p_mean, p_std^2)`` and the sampler's first level."""
+
+    p_mean: float
+    p_std: float
+    sigma_max: float
+
+
+def noise_levels_for(spread: float) -> NoiseLevels:
+    """Noise levels chosen from the spread ``s`` of the data's leading mode.
+
+    5 % of the training levels lie below :data:`FINE_SIGMA` (fine detail, as in EDM) and 5 % above
+    ``s`` (the largest scales); the sampler starts at ``SIGMA_MAX_FACTOR * s`` (at least EDM's 80).
+    """
+    if not spread > FINE_SIGMA:
+        raise ValueError(f"leading-mode spread {spread:g} must exceed {FINE_SIGMA}")
+    low, high = math.log(FINE_SIGMA), math.log(spread)
+    # quantiles: p_mean -/+ 1.645 p_std = ln FINE_SIGMA, ln s
+    return NoiseLevels(
+        p_mean=round(0.5 * (low + high), 4),
+        p_std=round((high - low) / (2 * _Z95), 4),
+        sigma_max=round(max(SIGMA_MAX, SIGMA_MAX_FACTOR * spread), 1),
+    )
+
+
 @dataclass(frozen=True)
 class NoiseCoverage:
     """How the training noise levels relate to the data's leading mode and the sampler's start."""

@@ -16,6 +16,7 @@ def edm_loss(
     p_mean: float = -1.2,
     p_std: float = 1.2,
     generator: torch.Generator | None = None,
+    day_of_year: Tensor | None = None,
 ) -> Tensor:
     """Weighted denoising loss on a clean batch ``x`` ``(B, C, H, W)``.
 
@@ -27,6 +28,7 @@ def edm_loss(
             excluded; ``None`` weights every cell (latents).
         p_mean, p_std: ln(sigma) ~ N(p_mean, p_std^2).
         generator: seeds the noise levels and the noise.
+        day_of_year: ``(B,)`` date condition of a date-conditioned denoiser (NaN = dropped).
 
     Returns:
         The scalar mean of ``lambda(sigma) (D(x + n; sigma) - x)^2`` over the weighted elements.
@@ -36,7 +38,7 @@ def edm_loss(
     sigma = torch.exp(p_mean + p_std * rnd)  # Table 1: ln(sigma) ~ N(P_mean, P_std^2)
     eps = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
     s = sigma.reshape(-1, *([1] * (x.ndim - 1)))
-    denoised = precond(x + s * eps, sigma, mask)  # n ~ N(0, sigma^2 I)
+    denoised = precond(x + s * eps, sigma, mask, day_of_year)  # n ~ N(0, sigma^2 I)
     sd2 = precond.sigma_data**2
     # Table 1: lambda(sigma) = (sigma^2 + sd^2) / (sigma sd)^2
     lam = (s**2 + sd2) / (s * precond.sigma_data) ** 2

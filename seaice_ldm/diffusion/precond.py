@@ -23,8 +23,11 @@ class EDMPrecond(nn.Module):
         self.net = net
         self.sigma_data = float(sigma_data)
 
-    def forward(self, x: Tensor, sigma: Tensor | float, mask: Tensor | None = None) -> Tensor:
-        """Denoise ``x`` ``(B, ...)`` at noise level ``sigma`` (``(B,)`` or a scalar)."""
+    def forward(
+        self, x: Tensor, sigma: Tensor | float, mask: Tensor | None = None, day_of_year: Tensor | None = None
+    ) -> Tensor:
+        """Denoise ``x`` ``(B, ...)`` at noise level ``sigma`` (``(B,)`` or a scalar); ``day_of_year``
+        (``(B,)``, NaN = no date) conditions a date-conditioned network."""
         sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
         sigma = sigma.reshape(-1).expand(x.shape[0])
         s = sigma.reshape(-1, *([1] * (x.ndim - 1)))
@@ -34,4 +37,6 @@ class EDMPrecond(nn.Module):
         c_out = s * self.sigma_data / torch.sqrt(s**2 + sd2)
         c_in = 1.0 / torch.sqrt(s**2 + sd2)  # Table 1: c_in = 1 / sqrt(sigma^2 + sd^2)
         c_noise = torch.log(sigma) / 4.0  # Table 1: c_noise = ln(sigma) / 4
-        return c_skip * x + c_out * self.net(c_in * x, c_noise, mask)  # eq. 7
+        if day_of_year is None:  # networks without date conditioning take no such argument
+            return c_skip * x + c_out * self.net(c_in * x, c_noise, mask)  # eq. 7
+        return c_skip * x + c_out * self.net(c_in * x, c_noise, mask, day_of_year)  # eq. 7

@@ -15,6 +15,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from seaice_ldm.options import SAMPLERS, check_choice
+
 Denoiser = Callable[[Tensor, Tensor], Tensor]
 Callback = Callable[[dict], None] | None
 
@@ -126,12 +128,11 @@ def sample_dpmpp_2m(
     return x
 
 
-SAMPLERS = {"heun": sample_heun, "euler": sample_euler, "dpmpp2m": sample_dpmpp_2m}
+#: The sampler functions under the names of :data:`seaice_ldm.options.SAMPLERS`.
+SAMPLER_FUNCTIONS = {"heun": sample_heun, "euler": sample_euler, "dpmpp2m": sample_dpmpp_2m}
+assert set(SAMPLER_FUNCTIONS) == set(SAMPLERS), "every named sampler needs a function"
 
 
 def get_sampler(name: str) -> Callable[..., Tensor]:
-    """The sampler function registered under ``name`` in :data:`SAMPLERS`."""
-    try:
-        return SAMPLERS[name]
-    except KeyError:
-        raise ValueError(f"unknown sampler {name!r}; choose one of {sorted(SAMPLERS)}") from None
+    """The sampler function registered under ``name``."""
+    return SAMPLER_FUNCTIONS[check_choice("sampler", name, SAMPLERS)]

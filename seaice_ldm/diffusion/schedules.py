@@ -5,9 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-# Network evaluations per step: (evaluations of a full step, evaluations saved on the last step).
-# Heun's last step, to sigma = 0, is an Euler step (Karras et al. 2022, Algorithm 1, line 6).
-_EVALS_PER_STEP = {"heun": (2, 1), "euler": (1, 0), "dpmpp2m": (1, 0)}
+from seaice_ldm.options import SAMPLERS, check_choice
+
 SIGMA_MIN, SIGMA_MAX, RHO = 0.002, 80.0, 7.0  # EDM schedule (Karras et al. 2022, Table 1)
 
 
@@ -32,9 +31,8 @@ def steps_for_nfe(sampler: str, nfe: int) -> int:
 
     Heun with ``n`` steps costs ``2n - 1`` evaluations; Euler and DPM-Solver++(2M) cost ``n``.
     """
-    if sampler not in _EVALS_PER_STEP:
-        raise ValueError(f"unknown sampler {sampler!r}; choose one of {sorted(_EVALS_PER_STEP)}")
+    check_choice("sampler", sampler, SAMPLERS)
     if nfe < 1:
         raise ValueError(f"need at least one network evaluation, got nfe={nfe}")
-    per_step, saved_last = _EVALS_PER_STEP[sampler]
+    per_step, saved_last = SAMPLERS[sampler]
     return (nfe + saved_last) // per_step

@@ -14,7 +14,7 @@ import torch
 
 from seaice_ldm.data import VARIABLE_NAMES
 from seaice_ldm.data.io import atomic_file
-from seaice_ldm.diffusion import SAMPLERS
+from seaice_ldm.options import SAMPLERS
 from seaice_ldm.diffusion.schedules import steps_for_nfe
 from seaice_ldm.evaluation.reference import evenly
 from seaice_ldm.evaluation.report import pipeline_held_out

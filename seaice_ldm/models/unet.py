@@ -3,12 +3,17 @@
 The network is a plain function F(x, c_noise, mask); the diffusion maths (preconditioning) lives in
 ``seaice_ldm.diffusion.precond``. The noise level enters through a sinusoidal embedding and an MLP,
 and modulates every residual block (FiLM); self-attention runs at the chosen levels and in the
-middle block; the land mask is an extra input channel.
+middle block; the land mask is an extra input channel. Optionally the day of the year conditions the
+network too (date-conditioned generation): its sine and cosine enter the same embedding as the noise
+level through a bias-free MLP, so a missing date (NaN) contributes exactly nothing and the same weights
+serve unconditional sampling (classifier-free guidance, Ho & Salimans 2022).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +42,7 @@ class UNetConfig:
     emb_channels: int | None = None
     dropout: float = 0.0
     mask_channel: bool = True
+    date_conditioning: bool = False
 
     def __post_init__(self):
         self.channels = tuple(self.channels)
@@ -53,6 +59,17 @@ class UNetConfig:
     def downsampling_factor(self) -> int:
         """Input sizes must be divisible by this factor."""
         return 2 ** (len(self.channels) - 1)
+
+
+DAYS_PER_YEAR = 365.25
+
+
+def date_features(day_of_year: Tensor) -> Tensor:
+    """``(B, 3)`` features of a 0-based day of the year: ``(sin, cos, 1)`` of its annual phase, or zeros
+    where the day is NaN (no date: the unconditional model)."""
+    phase = 2.0 * math.pi * day_of_year / DAYS_PER_YEAR
+    feats = torch.stack([torch.sin(phase), torch.cos(phase), torch.ones_like(phase)], dim=1)
+    return torch.where(torch.isnan(day_of_year)[:, None], torch.zeros_like(feats), feats)
 
 
 class _Level(nn.Module):
@@ -78,6 +95,12 @@ class UNet(nn.Module):
         self.embed = NoiseEmbedding(ch[0])
         emb = cfg.emb_channels
         self.emb_mlp = nn.Sequential(nn.Linear(ch[0], emb), nn.SiLU(), nn.Linear(emb, emb))
+        # bias-free, so zero features (no date) add exactly zero to the embedding
+        self.date_mlp = (
+            nn.Sequential(nn.Linear(3, emb, bias=False), nn.SiLU(), nn.Linear(emb, emb, bias=False))
+            if cfg.date_conditioning
+            else None
+        )
         self.conv_in = nn.Conv2d(cfg.in_channels + int(cfg.mask_channel), ch[0], 3, padding=1)
 
         # Encoder: every block output and every downsampled map becomes a skip connection.
@@ -111,13 +134,17 @@ class UNet(nn.Module):
         nn.init.zeros_(self.conv_out.weight)  # zero output at init (EDM / ADM practice)
         nn.init.zeros_(self.conv_out.bias)
 
-    def forward(self, x: Tensor, c_noise: Tensor, mask: Tensor | None = None) -> Tensor:
+    def forward(
+        self, x: Tensor, c_noise: Tensor, mask: Tensor | None = None, day_of_year: Tensor | None = None
+    ) -> Tensor:
         """Evaluate the network.
 
         Args:
             x: input ``(B, in_channels, H, W)``, H and W divisible by ``cfg.downsampling_factor``.
             c_noise: noise-level conditioning ``(B,)`` or a scalar.
             mask: ``(B or 1, 1, H, W)``, 1 = ocean; required when ``cfg.mask_channel``.
+            day_of_year: 0-based day of the year ``(B,)`` or a scalar, NaN for no date; only for a
+                date-conditioned network (``None`` = no date).
         """
         f = self.cfg.downsampling_factor
         if x.shape[-2] % f or x.shape[-1] % f:
@@ -125,6 +152,11 @@ class UNet(nn.Module):
         b = x.shape[0]
         c_noise = torch.as_tensor(c_noise, dtype=x.dtype, device=x.device).reshape(-1).expand(b)
         emb = self.emb_mlp(self.embed(c_noise).to(x.dtype))
+        if day_of_year is not None:
+            if self.date_mlp is None:
+                raise ValueError("this U-Net is not date-conditioned: pass day_of_year=None")
+            doy = torch.as_tensor(day_of_year, dtype=torch.float32, device=x.device).reshape(-1).expand(b)
+            emb = emb + self.date_mlp(date_features(doy).to(emb.dtype))
         if self.cfg.mask_channel:
             if mask is None:
                 raise ValueError("this U-Net takes the land mask as an input channel: pass mask")

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from seaice_ldm.options import DECODERS
 from seaice_ldm.models.layers import Downsample, ResBlock, Upsample, expand_mask, group_norm
 from seaice_ldm.models.likelihoods import (
     censor,
@@ -22,7 +23,6 @@ from seaice_ldm.models.likelihoods import (
     sample_decoder,
 )
 
-DECODERS = ("censored", "gaussian")
 
 
 @dataclass

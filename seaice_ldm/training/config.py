@@ -18,6 +18,9 @@ class ConfigError(ValueError):
     """A configuration file that cannot be used as written."""
 
 
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
 @dataclass
 class DataConfig:
     """Where the training states come from and how they are split by year."""
@@ -54,6 +57,11 @@ class OptimConfig:
     val_batches: int = 4
     checkpoint_every: int = 250
     seed: int = 0
+    # stopping rule (the same for every model): stop when `patience` validations in a row have not
+    # lowered the best validation loss by a relative `min_delta`; 0 = train for exactly `steps`
+    patience: int = 0
+    min_delta: float = 0.01
+    precision: str = "auto"  # "auto": bf16 autocast on GPU, float32 on CPU; "bfloat16"; "float32"
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "val_every", "val_batches", "checkpoint_every"):
@@ -64,8 +72,12 @@ class OptimConfig:
                 raise ConfigError(f"[optim] {name} must be positive, got {getattr(self, name)}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ConfigError(f"[optim] ema_decay must be in [0, 1), got {self.ema_decay}")
-        if self.warmup_steps < 0 or self.weight_decay < 0:
-            raise ConfigError("[optim] warmup_steps and weight_decay must not be negative")
+        if self.warmup_steps < 0 or self.weight_decay < 0 or self.patience < 0:
+            raise ConfigError("[optim] warmup_steps, weight_decay and patience must not be negative")
+        if not 0.0 <= self.min_delta < 1.0:
+            raise ConfigError(f"[optim] min_delta must be in [0, 1), got {self.min_delta}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"[optim] precision must be one of {PRECISIONS}, got {self.precision!r}")
 
 
 @dataclass
@@ -80,11 +92,26 @@ class VAETrainConfig:
 
 @dataclass
 class DiffusionConfig:
-    """EDM training settings (Karras et al. 2022, Sect. 5)."""
+    """EDM training settings (Karras et al. 2022, Sect. 5).
+
+    ``p_mean``, ``p_std`` (training noise levels ``ln sigma ~ N(p_mean, p_std^2)``) and ``sigma_max`` (the
+    sampler's first level) left unset are chosen from the spread of the training data's leading mode
+    (``seaice_ldm.diffusion.coverage.noise_levels_for``); the values used are stored in the checkpoint.
+    """
 
     sigma_data: float = 1.0  # inputs are standardised (data) or whitened latents
-    p_mean: float = -1.2
-    p_std: float = 1.2
+    p_mean: float | None = None
+    p_std: float | None = None
+    sigma_max: float | None = None
+    date_dropout: float = 0.2  # share of training states whose date is dropped (date-conditioned nets)
+
+    def __post_init__(self):
+        if not 0.0 <= self.date_dropout <= 1.0:
+            raise ConfigError(f"[diffusion] date_dropout must be in [0, 1], got {self.date_dropout}")
+        for name in ("sigma_data", "p_std", "sigma_max"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ConfigError(f"[diffusion] {name} must be positive, got {value}")
 
 
 @dataclass

@@ -1,7 +1,11 @@
 """One training loop for every model: AdamW, warm-up, clipping, EMA, validation, resume, DDP.
 
 The model-specific part is a *loss module*: an ``nn.Module`` with a ``.model`` attribute (the network
-whose weights are saved) whose ``forward(x, mask)`` returns a dict with a scalar ``"loss"``.
+whose weights are saved) whose ``forward(x, mask, day_of_year)`` returns a dict with a scalar ``"loss"``.
+
+Every model is trained under the same stopping rule: validation (EMA weights, fixed batches and noise)
+every ``val_every`` steps, and the run ends when ``patience`` validations in a row have not improved
+on the best one by a relative ``min_delta`` (or at the ``steps`` cap).
 """
 
 from __future__ import annotations
@@ -34,18 +38,23 @@ from seaice_ldm.training.ema import EMA
 
 @dataclass
 class TrainingData:
-    """Normalised training and validation tensors ``(N, C, H, W)`` and the mask that goes with them."""
+    """Normalised training and validation tensors ``(N, C, H, W)``, the mask that goes with them and
+    the 0-based day of the year of every state ``(N,)`` (float32)."""
 
     train: torch.Tensor
     val: torch.Tensor
     mask: torch.Tensor  # (1, 1, H, W), 1 = ocean
+    train_doy: torch.Tensor | None = None
+    val_doy: torch.Tensor | None = None
 
-    def batch(self, split: str, step: int, batch_size: int, seed: int, rank: int) -> torch.Tensor:
-        """A random batch, a pure function of (seed, step, rank) so resumed runs see the same data."""
-        source = self.train if split == "train" else self.val
+    def batch(self, split: str, step: int, batch_size: int, seed: int, rank: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """A random batch and its days of the year (NaN when unknown), a pure function of
+        (seed, step, rank) so resumed runs see the same data."""
+        source, doy = (self.train, self.train_doy) if split == "train" else (self.val, self.val_doy)
         gen = torch.Generator().manual_seed(((seed * 1_000_003 + step) * 1024 + rank) * 2 + (split == "val"))
         index = torch.randint(len(source), (batch_size,), generator=gen)
-        return source[index]
+        days = doy[index] if doy is not None else torch.full((batch_size,), float("nan"))
+        return source[index], days
 
 
 @dataclass
@@ -54,16 +63,31 @@ class RunState:
     wall_time_s: float = 0.0
     history: list[dict[str, float]] = field(default_factory=list)
 
+    def best(self) -> dict[str, float] | None:
+        """The validation with the lowest loss so far (the earliest of equals)."""
+        return min(self.history, key=lambda h: h["val_loss"], default=None)
+
+    def converged(self, cfg: OptimConfig) -> bool:
+        """The stopping rule: ``patience`` validations since the last relative improvement of
+        ``min_delta`` on the best loss before it (never with ``patience = 0``)."""
+        if cfg.patience < 1:
+            return False
+        best, best_at = math.inf, -1
+        for i, h in enumerate(self.history):
+            if best_at < 0 or best - h["val_loss"] > cfg.min_delta * abs(best):  # losses may be negative (NLL)
+                best, best_at = h["val_loss"], i
+        return best_at >= 0 and len(self.history) - 1 - best_at >= cfg.patience
+
 
 def lr_at(step: int, cfg: OptimConfig) -> float:
     """Linear warm-up to ``lr`` over ``warmup_steps``, then constant."""
     return cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
 
 
-def _autocast(device: torch.device):
-    # bf16 autocast on GPU; full float32 on CPU (bf16 is slow and imprecise there)
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+def _autocast(device: torch.device, precision: str):
+    """bf16 autocast where asked ("bfloat16") or by default on GPU ("auto"); float32 otherwise."""
+    if precision == "bfloat16" or (precision == "auto" and device.type == "cuda"):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
@@ -71,12 +95,12 @@ def _autocast(device: torch.device):
 def _validate(loss_module: torch.nn.Module, data: TrainingData, cfg: OptimConfig, info: DistInfo) -> float:
     losses = []
     for i in range(cfg.val_batches):
-        x = data.batch("val", i, cfg.batch_size, cfg.seed, info.rank).to(info.device)
+        x, doy = data.batch("val", i, cfg.batch_size, cfg.seed, info.rank)
         # the same noise at every validation, without resetting the training noise that follows
         devices = [info.device] if info.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices), _autocast(info.device):
+        with torch.random.fork_rng(devices=devices), _autocast(info.device, cfg.precision):
             torch.manual_seed(cfg.seed + i)
-            losses.append(float(loss_module(x, data.mask.to(info.device))["loss"]))
+            losses.append(float(loss_module(x.to(info.device), data.mask.to(info.device), doy.to(info.device))["loss"]))
     return all_reduce_mean(sum(losses) / len(losses), info)
 
 
@@ -102,7 +126,8 @@ def train(
     ema_loss_module: Callable[[torch.nn.Module], torch.nn.Module] | None = None,
     static: dict[str, dict[str, torch.Tensor]] | None = None,
 ) -> RunState:
-    """Train ``loss_module.model`` for ``cfg.steps`` steps and write checkpoints to ``out``.
+    """Train ``loss_module.model`` until the stopping rule holds (at most ``cfg.steps`` steps) and write
+    checkpoints to ``out``.
 
     ``meta`` is stored in every checkpoint's ``config.json`` (config, normalisation, grid...).
     ``ema_loss_module(ema_model)`` builds the loss module used for validation on the EMA weights.
@@ -143,13 +168,13 @@ def train(
         total=cfg.steps, initial=state.step, desc=f"train {out.name}", disable=not (progress and info.is_main)
     )
     running = None
-    while state.step < cfg.steps:
+    while state.step < cfg.steps and not state.converged(cfg):
         t0 = time.perf_counter()
         for group in optimizer.param_groups:
             group["lr"] = lr_at(state.step, cfg)
-        x = data.batch("train", state.step, cfg.batch_size, cfg.seed, info.rank).to(info.device)
-        with _autocast(info.device):
-            loss = runner(x, mask)["loss"]
+        x, doy = data.batch("train", state.step, cfg.batch_size, cfg.seed, info.rank)
+        with _autocast(info.device, cfg.precision):
+            loss = runner(x.to(info.device), mask, doy.to(info.device))["loss"]
         value = loss.item()
         if not math.isfinite(value):
             raise FloatingPointError(f"loss became {value} at step {state.step}; lower the learning rate")
@@ -163,12 +188,18 @@ def train(
         running = value if running is None else 0.95 * running + 0.05 * value
         bar.update(1)
         bar.set_postfix(loss=f"{running:.4f}")
-        if state.step % cfg.val_every == 0 or state.step == cfg.steps:
+        validated = state.step % cfg.val_every == 0 or state.step == cfg.steps
+        if validated:
             val = _validate(val_module or loss_module, data, cfg, info)
-            state.history.append({"step": state.step, "train_loss": round(running, 5), "val_loss": round(val, 5)})
-            bar.write(f"step {state.step}: train loss {running:.4f}, validation loss (EMA) {val:.4f}")
-        if state.step % cfg.checkpoint_every == 0 or state.step == cfg.steps:
+            state.history.append({"step": state.step, "train_loss": round(running, 5), "val_loss": round(val, 6),
+                                  "wall_time_s": round(state.wall_time_s, 1)})
+            bar.write(f"step {state.step}: train loss {running:.4f}, validation loss (EMA) {val:.5f}")
+        if state.step % cfg.checkpoint_every == 0 or state.step == cfg.steps or (validated and state.converged(cfg)):
             checkpoint()
             barrier(info)
     bar.close()
+    if info.is_main and state.converged(cfg):
+        best = state.best()
+        print(f"converged at step {state.step}: no relative improvement of {cfg.min_delta:g} on the best "
+              f"validation loss ({best['val_loss']:.5f} at step {best['step']}) in {cfg.patience} validations")
     return state

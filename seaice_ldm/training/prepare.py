@@ -48,6 +48,11 @@ def to_tensor(ds: xr.Dataset, names: tuple[str, ...], stats: NormStats) -> tuple
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), ocean
 
 
+def day_of_year(ds: xr.Dataset) -> torch.Tensor:
+    """0-based day of the year of every state ``(T,)`` float32 (the date condition)."""
+    return torch.from_numpy((ds["time"].dt.dayofyear.values - 1).astype(np.float32))
+
+
 def prepare(cfg: DataConfig, stats: NormStats | None = None) -> PreparedData:
     """Load, split by year, compute normalisation on the training years (unless given), tensorise."""
     names = tuple(cfg.variables)
@@ -69,4 +74,5 @@ def prepare(cfg: DataConfig, stats: NormStats | None = None) -> PreparedData:
         "states": {name: int(split.sizes["time"]) for name, split in splits.items()},
     }
     grid = dataclasses.asdict(grid_from_dataset(ds))
-    return PreparedData(TrainingData(train, val, mask), stats, grid, description, splits["test"])
+    data = TrainingData(train, val, mask, day_of_year(splits["train"]), day_of_year(splits["val"]))
+    return PreparedData(data, stats, grid, description, splits["test"])

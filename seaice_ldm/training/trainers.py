@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from seaice_ldm.data import VARIABLES
-from seaice_ldm.diffusion.coverage import noise_coverage
+from seaice_ldm.diffusion.coverage import NoiseCoverage, leading_mode_std, noise_levels_for, share_of_sigmas_above
 from seaice_ldm.diffusion.loss import edm_loss
 from seaice_ldm.diffusion.precond import EDMPrecond
 from seaice_ldm.models.unet import UNet
@@ -30,22 +30,35 @@ class VAELoss(torch.nn.Module):
         super().__init__()
         self.model = vae
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, day_of_year: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         return self.model.loss(x, mask)
 
 
 class EDMLoss(torch.nn.Module):
-    """EDM denoising loss; ``ocean_only`` restricts it to ocean cells (data space)."""
+    """EDM denoising loss; ``ocean_only`` restricts it to ocean cells (data space).
 
-    def __init__(self, precond: EDMPrecond, ocean_only: bool, p_mean: float, p_std: float) -> None:
+    A date-conditioned network sees each state's day of the year, dropped (NaN) for a random
+    ``date_dropout`` share of the batch so the same weights also learn the unconditional model.
+    """
+
+    def __init__(self, precond: EDMPrecond, ocean_only: bool, p_mean: float, p_std: float,
+                 date_dropout: float = 0.0) -> None:
         super().__init__()
         self.model = precond
         self.ocean_only = ocean_only
         self.p_mean, self.p_std = p_mean, p_std
+        self.date_dropout = date_dropout
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, day_of_year: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         weight = mask if self.ocean_only else None
-        return {"loss": edm_loss(self.model, x, mask, weight=weight, p_mean=self.p_mean, p_std=self.p_std)}
+        if not self.model.net.cfg.date_conditioning:
+            day_of_year = None
+        elif day_of_year is not None:
+            dropped = torch.rand(day_of_year.shape, device=day_of_year.device) < self.date_dropout
+            day_of_year = torch.where(dropped, torch.full_like(day_of_year, float("nan")), day_of_year)
+        loss = edm_loss(self.model, x, mask, weight=weight, p_mean=self.p_mean, p_std=self.p_std,
+                        day_of_year=day_of_year)
+        return {"loss": loss}
 
 
 def _run_id(out: Path, resume: bool) -> str:
@@ -121,7 +134,7 @@ def _latent_data(cfg: DiffusionTrainConfig, prepared_fn, device, progress: bool)
     mean = z_train.mean(dim=(0, 2, 3), keepdim=True)
     std = z_train.std(dim=(0, 2, 3), keepdim=True)
     lmask = latent_mask(data.mask, vae.module.downsampling_factor)
-    latent = TrainingData((z_train - mean) / std, (z_val - mean) / std, lmask)
+    latent = TrainingData((z_train - mean) / std, (z_val - mean) / std, lmask, data.train_doy, data.val_doy)
     extra = {
         "vae": {"model_id": model_id(vae.meta), "path": str(cfg.vae_checkpoint), "decoder": vae.meta["config"]["vae"]["decoder"]},
         "latent_stats": {"mean": mean.flatten().tolist(), "std": std.flatten().tolist()},
@@ -129,14 +142,23 @@ def _latent_data(cfg: DiffusionTrainConfig, prepared_fn, device, progress: bool)
     return prepared, latent, extra
 
 
-def _report_noise_coverage(x: torch.Tensor, cfg: DiffusionTrainConfig) -> None:
-    """Say whether the training noise levels reach the scale of the data's leading mode (see diffusion.coverage)."""
-    cov = noise_coverage(x, cfg.diffusion.p_mean, cfg.diffusion.p_std)
-    print(f"noise levels: leading mode of the training data has std {cov.leading_mode_std:.3g}; "
-          f"{100 * cov.share_above:.2f} % of training sigmas ~ logN({cfg.diffusion.p_mean}, {cfg.diffusion.p_std}^2) "
-          "lie above it")
-    for warning in cov.warnings:
-        print(f"warning: {warning}")
+def choose_noise_levels(x: torch.Tensor, cfg: DiffusionTrainConfig, verbose: bool = True) -> dict:
+    """Fill the unset noise levels of ``cfg.diffusion`` from the training data's leading-mode spread
+    (see :mod:`seaice_ldm.diffusion.coverage`); say how they cover that spread. Returns what to record."""
+    d = cfg.diffusion
+    spread = leading_mode_std(x)
+    chosen = noise_levels_for(spread)
+    d.p_mean = chosen.p_mean if d.p_mean is None else d.p_mean
+    d.p_std = chosen.p_std if d.p_std is None else d.p_std
+    d.sigma_max = chosen.sigma_max if d.sigma_max is None else d.sigma_max
+    cov = NoiseCoverage(spread, share_of_sigmas_above(spread, d.p_mean, d.p_std), d.sigma_max)
+    if verbose:
+        print(f"noise levels: leading mode of the training data has std {spread:.3g}; training sigmas ~ "
+              f"logN({d.p_mean}, {d.p_std}^2) ({100 * cov.share_above:.2f} % above it); sampler sigma_max = "
+              f"{d.sigma_max:g}")
+        for warning in cov.warnings:
+            print(f"warning: {warning}")
+    return {"leading_mode_std": round(spread, 4), "share_above": round(cov.share_above, 5)}
 
 
 def train_diffusion(
@@ -156,13 +178,14 @@ def train_diffusion(
             f"[unet] in_channels/out_channels = {cfg.unet.in_channels}/{cfg.unet.out_channels} but the "
             f"{cfg.space}-space training data have {channels} channels"
         )
-    if info.is_main:
-        _report_noise_coverage(data.train, cfg)
+    coverage = choose_noise_levels(data.train, cfg, verbose=info.is_main)
     precond = EDMPrecond(UNet(cfg.unet), sigma_data=cfg.diffusion.sigma_data)
-    meta = {**_base_meta("diffusion", cfg, prepared, out, resume), "space": cfg.space, **extra}
+    meta = {**_base_meta("diffusion", cfg, prepared, out, resume), "space": cfg.space, "noise_coverage": coverage,
+            **extra}
 
     def loss_of(module: EDMPrecond) -> EDMLoss:
-        return EDMLoss(module, cfg.space == "data", cfg.diffusion.p_mean, cfg.diffusion.p_std)
+        d = cfg.diffusion
+        return EDMLoss(module, cfg.space == "data", d.p_mean, d.p_std, d.date_dropout)
 
     train(
         loss_of(precond), data, cfg.optim, out, meta, info, resume, progress,

@@ -1,0 +1,108 @@
+"""The names every layer shares, spelt once: spaces, decoders, samplers, generator labels, request limits.
+
+Pure Python (no torch): the CLI's choices, the pipeline, the evaluation and the dashboard all read these,
+and :class:`SampleRequest` is the one validated form of "sample an ensemble like this".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+#: Where the diffusion model runs: on VAE latents or directly on the normalised fields.
+SPACES = ("latent", "data")
+#: The VAE decoder's likelihood: censored Gaussian (Tobit, mass at the physical bounds) or plain Gaussian.
+DECODERS = ("censored", "gaussian")
+#: Samplers -> (network evaluations of a full step, evaluations saved on the last step). Heun's last step,
+#: to sigma = 0, is an Euler step (Karras et al. 2022, Algorithm 1, line 6).
+SAMPLERS = {"dpmpp2m": (1, 0), "heun": (2, 1), "euler": (1, 0)}
+DEFAULT_SAMPLER = "dpmpp2m"
+DEFAULT_STEPS = 10
+DEFAULT_MEMBERS = 8
+
+#: Request limits, the same for the library, the CLI and the dashboard.
+MAX_MEMBERS = 256
+MAX_STEPS = 200
+MAX_SEED = 2**31 - 1
+MAX_GUIDANCE = 10.0
+
+
+def generator_label(space: str, decoder: str) -> str:
+    """Display name of a generator, e.g. ``"LDM (censored)"`` or ``"data-space DM (gaussian)"``."""
+    return f"{'LDM' if space == 'latent' else 'data-space DM'} ({decoder})"
+
+
+def evaluations(sampler: str, steps: int) -> int:
+    """Network evaluations of ``steps`` steps of ``sampler``: ``steps`` per step less the saved last one."""
+    per_step, saved_last = SAMPLERS[check_choice("sampler", sampler, SAMPLERS)]
+    return per_step * steps - saved_last
+
+
+def check_choice(what: str, value, choices) -> str:
+    """``value`` if it is one of ``choices``, else a ValueError that names ``what`` and the choices."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"unknown {what} {value!r}; choose one of {sorted(choices)}")
+    return value
+
+
+def _integer(what: str, value, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+        raise ValueError(f"{what} must be an integer between {low} and {high}, got {value!r}")
+    return int(value)
+
+
+def parse_date(value) -> pd.Timestamp | None:
+    """A calendar date (``"2008-03-15"``, a datetime, numpy datetime64), ``None`` for all seasons."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "all", "all seasons", "none")):
+        return None
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError, OverflowError):
+        stamp = pd.NaT
+    if stamp is pd.NaT:
+        raise ValueError(f"date must be a calendar date such as '2008-03-15' (or None for all seasons), got {value!r}")
+    return stamp.normalize()
+
+
+@dataclass(frozen=True)
+class SampleRequest:
+    """One validated sampling request; equal requests give equal ensembles (the seed fixes all noise)."""
+
+    space: str = "latent"
+    decoder: str = "censored"
+    members: int = DEFAULT_MEMBERS
+    steps: int = DEFAULT_STEPS
+    sampler: str = DEFAULT_SAMPLER
+    seed: int = 0
+    date: str | None = None  # ISO date, None = all seasons (unconditional)
+    guidance: float = 1.0  # classifier-free guidance scale (1 = plain conditional)
+
+    def __post_init__(self):
+        check_choice("space", self.space, SPACES)
+        check_choice("decoder", self.decoder, DECODERS)
+        check_choice("sampler", self.sampler, SAMPLERS)
+        object.__setattr__(self, "members", _integer("members", self.members, 1, MAX_MEMBERS))
+        object.__setattr__(self, "steps", _integer("steps", self.steps, 1, MAX_STEPS))
+        object.__setattr__(self, "seed", _integer("seed", self.seed, 0, MAX_SEED))
+        stamp = parse_date(self.date)
+        object.__setattr__(self, "date", None if stamp is None else stamp.strftime("%Y-%m-%d"))
+        g = self.guidance
+        if isinstance(g, bool) or not isinstance(g, (int, float, np.floating)) or not math.isfinite(g) \
+                or not 0.0 <= g <= MAX_GUIDANCE:
+            raise ValueError(f"guidance must be a number between 0 and {MAX_GUIDANCE:g}, got {g!r}")
+        object.__setattr__(self, "guidance", float(g))
+
+    @property
+    def day_of_year(self) -> float | None:
+        """0-based day of the year of :attr:`date` (the model's condition), None for all seasons."""
+        return None if self.date is None else float(pd.Timestamp(self.date).dayofyear - 1)
+
+    @property
+    def label(self) -> str:
+        return generator_label(self.space, self.decoder)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
