@@ -1,27 +1,61 @@
-"""Bokeh directory-app hooks: start loading the models as soon as `panel serve dashboard` starts.
+"""Bokeh directory-app hooks: load the models and sample the default ensemble when the server starts.
 
-The load runs in a background thread, so the server answers at once; the first session waits for the
-same (locked) load instead of starting its own.
+Both run in a background thread, so the server answers at once; the first session waits for the same
+(locked) load instead of starting its own, and finds the default ensemble in the result cache, so the
+page opens with maps already drawn.
 """
 
+import gc
 import sys
 import threading
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _preload(get_pipeline) -> None:
+def _preload() -> None:
+    from dashboard.state import default_request
+    from dashboard.worker import QUEUE, get_pipeline
+
+    start = time.perf_counter()
     try:
-        get_pipeline()
+        pipeline = get_pipeline()
     except Exception as err:  # the page reports it; the server keeps running
         print(f"seaice-ldm dashboard: models not loaded at start: {err}", file=sys.stderr)
+        return
+    for (space, decoder), message in getattr(pipeline, "errors", {}).items():
+        print(f"seaice-ldm dashboard: {space}/{decoder} not loaded: {message}", file=sys.stderr)
+    finished = threading.Event()
+    QUEUE.warm_up(pipeline, default_request(pipeline),
+                  listener=lambda kind, info: finished.set() if kind in ("done", "cancelled") else None)
+    finished.wait()
+    print(f"seaice-ldm dashboard: default ensemble ready {time.perf_counter() - start:.1f} s after start",
+          file=sys.stderr, flush=True)
+
+
+def _allow_loopback_aliases() -> None:
+    """Let ``http://[::1]:PORT`` connect wherever ``localhost:PORT`` / ``127.0.0.1:PORT`` may.
+
+    Bokeh's default websocket allowlist is ``localhost:PORT``; a page opened at the IPv6 loopback address
+    then loads but its websocket is refused, leaving a blank page. Only loopback aliases are added.
+    """
+    from bokeh.server.tornado import BokehTornado
+
+    for app in (o for o in gc.get_objects() if isinstance(o, BokehTornado)):
+        origins = app.websocket_origins
+        for origin in list(origins):
+            host, _, port = origin.rpartition(":")
+            if host in ("localhost", "127.0.0.1", "[::1]") and port:
+                origins.update({f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}"})
 
 
 def on_server_loaded(server_context) -> None:
     # Bokeh restores sys.path after running this file, so the repository root is added here, at call time
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from dashboard.state import get_pipeline
-
-    threading.Thread(target=_preload, args=(get_pipeline,), name="seaice-preload", daemon=True).start()
+    try:
+        _allow_loopback_aliases()
+    except Exception as err:  # never stop the server for this
+        print(f"seaice-ldm dashboard: loopback origins not added: {err}", file=sys.stderr)
+    threading.Thread(target=_preload, name="seaice-preload", daemon=True).start()

@@ -15,10 +15,11 @@ import holoviews as hv
 import panel as pn
 from bokeh.themes import Theme
 
-from dashboard import views
-from dashboard.state import (
-    DECODERS, MAX_MEMBERS, MAX_STEPS, PANELS, SAMPLERS, DashboardState, checkpoints_dir, load_seconds,
-)
+from dashboard import maps, views
+from dashboard.selection import PANEL_TITLES, PANELS, date_label
+from dashboard.state import DashboardState
+from dashboard.worker import checkpoints_dir, load_seconds
+from seaice_ldm.options import DECODERS, MAX_MEMBERS, MAX_STEPS, SAMPLERS
 
 HERE = Path(__file__).parent
 THEME_CSS = (HERE / "theme.css").read_text()
@@ -56,27 +57,12 @@ def _stream(state: DashboardState, names: list[str]) -> hv.streams.Params:
     return hv.streams.Params(state, names)
 
 
-def _map_cb(state: DashboardState, panel: str, **_) -> hv.Overlay:
-    return views.panel_map(state, panel)
-
-
 def _hist_cb(state: DashboardState, panel: str, **_) -> hv.Overlay:
     return views.panel_histogram(state, panel)
 
 
 def _spectra_cb(state: DashboardState, **_) -> hv.Overlay:
     return views.spectra_plot(state)
-
-
-def _maps(state: DashboardState) -> pn.pane.HoloViews:
-    """The three linked polar maps (one Bokeh grid: shared x/y ranges give linked zoom and pan)."""
-    maps = [
-        hv.DynamicMap(partial(_map_cb, state, panel), streams=[_stream(state, DISPLAY_PARAMS)])
-        for panel in PANELS
-    ]
-    layout = hv.Layout(maps).cols(3).opts(shared_axes=True, merge_tools=True, toolbar="above")
-    return pn.pane.HoloViews(layout, sizing_mode="fixed", linked_axes=True, theme=PLOT_THEME, css_classes=["sl-maps"],
-                             name="maps")
 
 
 def _histograms(state: DashboardState) -> pn.pane.HoloViews:
@@ -106,26 +92,28 @@ def _tables(state: DashboardState) -> pn.Row:
     return pn.Row(*panes, css_classes=["sl-tables"])
 
 
-def _legend() -> pn.pane.HTML:
-    swatch = '<span class="sl-swatch" style="background:{}"></span>'
-    line = '<span class="sl-line" style="background:{}"></span>'
-    items = [
-        line.format(views.MIZ_COLOURS[views.MIZ_LOWER]) + f"sic = {views.MIZ_LOWER} (ice edge)",
-        line.format(views.MIZ_COLOURS[views.MIZ_UPPER]) + f"sic = {views.MIZ_UPPER} (MIZ inner edge)",
-        swatch.format(views.BELOW_COLOUR) + "below the physical lower bound",
-        swatch.format(views.ABOVE_COLOUR) + "above the physical upper bound",
-        swatch.format(views.LAND_COLOUR) + "land (shipped mask)",
-        '<span class="sl-spike"></span>histogram: share exactly at a bound',
-    ]
-    return _html('<div class="sl-legend">' + "".join(f"<div>{i}</div>" for i in items) + "</div>",
-                        sizing_mode="stretch_width", name="legend")
-
-
 def _sidebar(state: DashboardState) -> list:
     members = pn.widgets.IntSlider.from_param(state.param.members, start=1, end=MAX_MEMBERS, label="Members",
                                               sizing_mode="stretch_width", css_classes=["sl-members"])
-    seed = pn.widgets.IntInput.from_param(state.param.seed, label="Seed", sizing_mode="stretch_width",
-                                          css_classes=["sl-seed"])
+    # a text box, checked by the state: an invalid seed is refused with a message, never replaced silently
+    seed = pn.widgets.TextInput.from_param(state.param.seed_input, label="Seed", sizing_mode="stretch_width",
+                                           css_classes=["sl-seed"])
+    input_error = _html(pn.bind(lambda e: f'<div class="sl-input-error sl-error" role="alert">{html.escape(e)}</div>'
+                                if e else "", state.param.input_error),
+                        sizing_mode="stretch_width", name="input-error", visible=state.param.input_error.rx() != "")
+    if state.date_supported:
+        date_note = pn.bind(lambda c, d: '<div class="sl-small sl-date-note">'
+                            + (f"Samples for {d:%d %B} (the reference date below)" if c and d else
+                               "Samples all seasons (unconditional)") + "</div>",
+                            state.param.conditioned, state.param.reference_date)
+    else:
+        date_note = ('<div class="sl-small sl-date-note">The loaded models are not date-conditioned: they sample '
+                     "all seasons.</div>")
+    conditioned = pn.widgets.RadioButtonGroup.from_param(
+        state.param.conditioned, options={"Reference date": True, "All seasons": False}, label="Season",
+        color="default", sizing_mode="stretch_width", css_classes=["sl-conditioned"],
+        disabled=not state.date_supported)
+    date_note = _html(date_note, sizing_mode="stretch_width", name="date-note")
     sampler = pn.widgets.Select.from_param(state.param.sampler, options=list(SAMPLERS), label="Sampler",
                                            sizing_mode="stretch_width", css_classes=["sl-sampler"])
     steps = pn.widgets.IntSlider.from_param(state.param.steps, start=1, end=min(MAX_STEPS, 50), label="Steps",
@@ -133,11 +121,18 @@ def _sidebar(state: DashboardState) -> list:
     include_data = pn.widgets.Checkbox.from_param(state.param.include_data, label="Data-space baseline too",
                                                   disabled=not state.can_sample("data"), css_classes=["sl-include-data"])
     button = pn.widgets.Button(label="Sample", color="primary", sizing_mode="stretch_width",
-                               css_classes=["sl-sample"], disabled=state.param.running)
+                               css_classes=["sl-sample"], disabled=state.param.input_error.rx() != "")
     button.on_click(state.sample)
     progress = pn.indicators.Progress(value=state.param.progress, max=100, sizing_mode="stretch_width", height=14,
                                       bar_color="primary", css_classes=["sl-progress"],
                                       visible=state.param.running)
+    panel_progress = _html(pn.bind(_panel_progress_html, state, state.param.panel_progress,
+                                   state.param.panel_errors, state.param.running, state.param.queue_position),
+                           sizing_mode="stretch_width", name="panel-progress")
+    notices = _html(pn.bind(lambda n: ('<div class="sl-notice sl-small" role="status">Link arguments ignored: '
+                                       + "; ".join(html.escape(x) for x in n) + "</div>") if n else "",
+                            state.param.notices),
+                    sizing_mode="stretch_width", name="notices", visible=state.param.notices.rx().rx.len() > 0)
     status = _html(pn.bind(lambda s, e: f'<div class="sl-status{" sl-error" if e else ""}" '
                                               f'data-status="{html.escape(s)}">{html.escape(s)}</div>',
                                   state.param.status, state.param.error),
@@ -194,7 +189,10 @@ def _sidebar(state: DashboardState) -> list:
 
     return [
         section("Ensemble"),
-        members, seed, sampler, steps, include_data, button, progress, status,
+        notices,
+        members, seed, input_error, sampler, steps, include_data,
+        _html('<div class="sl-label">Season</div>', margin=(0, 10)), conditioned, date_note,
+        button, progress, panel_progress, status,
         section("Display"),
         _html('<div class="sl-label">Decoder</div>', margin=(0, 10)), decoder,
         _html('<div class="sl-label">Variable</div>', margin=(0, 10)), variable,
@@ -203,9 +201,23 @@ def _sidebar(state: DashboardState) -> list:
         *ref_widgets,
         section("Export"),
         download,
-        section("Legend"),
-        _legend(),
     ]
+
+
+def _panel_progress_html(state: DashboardState, progress: dict, errors: dict, running: bool, position: int) -> str:
+    """One line per generated panel while its request is queued or sampling: its own progress or error."""
+    rows = []
+    for space in ("latent", "data"):
+        label = PANEL_TITLES[space]
+        if space in errors:
+            rows.append(f'<div class="sl-panel-progress sl-error" data-panel="{space}">{html.escape(label)}: '
+                        f"{html.escape(errors[space])}</div>")
+        elif running and space in progress:
+            text = f"queued ({position})" if position else f"{progress[space]} %"
+            rows.append(f'<div class="sl-panel-progress" data-panel="{space}" data-percent="{progress[space]}">'
+                        f'{html.escape(label)}: <meter min="0" max="100" value="{progress[space]}"></meter> '
+                        f"{text}</div>")
+    return '<div class="sl-small">' + "".join(rows) + "</div>" if rows else ""
 
 
 def _header_html(state: DashboardState) -> str:
@@ -244,7 +256,7 @@ def create_app(state: DashboardState) -> pn.template.BootstrapTemplate:
             _html(_header_html(state), sizing_mode="stretch_width", name="header-badges"),
             _intro(state),
             run_line,
-            _maps(state),
+            maps.map_area(state, theme=PLOT_THEME, stylesheets=[THEME_CSS]),
             _html('<div class="sl-subtitle">Cell values per panel (log share; red spikes: mass exactly at a '
                          'bound, dashed: the bounds)</div>', sizing_mode="stretch_width"),
             _histograms(state),
@@ -266,9 +278,11 @@ def _run_line(state: DashboardState) -> str:
     if not state.results:
         return '<div class="sl-run">No ensemble yet: press <b>Sample</b>.</div>'
     r = state.request
+    timing = (f"<b>{state.elapsed:.1f} s</b> from click to results" if state.elapsed is not None
+              and not state.running else "more panels on the way")
     return (f'<div class="sl-run" data-seed="{r["seed"]}" data-version="{state.version}">'
-            f'<b>{r["members"]}-member ensemble</b>, seed {r["seed"]}, {r["sampler"]} sampler, {r["steps"]} steps on '
-            f'{state.device.upper()}: <b>{state.elapsed:.1f} s</b> from click to results. '
+            f'<b>{r["members"]}-member ensemble</b> for <b>{date_label(r.get("date"))}</b>, seed {r["seed"]}, '
+            f'{r["sampler"]} sampler, {r["steps"]} steps on {state.device.upper()}: {timing}. '
             f'Showing the <b>{state.decoder}</b> decoder.</div>')
 
 

@@ -1,8 +1,10 @@
 """Entry point of ``panel serve dashboard`` (Bokeh directory-app format: this file runs per session).
 
-The models load once per server process (``dashboard.state.get_pipeline``); every session gets its own
-``DashboardState``. ``?autosample=0`` in the URL (or ``SEAICE_DASHBOARD_AUTOSAMPLE=0``) opens the page
-without sampling a first ensemble.
+The models load once per server process (``dashboard.worker.get_pipeline``; the server starts loading
+them and sampling the default ensemble at start, see ``app_hooks.py``); every session gets its own
+``DashboardState``. URL arguments (``?members=16&seed=3&date=2008-03-15`` ...) set the controls, and
+invalid ones are listed on the page; ``?autosample=0`` (or ``SEAICE_DASHBOARD_AUTOSAMPLE=0``) opens the
+page without a first ensemble.
 """
 
 import os
@@ -16,24 +18,50 @@ if str(ROOT) not in sys.path:  # `dashboard` is a folder of the repository, not 
 import panel as pn  # noqa: E402
 
 from dashboard.layout import create_app, error_page  # noqa: E402
-from dashboard.state import DashboardState, get_pipeline  # noqa: E402
+from dashboard.state import DashboardState  # noqa: E402
+from dashboard.worker import get_pipeline  # noqa: E402
 
 
-def _autosample() -> bool:
-    arg = pn.state.session_args.get("autosample", [b""])[0].decode() if pn.state.session_args else ""
-    if arg:
-        return arg not in ("0", "false", "no")
-    return os.environ.get("SEAICE_DASHBOARD_AUTOSAMPLE", "1") not in ("0", "false", "no")
+def _session_args() -> dict:
+    try:
+        return dict(pn.state.session_args or {})
+    except Exception:  # no request (e.g. run outside a server)
+        return {}
 
 
-try:
-    pipeline = get_pipeline()
-except Exception as err:  # no models: say so on the page instead of a traceback
-    error_page(f"{type(err).__name__}: {err}").servable()
-else:
+def build() -> None:
+    try:
+        pipeline = get_pipeline()
+    except Exception as err:  # no model at all: say so on the page instead of a traceback
+        error_page(f"{type(err).__name__}: {err}").servable()
+        return
     state = DashboardState(pipeline)
-    app = create_app(state)
-    pn.state.on_session_destroyed(lambda context: state.cancel())
-    if _autosample():
+    autosample = state.apply_query(_session_args())
+    if autosample is None:
+        autosample = os.environ.get("SEAICE_DASHBOARD_AUTOSAMPLE", "1") not in ("0", "false", "no")
+    # a bound method, not a lambda over a module global: Bokeh clears this module's globals before it
+    # calls session-destroyed callbacks ("name 'state' is not defined")
+    pn.state.on_session_destroyed(state.on_session_destroyed)
+    # the default ensemble was sampled when the server started: the page opens with it already drawn
+    if autosample and not state.serve_cached():
         pn.state.onload(state.sample)
+    app = create_app(state)
+    if state.link_region is not None and not _apply_region(app, state.link_region):
+        state.notices = [*state.notices, f"region={state.link_region!r} ignored (no region selector on this page)"]
     app.servable()
+
+
+def _apply_region(app, region: str) -> bool:
+    """Hand a link's region to the map area (it owns the region choice); False if there is none."""
+    stack = list(getattr(app, "main", []))
+    while stack:
+        obj = stack.pop()
+        area = getattr(obj, "map_area", None)
+        if area is not None and hasattr(getattr(area, "settings", None), "region"):
+            area.settings.region = region
+            return True
+        stack.extend(getattr(obj, "objects", []))
+    return False
+
+
+build()

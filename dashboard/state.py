@@ -1,208 +1,122 @@
-"""The dashboard's state: one Parameterized class per browser session, plus the shared pipeline.
+"""The dashboard's state: one ``param.Parameterized`` per browser session (request, display, results).
 
-- The trained models load once per server process (:func:`get_pipeline`, a module global behind a
-  lock) and are shared read-only by every session. Sampling runs in a worker thread, never on the
-  server's event loop; a process-wide semaphore lets one ensemble be sampled at a time (a second
-  session waits its turn instead of halving everyone's CPU), and a session never starts a second run
-  while its own is going.
-- Each session has its own :class:`DashboardState` with its own results: nothing generated is stored at
-  module level.
-- Results come back to the session's Bokeh document through ``add_next_tick_callback`` (the one
-  Document method that is safe from another thread), so widgets and plots are only touched on the
-  event loop.
+Sampling itself is in :mod:`dashboard.worker` (shared pipeline, result cache, fair queue); the rules for
+choosing reference states and the display strings are pure functions in :mod:`dashboard.selection`; the
+netCDF download is :mod:`dashboard.export`. This class ties them to one session: it turns widget values
+into a request, hands it to the queue, and applies what comes back on the session's event loop
+(``add_next_tick_callback``, the one Document method that is safe from another thread), panel by panel.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
-import os
-import tempfile
+import itertools
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import param
 import xarray as xr
 
-from dashboard import views
+from dashboard import export, selection, worker
+from dashboard.selection import PANELS
+from dashboard.views import DISPLAY_VARIABLES, VIEWS, contour_field
+from seaice_ldm.options import (
+    DECODERS, DEFAULT_MEMBERS, DEFAULT_SAMPLER, DEFAULT_STEPS, MAX_MEMBERS, MAX_SEED, MAX_STEPS, SAMPLERS,
+)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CHECKPOINTS = REPO_ROOT / "checkpoints"
-SAMPLERS = ("dpmpp2m", "heun", "euler")
-# The decoder toggle (seaice_ldm.models.DECODERS; spelt out so the page builds before torch is imported)
-DECODERS = ("censored", "gaussian")
-# `seaice-ldm benchmark` (docs/benchmark.json): the cheapest setting within 5 % of the best CRPS in both spaces
-DEFAULTS = {"members": 8, "steps": 10, "sampler": "dpmpp2m", "seed": 0}
-MAX_MEMBERS = 64
-MAX_STEPS = 100
-PANELS = ("latent", "data", "reference")
-PANEL_TITLES = {"latent": "Latent diffusion", "data": "Data-space diffusion", "reference": "Reference (held out)"}
-
-# ----------------------------------------------------------------------------------------- shared
-_PIPELINE_LOCK = threading.Lock()
-_PIPELINE: Any = None
-_LOAD_SECONDS: float | None = None
-#: Sampling jobs of all sessions run here; at most one samples at a time (see _SAMPLING_SLOT).
-_EXECUTOR = ThreadPoolExecutor(max_workers=4, thread_name_prefix="seaice-sample")
-_SAMPLING_SLOT = threading.Semaphore(1)
-#: torch CPU threads for sampling: all cores but one, which stays free for the server's event loop (and
-#: avoids OpenMP oversubscription, which made a 2-core machine 15x slower with other jobs running).
-TORCH_THREADS = int(os.environ.get("SEAICE_DASHBOARD_TORCH_THREADS", 0)) or max(1, (os.cpu_count() or 2) - 1)
-
-
-def checkpoints_dir() -> Path:
-    """Where the shipped models are: ``$SEAICE_LDM_CHECKPOINTS`` or ``<repo>/checkpoints``."""
-    return Path(os.environ.get("SEAICE_LDM_CHECKPOINTS", DEFAULT_CHECKPOINTS))
-
-
-def get_pipeline(loader: Callable[..., Any] | None = None):
-    """The process-wide pipeline, loaded on first use (cuda if available, else cpu).
-
-    ``$SEAICE_LDM_DEVICE`` forces a device. Errors are not cached: a later session retries (models may
-    be copied in while the server runs).
-    """
-    global _PIPELINE, _LOAD_SECONDS
-    with _PIPELINE_LOCK:
-        if _PIPELINE is None:
-            if loader is None:
-                from seaice_ldm import load_pipeline as loader
-            start = time.perf_counter()
-            _PIPELINE = loader(checkpoints_dir(), device=os.environ.get("SEAICE_LDM_DEVICE") or None)
-            _LOAD_SECONDS = time.perf_counter() - start
-        return _PIPELINE
-
-
-def set_pipeline(pipeline: Any) -> None:
-    """Replace the shared pipeline (tests, or an app that loads its own)."""
-    global _PIPELINE
-    with _PIPELINE_LOCK:
-        _PIPELINE = pipeline
-
-
-def load_seconds() -> float | None:
-    return _LOAD_SECONDS
-
-
-class Cancelled(Exception):
-    """Raised inside the sampler's progress callback to stop a run (session closed)."""
-
-
-# ----------------------------------------------------------------------------------------- helpers
-def _to_date(value) -> dt.date | None:
-    try:
-        return np.datetime64(value, "D").astype(dt.date)
-    except (TypeError, ValueError):
-        return None
-
-
-def reference_dates(reference: xr.Dataset | None) -> list[dt.date] | None:
-    """The reference times as dates, or None when there is no reference or its times are not dates."""
-    if reference is None or "time" not in reference.coords:
-        return None
-    values = reference["time"].values
-    if np.issubdtype(values.dtype, np.datetime64):
-        return [d.astype("datetime64[D]").astype(dt.date) for d in values]
-    try:  # cftime objects
-        return [dt.date(v.year, v.month, v.day) for v in values]
-    except AttributeError:
-        return None
-
-
-def nearest_indices(values: np.ndarray, target: float, k: int) -> np.ndarray:
-    """Indices of the ``k`` values nearest ``target`` (ties: earlier first), sorted by distance."""
-    order = np.argsort(np.abs(np.asarray(values, dtype=np.float64) - target), kind="stable")
-    return order[: max(1, min(k, len(order)))]
+#: Seconds between progress updates sent to the page (the first and last step of each run always go).
+PROGRESS_INTERVAL = 0.2
+_SESSION_IDS = itertools.count(1)
 
 
 def _coastline(grid, land: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The coastline as one NaN-separated (n, 2) path in metres, from the shipped land mask (no download)."""
+    from dashboard.views import coastline_path
     from seaice_ldm.data import coastline_segments, load_land_mask
 
     try:
         fraction = load_land_mask(grid).land_fraction
     except Exception:  # a grid without a shipped mask: the pipeline's own land cells
         fraction = land.astype(np.float32)
-    return views.coastline_path(*coastline_segments(fraction, x, y))
+    return coastline_path(*coastline_segments(fraction, x, y))
 
 
-def _area_rmse(sic: np.ndarray, target: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Area-weighted RMSE over ocean cells between each ``sic[t]`` and ``target``."""
-    ok = np.isfinite(target) & np.isfinite(sic).all(axis=0) & np.isfinite(weight)
-    w = weight[ok] / weight[ok].sum()
-    return np.sqrt(((sic[:, ok] - target[ok]) ** 2 * w).sum(axis=1))
+def default_date(pipeline) -> dt.date | None:
+    """The reference date a new page opens on: the middle held-out date."""
+    dates = selection.reference_dates(pipeline.reference)
+    return dates[len(dates) // 2] if dates else None
 
 
-def _limit_torch_threads(pipeline) -> None:
-    """Cap torch's CPU threads (see TORCH_THREADS) when the models run on the CPU; set in the worker thread."""
-    if getattr(getattr(pipeline, "device", None), "type", "cpu") != "cpu":
-        return
-    try:
-        import torch
-    except ImportError:  # pragma: no cover
-        return
-    if torch.get_num_threads() != TORCH_THREADS:
-        torch.set_num_threads(TORCH_THREADS)
+def default_request(pipeline) -> dict:
+    """The request a new page opens with (the server samples it once at start, see app_hooks.py)."""
+    date = default_date(pipeline) if getattr(pipeline, "date_conditioned", False) else None
+    return dict(worker.DEFAULT_REQUEST, date=None if date is None else date.isoformat())
 
 
-def _run_seconds(space: str, per_decoder: dict[str, xr.Dataset]) -> float:
-    """Sampling seconds of one space: latent decoders are separate runs, data space is one run."""
-    seconds = [float(ds.attrs.get("seconds", 0.0)) for ds in per_decoder.values()]
-    return sum(seconds) if space == "latent" else max(seconds, default=0.0)
-
-
-# ----------------------------------------------------------------------------------------- state
 class DashboardState(param.Parameterized):
     """Everything one browser session sees and can change; views are functions of this state."""
 
     # sampling request
-    members = param.Integer(DEFAULTS["members"], bounds=(1, MAX_MEMBERS), doc="Ensemble members")
-    seed = param.Integer(DEFAULTS["seed"], bounds=(0, 2**31 - 1), doc="Random seed (same seed, same ensemble)")
-    sampler = param.Selector(default=DEFAULTS["sampler"], objects=list(SAMPLERS), doc="ODE sampler")
-    steps = param.Integer(DEFAULTS["steps"], bounds=(1, MAX_STEPS), doc="Sampler steps")
+    members = param.Integer(DEFAULT_MEMBERS, bounds=(1, MAX_MEMBERS), doc="Ensemble members")
+    seed = param.Integer(0, bounds=(0, MAX_SEED), doc="Random seed (same seed, same ensemble)")
+    seed_input = param.String("0", doc="The seed box as typed; a valid whole number sets `seed`")
+    sampler = param.Selector(default=DEFAULT_SAMPLER, objects=list(SAMPLERS), doc="ODE sampler")
+    steps = param.Integer(DEFAULT_STEPS, bounds=(1, MAX_STEPS), doc="Sampler steps")
     include_data = param.Boolean(True, doc="Also sample the data-space diffusion baseline")
+    conditioned = param.Boolean(True, doc="Sample for the reference date (date-conditioned models) or all seasons")
     # display
     decoder = param.Selector(default="censored", objects=list(DECODERS), doc="Decoder shown")
-    variable = param.Selector(default="sic", objects=list(views.DISPLAY_VARIABLES), doc="Variable shown")
-    view = param.Selector(default="member", objects=list(views.VIEWS), doc="View of the ensemble")
-    member = param.Integer(0, bounds=(0, DEFAULTS["members"] - 1), doc="Member shown in the 'One member' view")
+    variable = param.Selector(default="sic", objects=list(DISPLAY_VARIABLES), doc="Variable shown")
+    view = param.Selector(default="member", objects=list(VIEWS), doc="View of the ensemble")
+    member = param.Integer(0, bounds=(0, DEFAULT_MEMBERS - 1), doc="Member shown in the 'One member' view")
     arrows = param.Boolean(False, doc="Draw drift arrows")
     reference_mode = param.Selector(default="date", objects=["date", "nearest"],
                                     doc="Reference state: by date, or the held-out state nearest the latent sample")
     reference_date = param.CalendarDate(default=None, allow_None=True, doc="Date of the reference state")
     reference_index = param.Integer(0, bounds=(0, None), doc="Index of the reference state (nearest the date)")
     # outputs (set by the state itself)
-    results = param.Dict(default={}, doc="{space: {decoder: Dataset}} of the last finished run")
+    results = param.Dict(default={}, doc="{space: {decoder: Dataset}} of the last request, as they arrive")
     request = param.Dict(default={}, doc="The request that produced `results`")
-    running = param.Boolean(False)
+    running = param.Boolean(False, doc="This session has a request queued or sampling")
+    queue_position = param.Integer(0, doc="Place in the queue (1 = next), 0 when not waiting")
     progress = param.Integer(0, bounds=(0, 100))
+    panel_progress = param.Dict(default={}, doc="{space: percent} of the request being sampled")
+    panel_errors = param.Dict(default={}, doc="{space: message} of runs that failed")
     status = param.String("")
     error = param.String("")
+    input_error = param.String("", doc="Why the last typed value was refused (empty when all inputs are valid)")
+    notices = param.List(default=[], doc="Link arguments that were ignored, and why")
     elapsed = param.Number(None, allow_None=True, doc="Seconds from click to results of the last run")
     version = param.Integer(0, doc="Increases with every new result")
 
-    def __init__(self, pipeline: Any, **params):
+    def __init__(self, pipeline: Any, queue: worker.SamplingQueue | None = None, **params):
         super().__init__(**params)
         self.pipeline = pipeline
+        self.queue = queue or worker.QUEUE
+        self.session_id = f"session-{next(_SESSION_IDS)}"
         self._doc = None
-        self._cancel = threading.Event()
-        self._future: Future | None = None
+        self._job: worker.Job | None = None
+        self._job_done: threading.Event | None = None
+        self._fresh = False
         self._last_report = 0.0
         self._started = 0.0
         self.available = set(pipeline.available)
+        self.load_errors = dict(getattr(pipeline, "errors", {}) or {})
+        self.date_supported = bool(getattr(pipeline, "date_conditioned", False))
+        if not self.date_supported:
+            self.conditioned = False
         self.device = str(pipeline.device)
         self.reference = pipeline.reference
         self.synthetic = bool(pipeline.synthetic)
-        self.dates = reference_dates(self.reference)
+        self.dates = selection.reference_dates(self.reference)
         n_ref = 0 if self.reference is None else int(self.reference.sizes.get("time", 0))
         self.param.reference_index.bounds = (0, max(n_ref - 1, 0))
         if self.dates:
             self.param.reference_date.bounds = (min(self.dates), max(self.dates))
             if self.reference_date is None:
-                self.reference_date = self.dates[len(self.dates) // 2]
+                self.reference_date = default_date(pipeline)
             else:
                 self._snap_date()
         grid = pipeline.grid
@@ -216,37 +130,89 @@ class DashboardState(param.Parameterized):
         area = coords["cell_area"]
         self.cell_area = np.asarray(area.values if hasattr(area, "values") else area[1])
         self.coast = _coastline(pipeline.grid, self.land, x, y)
+        self.seed_input = str(self.seed)
+        self.link_region: str | None = None
         self.status = f"Ready on {self.device.upper()}. Press Sample to generate an ensemble."
+
+    # ------------------------------------------------------------------ input
+    @param.depends("seed_input", watch=True)
+    def _parse_seed(self) -> None:
+        value, why = selection.parse_int(self.seed_input, "Seed", 0, MAX_SEED)
+        if value is None:
+            self.input_error = f"{why}. Sample stays off until the seed is valid (last valid seed: {self.seed})."
+        else:
+            self.input_error = ""
+            self.seed = value
+
+    @param.depends("seed", watch=True)
+    def _show_seed(self) -> None:
+        if selection.parse_int(self.seed_input, "Seed", 0, MAX_SEED)[0] != self.seed:
+            self.seed_input = str(self.seed)
+
+    def apply_query(self, args: dict[str, list[bytes]] | None) -> bool | None:
+        """Apply a page's URL arguments (shareable links); invalid ones are listed in ``notices``.
+
+        Returns the ``autosample`` choice of the link (None when it has none).
+        """
+        values, notices, autosample = selection.parse_query(args, DISPLAY_VARIABLES, VIEWS)
+        #: a named map region from the link, for the map area (which owns the region choice)
+        self.link_region = values.pop("region", None)
+        if "conditioned" in values and not self.date_supported:
+            values.pop("conditioned")
+        if "reference_date" in values:
+            if not self.dates:
+                notices.append("date= ignored: no held-out reference dates")
+                values.pop("reference_date")
+            else:
+                day = values["reference_date"]
+                lo, hi = min(self.dates), max(self.dates)
+                if not lo <= day <= hi:
+                    notices.append(f"date={day} is outside the reference ({lo} to {hi}): the nearest is used")
+                    values["reference_date"] = min(max(day, lo), hi)
+                if self.date_supported:
+                    values.setdefault("conditioned", True)
+        if "include_data" in values and not self.can_sample("data"):
+            values.pop("include_data")
+        self.param.update(**values)
+        self.notices = notices
+        return autosample
 
     # ------------------------------------------------------------------ what can be sampled
     def can_sample(self, space: str, decoder: str | None = None) -> bool:
-        decoders = [decoder] if decoder else list(DECODERS)
-        if space == "data":  # one data-space model gives both versions (clipped / not)
-            return ("data", "censored") in self.available
-        return any(("latent", d) in self.available for d in decoders)
+        """Whether ``space`` (with ``decoder``, or any) has a loaded generator; data space serves both decoders."""
+        if space == "data":
+            return any(s == "data" for s, _ in self.available)
+        return any(("latent", d) in self.available for d in ([decoder] if decoder else DECODERS))
 
-    def plan(self, request: dict) -> list[tuple[str, tuple[str, ...]]]:
-        """The sampler calls of a request: each latent decoder from the same noise, then data space."""
-        runs = [("latent", (d,)) for d in DECODERS if ("latent", d) in self.available]
-        if request.get("include_data", True) and ("data", "censored") in self.available:
-            runs.append(("data", DECODERS))
-        return runs
+    def request_date(self) -> str | None:
+        """The date the next request samples for, or None for all seasons."""
+        if self.conditioned and self.date_supported and self.reference_date is not None:
+            return self.reference_date.isoformat()
+        return None
 
-    # ------------------------------------------------------------------ sampling
     def current_request(self) -> dict:
         return {"members": int(self.members), "seed": int(self.seed), "sampler": self.sampler,
-                "steps": int(self.steps), "include_data": bool(self.include_data)}
+                "steps": int(self.steps), "include_data": bool(self.include_data and self.can_sample("data")),
+                "date": self.request_date(), "guidance": 1.0}
 
+    # ------------------------------------------------------------------ sampling
     def sample(self, event=None) -> bool:
-        """Start sampling in a worker thread; returns False (and does nothing) if a run is going."""
-        if self.running:
+        """Ask for the current request: served at once from the cache, else queued. False if refused."""
+        if self.input_error:
+            self.status = "Not sampled: " + self.input_error
             return False
         request = self.current_request()
-        runs = self.plan(request)
+        runs = worker.plan(self.available, request["include_data"])
         if not runs:
             self.error = "No trained model in the checkpoints folder can be sampled."
             self.status = self.error
             return False
+        if self._job is not None and not self._job.cancelled and self._job.request == request \
+                and self.queue.position(self._job) is not None:
+            return False  # the same request is already queued or sampling (a double click)
+        self._started = time.perf_counter()
+        if self.serve_cached(request, runs):
+            return True
         try:
             import panel as pn
 
@@ -254,23 +220,66 @@ class DashboardState(param.Parameterized):
         except ImportError:  # pragma: no cover
             doc = None
         self._doc = doc if doc is not None and doc.session_context is not None else None
-        self._cancel.clear()
-        self._started = time.perf_counter()
-        self.error = ""
-        self.progress = 0
-        self.running = True
+        if self._job is not None:
+            self._job.cancel()  # a request replaced before it finished is never shown
+        job = worker.Job(self.session_id, self.pipeline, request, runs)
+        job.listener = self._listener(job)
+        self._job = job
+        self._job_done = threading.Event()
+        self._begin(request, runs)
         self.status = "Queued…"
-        self._future = _EXECUTOR.submit(self._work, request, runs)
+        self.queue.submit(job)
         return True
 
+    def serve_cached(self, request: dict | None = None, runs=None) -> bool:
+        """Show a request at once if every one of its runs is in the cache (no queue, no thread)."""
+        request = request or self.current_request()
+        runs = runs if runs is not None else worker.plan(self.available, request["include_data"])
+        cached = [self.queue.cache.get(worker.cache_key(self.pipeline, run, request)) for run in runs]
+        if not runs or any(c is None for c in cached):
+            return False
+        start = time.perf_counter()
+        self.queue.cancel(self.session_id)
+        self._job = None
+        self._begin(request, runs)
+        for run, datasets in zip(runs, cached):
+            self._on_panel(request, run.space, datasets, 0.0, True)
+        self._on_done(request, time.perf_counter() - start, cached=True)
+        return True
+
+    def _begin(self, request: dict, runs) -> None:
+        self._fresh = True  # the first panel of this request replaces the old results
+        self.param.update(error="", progress=0, running=True, panel_errors={},
+                          panel_progress={run.space: 0 for run in runs})
+
     def wait(self, timeout: float | None = None) -> None:
-        """Block until the current run (if any) has finished and its results are applied (tests, CLI)."""
-        if self._future is not None:
-            self._future.result(timeout)
+        """Block until this session's request has finished and its results are applied (tests)."""
+        if self._job_done is not None and not self._job_done.wait(timeout):
+            raise TimeoutError(f"sampling did not finish within {timeout} s")
 
     def cancel(self) -> None:
-        """Stop the current run at the next sampler step (e.g. when the session closes)."""
-        self._cancel.set()
+        """Stop this session's work: a queued request at once, a running one at its next sampler step."""
+        self.queue.cancel(self.session_id)
+
+    def on_session_destroyed(self, session_context) -> None:
+        """Bokeh's session-destroyed hook (bound to this state, so it needs no module global)."""
+        self._doc = None
+        self.cancel()
+
+    def _listener(self, job: worker.Job) -> Callable[[str, dict], None]:
+        def listen(kind: str, info: dict) -> None:  # worker thread
+            if kind == "progress":
+                now = time.perf_counter()
+                if 0.0 < info["done"] < 1.0 and now - self._last_report < PROGRESS_INTERVAL:
+                    return
+                self._last_report = now
+            try:
+                self._dispatch(lambda: self._on_event(job, kind, info))
+            finally:
+                if kind in ("done", "cancelled") and job is self._job and self._job_done is not None:
+                    self._job_done.set()
+
+        return listen
 
     def _dispatch(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` on the session's event loop (or right here when there is no server document)."""
@@ -278,7 +287,7 @@ class DashboardState(param.Parameterized):
         if doc is None:
             fn()
             return
-        from panel.io.state import set_curdoc, state
+        from panel.io.state import set_curdoc
 
         def wrapped() -> None:
             with set_curdoc(doc):
@@ -287,81 +296,72 @@ class DashboardState(param.Parameterized):
         try:
             doc.add_next_tick_callback(wrapped)
         except Exception:  # the session is gone
-            self._cancel.set()
-            state.log(f"dashboard session closed before {fn} ran")
+            self.cancel()
 
-    def _work(self, request: dict, runs: list[tuple[str, tuple[str, ...]]]) -> None:
-        """Worker thread: wait for the sampling slot, sample every run, hand results to the session."""
-        _limit_torch_threads(self.pipeline)
-        try:
-            waited = False
-            while not _SAMPLING_SLOT.acquire(timeout=0.5):
-                if self._cancel.is_set():
-                    return
-                if not waited:
-                    waited = True
-                    self._dispatch(lambda: self.param.update(status="Waiting for another session's sampling…"))
-            try:
-                results = self._sample_runs(request, runs)
-            finally:
-                _SAMPLING_SLOT.release()
-        except Cancelled:
-            self._dispatch(lambda: self.param.update(running=False, status="Cancelled.", progress=0))
-            return
-        except Exception as err:  # reported on the page, not lost in a thread
-            message = f"Sampling failed: {type(err).__name__}: {err}"
-            self._dispatch(lambda: self.param.update(running=False, error=message, status=message, progress=0))
-            return
-        elapsed = time.perf_counter() - self._started
-        self._dispatch(lambda: self._finish(results, request, elapsed))
+    def _on_event(self, job: worker.Job, kind: str, info: dict) -> None:
+        """On the event loop: one event of this session's current job."""
+        if job is not self._job:
+            return  # a replaced request
+        if kind == "queued":
+            self.param.update(queue_position=info["position"],
+                              status=selection.queue_text(info["position"], info["wait"]))
+        elif kind == "start":
+            self.param.update(queue_position=0, status="Sampling…")
+        elif kind == "progress":
+            panels = dict(self.panel_progress, **{info["space"]: min(int(100 * info["done"]), 99)})
+            percent = int(round(100 * (info["run"] + min(info["done"], 1.0)) / max(info["runs"], 1)))
+            self.param.update(panel_progress=panels, progress=min(percent, 99),
+                              status=f"Sampling… {info['text']} ({time.perf_counter() - self._started:.1f} s)")
+        elif kind == "panel":
+            self._on_panel(job.request, info["space"], info["datasets"], info["seconds"], info["cached"])
+        elif kind == "panel_error":
+            if info["space"] == "all":
+                self.error = info["message"]
+            else:
+                self.panel_errors = dict(self.panel_errors, **{info["space"]: info["message"]})
+        elif kind == "done":
+            self._on_done(job.request, time.perf_counter() - self._started)
+        elif kind == "cancelled":
+            self.param.update(running=False, queue_position=0, progress=0, panel_progress={}, status="Cancelled.")
 
-    def _sample_runs(self, request: dict, runs: list[tuple[str, tuple[str, ...]]]) -> dict:
-        results: dict[str, dict[str, xr.Dataset]] = {}
-        n_runs = len(runs)
-        for r, (space, decoders) in enumerate(runs):
-            label = ("Latent diffusion, " + decoders[0] + " decoder") if space == "latent" else "Data-space diffusion"
-
-            def callback(info: dict, r: int = r, label: str = label) -> None:
-                if self._cancel.is_set():
-                    raise Cancelled()
-                done = (info["batch"] * info["n"] + info["i"] + 1) / max(info["batches"] * info["n"], 1)
-                self._report(r, n_runs, done, f"{label}: step {info['i'] + 1}/{info['n']}"
-                             + (f", batch {info['batch'] + 1}/{info['batches']}" if info["batches"] > 1 else ""))
-
-            self._report(r, n_runs, 0.0, f"{label}…", force=True)
-            out = self.pipeline.sample_decoders(space, decoders, members=request["members"], steps=request["steps"],
-                                                sampler=request["sampler"], seed=request["seed"], callback=callback)
-            results.setdefault(space, {}).update(out)
-        return results
-
-    def _report(self, run: int, n_runs: int, done: float, text: str, force: bool = False) -> None:
-        now = time.perf_counter()
-        if not force and now - self._last_report < 0.2:
-            return
-        self._last_report = now
-        percent = int(round(100 * (run + min(done, 1.0)) / n_runs))
-        elapsed = now - self._started
-        status = f"Sampling… {text} ({elapsed:.1f} s)"
-        self._dispatch(lambda: self.param.update(progress=min(percent, 99), status=status))
-
-    def _finish(self, results: dict, request: dict, elapsed: float) -> None:
-        """On the event loop: store the new results; every view updates from here at once."""
+    def _on_panel(self, request: dict, space: str, datasets: dict, seconds: float, cached: bool) -> None:
+        """One space's ensembles are ready: show them now (the first of a request replaces the old results)."""
+        first, self._fresh = self._fresh, False
         members = request["members"]
-        self.param.member.bounds = (0, members - 1)
-        seconds = ", ".join(f"{space} {_run_seconds(space, per):.1f} s" for space, per in results.items())
         with param.parameterized.batch_call_watchers(self):
-            self.results = results
-            self.request = dict(request, device=self.device)
-            self.elapsed = elapsed
-            if self.member >= members:
-                self.member = members - 1
-            if self.reference_mode == "nearest":
+            if first:
+                self.param.member.bounds = (0, members - 1)
+                if self.member >= members:
+                    self.member = members - 1
+                self.results = {space: dict(datasets)}
+                self.request = dict(request, device=self.device)
+            else:
+                self.results = {**self.results, space: {**self.results.get(space, {}), **datasets}}
+            self.panel_progress = dict(self.panel_progress, **{space: 100})
+            if self.reference_mode == "nearest" and space == "latent":
                 self._update_nearest()
             self.version += 1
+
+    def _on_done(self, request: dict, elapsed: float, cached: bool = False) -> None:
+        seconds = ", ".join(f"{space} {self._run_seconds(space):.1f} s" for space in self.results)
+        failed = "; ".join(f"{space}: {msg}" for space, msg in self.panel_errors.items())
+        date = selection.date_label(request.get("date"))
+        with param.parameterized.batch_call_watchers(self):
+            self.elapsed = elapsed
             self.progress = 100
-            self.status = (f"Done: {members} members, seed {request['seed']}, {request['sampler']}, "
-                           f"{request['steps']} steps in {elapsed:.1f} s on {self.device.upper()} ({seconds}).")
+            self.queue_position = 0
+            self.status = (f"Done: {request['members']} members, seed {request['seed']}, {request['sampler']}, "
+                           f"{request['steps']} steps, {date} in {elapsed:.1f} s on {self.device.upper()} "
+                           f"({'from the cache' if cached else seconds or 'nothing sampled'})."
+                           + (f" Failed: {failed}" if failed else ""))
+            if failed:
+                self.error = failed
             self.running = False
+
+    def _run_seconds(self, space: str) -> float:
+        """Sampling seconds of one space: latent decoders are separate runs, data space is one run."""
+        seconds = [float(ds.attrs.get("seconds", 0.0)) for ds in self.results.get(space, {}).values()]
+        return sum(seconds) if space == "latent" else max(seconds, default=0.0)
 
     # ------------------------------------------------------------------ reference selection
     @param.depends("reference_date", watch=True)
@@ -369,8 +369,7 @@ class DashboardState(param.Parameterized):
         """The reference state nearest (in time) to the chosen date."""
         if not self.dates or self.reference_date is None:
             return
-        days = np.array([(d - self.reference_date).days for d in self.dates], dtype=np.float64)
-        index = int(nearest_indices(days, 0.0, 1)[0])
+        index = selection.nearest_date_index(self.dates, self.reference_date)
         if self.reference_mode == "date" and index != self.reference_index:
             self.reference_index = index
 
@@ -392,17 +391,26 @@ class DashboardState(param.Parameterized):
         ds = self.panel_dataset("latent")
         if ds is None or self.reference is None:
             return None
-        target = views.contour_field(ds, self.view, self.member)
-        rmse = _area_rmse(np.asarray(self.reference["sic"].values), target, self.cell_area)
+        target = contour_field(ds, self.view, self.member)
+        rmse = selection.area_rmse(np.asarray(self.reference["sic"].values), target, self.cell_area)
         order = np.argsort(rmse, kind="stable")
         return int(order[0]) if k == 1 else order[:k]
+
+    def shown_date(self) -> str | None:
+        """The date of the shown ensembles (None: all seasons); the next request's before any result."""
+        for space in ("latent", "data"):
+            for ds in self.results.get(space, {}).values():
+                date = ds.attrs.get("date")
+                return None if selection.date_label(date) == selection.ALL_SEASONS else str(date)
+        return self.request_date()
 
     def reference_selection(self) -> tuple[xr.Dataset, str] | None:
         """The reference states shown, and a sentence saying which.
 
-        One state in the 'One member' view. For the ensemble views, as many states as members: those
-        nearest in time to the chosen date ('date' mode: a stand-in for an ensemble of the same season),
-        or those nearest the latent ensemble mean in sic ('nearest' mode).
+        One state in the 'One member' view (nearest the chosen date, or nearest the latent member). In the
+        ensemble views like is compared with like: for a date-conditioned ensemble, the held-out states
+        within ``SEASON_WINDOW_DAYS`` of its day of the year; for an all-seasons ensemble, every held-out
+        state; in 'nearest' mode, as many states as members nearest the latent ensemble mean in sic.
         """
         if self.reference is None:
             return None
@@ -413,110 +421,86 @@ class DashboardState(param.Parameterized):
         if self.view == "member":
             how = "nearest to the latent member in sic RMSE" if nearest_mode else "nearest to the chosen date"
             return self.reference.isel(time=[index]), f"{when} ({how})"
-        k = int(self.request.get("members", self.members))
         if nearest_mode:
+            k = int(self.request.get("members", self.members))
             chosen = np.sort(self.nearest_reference(max(k, 2))[:k])
             return self.reference.isel(time=chosen), (f"{len(chosen)} states nearest to the latent ensemble mean "
                                                       f"in sic RMSE (best: {when})")
-        times = self.reference["time"].values
-        keys = (times - times[index]).astype("timedelta64[s]").astype(np.float64) if np.issubdtype(
-            times.dtype, np.datetime64) else np.arange(n, dtype=np.float64) - index
-        chosen = np.sort(nearest_indices(keys, 0.0, k))
-        return self.reference.isel(time=chosen), f"{len(chosen)} states nearest in time to {when}"
+        date = self.shown_date()
+        if date is None or not self.dates:
+            return self.reference, f"all {n} held-out states (all seasons, like the ensemble)"
+        day = selection.parse_date(date)
+        chosen = selection.season_window(self.dates, day)
+        return self.reference.isel(time=chosen), (f"{len(chosen)} states within ±{selection.SEASON_WINDOW_DAYS} "
+                                                  f"days of {day:%d %b} (the ensemble's date)")
 
     # ------------------------------------------------------------------ what each panel shows
     def panel_dataset(self, panel: str) -> xr.Dataset | None:
         """The ensemble (member, y, x) of a panel for the shown decoder; the reference states for 'reference'."""
         if panel == "reference":
-            selection = self.reference_selection()
-            return None if selection is None else selection[0]
+            selected = self.reference_selection()
+            return None if selected is None else selected[0]
         return self.results.get(panel, {}).get(self.decoder)
+
+    def load_error(self, panel: str) -> str | None:
+        """Why the model behind a panel could not be loaded (for the shown decoder), if it could not."""
+        if panel == "latent":
+            return self.load_errors.get(("latent", self.decoder))
+        if panel == "data":
+            return next((msg for (space, _), msg in self.load_errors.items() if space == "data"), None)
+        return self.load_errors.get(("reference", "reference.nc"))
 
     def panel_note(self, panel: str) -> str:
         """Why a panel is empty, or what it shows."""
+        broken = self.load_error(panel)
         if panel == "reference":
-            selection = self.reference_selection()
-            return "no reference.nc in the checkpoints" if selection is None else f"Held-out state: {selection[1]}"
+            if broken:
+                return f"Reference not loaded: {broken}"
+            selected = self.reference_selection()
+            return "no reference.nc in the checkpoints" if selected is None else f"Held-out state: {selected[1]}"
+        if broken and not self.can_sample(panel, self.decoder if panel == "latent" else None):
+            return f"Model not loaded: {broken}"
         if panel == "data" and not self.can_sample("data"):
             return "no data-space model (ddm) in the checkpoints"
         if panel == "latent" and ("latent", self.decoder) not in self.available:
             return f"no latent model for the {self.decoder} decoder"
-        if panel == "data" and "data" not in self.results and self.results:
-            return "not sampled (tick 'data-space baseline')"
+        if panel in self.panel_errors:
+            return self.panel_errors[panel]
         ds = self.panel_dataset(panel)
         if ds is None:
+            if self.running and panel in self.panel_progress:
+                return f"sampling… {self.panel_progress[panel]} %"
+            if panel == "data" and self.results and not self.request.get("include_data", True):
+                return "not sampled (tick 'data-space baseline')"
             return "press Sample"
-        decoder = ("clipped to the bounds (censored)" if self.decoder == "censored" else "not clipped (Gaussian)") \
-            if panel == "data" else f"{self.decoder} decoder"
-        return (f"{ds.sizes['member']} members, {decoder}, {ds.attrs.get('sampler', '')} "
-                f"{ds.attrs.get('steps', '')} steps, seed {ds.attrs.get('seed', '')}, "
-                f"{ds.attrs.get('seconds', 0):.1f} s")
+        return selection.ensemble_note(ds, panel, self.decoder)
 
     def panel_title(self, panel: str) -> str:
-        """Map title: model (and decoder), variable and view, short enough for one line."""
-        base = PANEL_TITLES[panel]
-        if panel == "latent":
-            base = f"Latent diffusion · {self.decoder}"
-        elif panel == "data":
-            base = "Data-space diffusion · " + ("clipped" if self.decoder == "censored" else "unclipped")
-        if self.view == "prob":
-            return f"{base} — P(sic > 0.15)"
-        what = {"member": f"member {self.member}" if panel != "reference" else "state",
-                "mean": "mean", "spread": "spread"}[self.view]
-        return f"{base} — {self.variable} {what}"
+        """Map title: model (and decoder), variable and view, and the date or "all seasons"."""
+        if panel == "reference":
+            selected = self.reference_selection()
+            if selected is None:
+                when = "none"
+            elif self.view == "member" or self.reference_mode == "nearest":
+                when = selection.date_label(
+                    self.dates[min(self.reference_index, len(self.dates) - 1)].isoformat() if self.dates else None)
+            else:
+                date = self.shown_date()
+                when = selection.ALL_SEASONS if date is None else f"±{selection.SEASON_WINDOW_DAYS} d of {date[5:]}"
+        else:
+            ds = self.panel_dataset(panel)
+            when = selection.date_label(ds.attrs.get("date") if ds is not None else self.request_date())
+        return selection.panel_title(panel, self.decoder, self.variable, self.view, self.member, when)
 
     # ------------------------------------------------------------------ download
     def ensemble_dataset(self) -> xr.Dataset | None:
-        """All ensembles of the last run in one Dataset with a ``source`` dimension (latent/data x decoder)."""
-        parts, names = [], []
-        for space in ("latent", "data"):
-            for decoder in DECODERS:
-                ds = self.results.get(space, {}).get(decoder)
-                if ds is not None:
-                    parts.append(ds)
-                    names.append(f"{space}_{decoder}")
-        if not parts:
-            return None
-        keep = ("sampler", "steps", "seed", "device", "grid_name")
-        combined = xr.concat([p.drop_attrs(deep=False) for p in parts], dim="source", coords="minimal",
-                             compat="override", join="override")
-        combined = combined.assign_coords(source=("source", names))
-        for attr, kind in (("space", str), ("decoder", str), ("diffusion_model", str), ("vae_model", str),
-                           ("seconds", float)):
-            combined = combined.assign_coords({f"source_{attr}": ("source", [kind(p.attrs.get(attr, "")) if kind is str
-                                                                              else float(p.attrs.get(attr, np.nan))
-                                                                              for p in parts])})
-        combined.attrs = {k: parts[0].attrs[k] for k in keep if k in parts[0].attrs}
-        combined.attrs.update({
-            "Conventions": "CF-1.8",
-            "title": parts[0].attrs.get("title", "Generated sea-ice states"),
-            "source": "seaice-ldm dashboard: latent and data-space diffusion ensembles",
-            "comment": ("Models trained on SYNTHETIC Arctic data, not observations. " if self.synthetic else "")
-            + "'censored' = censored decoder (latent) or clipped to the physical bounds (data space).",
-            "synthetic": "yes" if self.synthetic else "no",
-        })
-        try:
-            grid = self.pipeline.grid
-            combined["crs"] = grid.crs_variable()
-            for name in combined.data_vars:
-                if name != "crs" and combined[name].ndim >= 2:
-                    combined[name].attrs["grid_mapping"] = "crs"
-        except AttributeError:
-            pass
-        return combined
+        return export.ensemble_dataset(self.results, self.synthetic, getattr(self.pipeline, "grid", None))
 
     def download_filename(self) -> str:
-        r = self.request or self.current_request()
-        return f"seaice-ldm_ensemble_{r['members']}m_seed{r['seed']}_{r['sampler']}{r['steps']}.nc"
+        return export.download_filename(self.request or self.current_request())
 
-    def netcdf_bytes(self) -> io.BytesIO | None:
-        """The current ensembles as netCDF-4 bytes (written with the library's atomic writer)."""
-        ds = self.ensemble_dataset()
-        if ds is None:
-            return None
-        from seaice_ldm.data import write_dataset
+    def netcdf_bytes(self):
+        return export.netcdf_bytes(self.ensemble_dataset())
 
-        with tempfile.TemporaryDirectory(prefix="seaice-dashboard-") as tmp:
-            path = Path(tmp) / "ensemble.nc"
-            write_dataset(ds, path)
-            return io.BytesIO(path.read_bytes())
+
+__all__ = ["DashboardState", "PANELS", "default_request"]

@@ -19,6 +19,7 @@ from holoviews import dim
 
 from seaice_ldm.data import EXTENT_THRESHOLD, MIZ_LOWER, MIZ_UPPER, VARIABLES
 from seaice_ldm.evaluation import bound_share, bound_violation_share, ice_integrals, mean_spectrum
+from seaice_ldm.evaluation.edges import edge_probability, iiee, ice_mask, miz_width
 
 # ----------------------------------------------------------------------------------------- constants
 #: Variables a user can show: the five model variables and the drift speed derived from siu, siv.
@@ -381,7 +382,43 @@ _ROWS = (
     ("area", "Area", "10⁶ km²"),
     ("volume", "Volume", "10³ km³"),
     ("miz_area", "MIZ area", "10⁶ km²"),
+    ("miz_width", "MIZ width", "km"),
+    ("iiee", "IIEE vs reference", "10⁶ km²"),
 )
+
+
+def reference_ice(reference: xr.Dataset | None) -> np.ndarray | None:
+    """The reference's ice mask for the IIEE: sic > 0.15 of one state, or P(sic > 0.15) > 0.5 of several."""
+    if reference is None:
+        return None
+    sic = np.asarray(reference["sic"].values)
+    if sic.shape[0] == 1:
+        return ice_mask(sic[0])
+    return ice_mask(edge_probability(sic), 0.5)
+
+
+def edge_summary(ds: xr.Dataset, ice_ref: np.ndarray | None) -> dict[str, tuple[float, float]]:
+    """Per-sample IIEE against ``ice_ref`` (10⁶ km², Goessling et al. 2016) and MIZ width (km): mean, std.
+
+    Uses ``seaice_ldm.evaluation.edges``; areas are weighted with ``cell_area``, lengths are true lengths.
+    """
+    sic = np.asarray(ds["sic"].values)
+    area = np.asarray(ds["cell_area"].values)
+    x, y = np.asarray(ds["x"].values), np.asarray(ds["y"].values)
+    ocean = np.isfinite(sic).all(axis=0)
+    widths = [miz_width(s, x, y, area) / 1e3 for s in sic]
+    out = {"miz_width": _mean_std(widths)}
+    if ice_ref is not None and ice_ref.shape == ocean.shape:
+        out["iiee"] = _mean_std([iiee(ice_mask(s), ice_ref, area, ocean)["iiee"] * 1e-12 for s in sic])
+    return out
+
+
+def _mean_std(values) -> tuple[float, float]:
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if not v.size:
+        return float("nan"), float("nan")
+    return float(v.mean()), float(v.std()) if v.size > 1 else float("nan")
 
 
 def _fmt_pct(share: float) -> str:
@@ -403,8 +440,10 @@ def metrics_table_html(summary: dict | None, variable: str, title: str, colour: 
     for key, label, units in _ROWS:
         if key in summary:
             mean, std = summary[key]
-            spread = f" ± {std:.2f}" if np.isfinite(std) else ""
-            rows.append(f"<tr><th>{label}</th><td>{mean:.2f}{spread}</td><td class='u'>{units}</td></tr>")
+            digits = 0 if key == "miz_width" else 2
+            spread = f" ± {std:.{digits}f}" if np.isfinite(std) else ""
+            value = f"{mean:.{digits}f}{spread}" if np.isfinite(mean) else "–"
+            rows.append(f"<tr class='sl-row-{key}'><th>{label}</th><td>{value}</td><td class='u'>{units}</td></tr>")
     shown = "sic" if variable not in summary["outside"] else variable
     if variable in ("siu", "siv", "speed"):
         shown = None
@@ -501,6 +540,9 @@ def panel_table(state, panel: str) -> str:
     """HTML table of the panel's integrals and bound shares."""
     ds = state.panel_dataset(panel)
     summary = None if ds is None else integrals_summary(ds, state.variable)
+    if summary is not None:
+        ref = None if panel == "reference" else reference_ice(state.panel_dataset("reference"))
+        summary.update(edge_summary(ds, ref))
     title = state.panel_title(panel).split(" — ")[0]
     return metrics_table_html(summary, state.variable, title, PANEL_COLOURS[panel], note=state.panel_note(panel))
 

@@ -1,11 +1,12 @@
 """Write ``checkpoints/README.md``: one model card per shipped checkpoint.
 
-Reads each checkpoint's ``config.json`` (data, split, config, steps, wall time, hardware), the evaluation
-report (``docs/report/report.json``) and, when given, the benchmark JSON, so the cards never disagree with
-what was trained and measured. Usage::
+Reads each checkpoint's ``config.json`` (data, split, config, steps, wall time, hardware, noise levels,
+validation history), the evaluation report (``docs/report/report.json``), the benchmark JSON and the latent
+quality/cost frontier (``docs/frontier.json``), so the cards never disagree with what was trained and
+measured; draws each model's loss curve into ``docs/model_cards/``. Usage::
 
     python scripts/write_model_cards.py [--checkpoints checkpoints] [--report docs/report/report.json]
-                                        [--benchmark docs/benchmark.json]
+                                        [--benchmark docs/benchmark.json] [--frontier docs/frontier.json]
 """
 
 from __future__ import annotations
@@ -13,6 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
 
 from safetensors import safe_open
 
@@ -94,16 +100,64 @@ def card(name: str, folder: Path, report: dict | None) -> list[str]:
     ]
     if meta["kind"] == "diffusion":
         edm = cfg["diffusion"]
-        lines.append(f"- Training noise levels: ln sigma ~ N({edm['p_mean']:g}, {edm['p_std']:g}^2) "
-                     "(see `seaice_ldm/diffusion/coverage.py` for why the latent models use wider, higher levels).")
+        cov = meta.get("noise_coverage", {})
+        lines.append(f"- Noise levels chosen from the data (`seaice_ldm/diffusion/coverage.py`): the training data's "
+                     f"leading mode has a spread of {cov.get('leading_mode_std', float('nan')):.3g}; training "
+                     f"ln sigma ~ N({edm['p_mean']:g}, {edm['p_std']:g}^2) puts {100 * cov.get('share_above', 0):.1f} % "
+                     f"of the levels above it; the sampler starts at sigma_max = {edm.get('sigma_max') or 80:g}.")
+        if cfg["unet"].get("date_conditioning"):
+            lines.append(f"- Date-conditioned (day of the year, sin/cos into the noise embedding), the date dropped for "
+                         f"{100 * edm.get('date_dropout', 0):.0f} % of the training states: the same weights sample "
+                         "for a date or for all seasons (classifier-free guidance available).")
     if meta["kind"] == "diffusion" and "vae" in meta:
         lines.append(f"- Latent space of `{Path(meta['vae']['path']).name}` (checked at load: `{meta['vae']['model_id']}`).")
     history = meta.get("history") or []
     vals = [h for h in history if h.get("val_loss") is not None]
     if vals:
-        lines.append(f"- Validation loss: {vals[0]['val_loss']:.4g} at step {vals[0]['step']} -> "
-                     f"{vals[-1]['val_loss']:.4g} at step {vals[-1]['step']}.")
+        best = min(vals, key=lambda h: h["val_loss"])
+        rule = (f"stopped when {opt['patience']} validations in a row (every {opt['val_every']} steps) had not "
+                f"improved the best by {100 * opt['min_delta']:g} %" if opt.get("patience") else "fixed number of steps")
+        lines.append(f"- Validation loss (EMA weights): {vals[0]['val_loss']:.4g} at step {vals[0]['step']} -> "
+                     f"best {best['val_loss']:.4g} at step {best['step']} -> {vals[-1]['val_loss']:.4g} at step "
+                     f"{vals[-1]['step']}; {rule}. Curve: [`{name}_loss.png`](../docs/model_cards/{name}_loss.png).")
     return lines + scores(name, meta, report) + [""]
+
+
+def loss_figure(name: str, meta: dict, out: Path) -> None:
+    """Training and validation loss against steps, with the best validation marked."""
+    history = [h for h in meta.get("history") or [] if h.get("val_loss") is not None]
+    if not history:
+        return
+    steps = [h["step"] for h in history]
+    fig, ax = plt.subplots(figsize=(5, 3), dpi=100)
+    ax.plot(steps, [h["train_loss"] for h in history], label="training (running mean)")
+    ax.plot(steps, [h["val_loss"] for h in history], label="validation (EMA weights)")
+    best = min(history, key=lambda h: h["val_loss"])
+    ax.axvline(best["step"], color="0.6", lw=0.8, ls="--", label=f"best validation (step {best['step']})")
+    ax.set(xlabel="training step", ylabel="loss", title=f"{name}: {MODELS.get(name, meta['kind'])}"[:70])
+    ax.title.set_fontsize(8)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+
+
+def frontier_lines(frontier: dict | None) -> list[str]:
+    if not frontier:
+        return []
+    lines = ["## Latent model size: quality/cost frontier", "",
+             f"Two sizes of latent diffusion model were trained on the censored VAE's latents under the same rule and "
+             f"scored by fair CRPS ({frontier['setup']['members']} members against {frontier['setup']['test_states']} "
+             f"held-out states, {frontier['setup']['sampler']} {frontier['setup']['steps']} steps). The shipped size is "
+             "the cheapest within 5 % of the best (`scripts/latent_frontier.py`, `docs/frontier.json`).", "",
+             "| candidate | channels | parameters | GFLOP / state | CRPS sic | CRPS sit | relative CRPS | shipped |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, r in frontier["candidates"].items():
+        lines.append(f"| {name} | {r['channels']} | {r['parameters'] / 1e6:.2f} M | {r['gflop_per_state']:.1f} | "
+                     f"{r['crps']['sic']:.4f} | {r['crps']['sit']:.4f} | {r['relative_crps']:.3f} | "
+                     f"{'yes' if name == frontier['chosen'] else ''} |")
+    return lines + [""]
 
 
 def main() -> None:
@@ -111,10 +165,13 @@ def main() -> None:
     parser.add_argument("--checkpoints", default="checkpoints")
     parser.add_argument("--report", default="docs/report/report.json")
     parser.add_argument("--benchmark", default="docs/benchmark.json")
+    parser.add_argument("--frontier", default="docs/frontier.json")
+    parser.add_argument("--figures", default="docs/model_cards")
     args = parser.parse_args()
     root = Path(args.checkpoints)
     report = json.loads(Path(args.report).read_text()) if Path(args.report).exists() else None
     bench = json.loads(Path(args.benchmark).read_text()) if Path(args.benchmark).exists() else None
+    frontier = json.loads(Path(args.frontier).read_text()) if Path(args.frontier).exists() else None
     total = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
     lines = [
         "# Shipped checkpoints",
@@ -136,9 +193,12 @@ def main() -> None:
                   f"({bench['ratios']['sampling data / latent']:.1f} x); training step "
                   f"{t['latent diffusion']:.3f} s vs {t['data-space diffusion']:.3f} s "
                   f"({bench['ratios']['training step data / latent']:.1f} x).", ""]
+    lines += frontier_lines(frontier)
     for name in MODELS:
         if (root / name / "config.json").exists():
             lines += card(name, root / name, report)
+            loss_figure(name, json.loads((root / name / "config.json").read_text()),
+                        Path(args.figures) / f"{name}_loss.png")
     out = root / "README.md"
     tmp = out.with_suffix(".md.tmp")
     tmp.write_text("\n".join(lines))

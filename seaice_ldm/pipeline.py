@@ -21,14 +21,15 @@ import numpy as np
 import torch
 import xarray as xr
 
-from seaice_ldm.data import Grid, clip_to_bounds, denormalise, normalise, open_dataset, to_arrays
+from seaice_ldm.checkpoints.build import Loaded, check_pair, load_model
+from seaice_ldm.checkpoints.format import CheckpointError, load_weights
+from seaice_ldm.data import (VARIABLES, Grid, canonical_coords, clip_to_bounds, denormalise, make_dataset,
+                             normalise, open_dataset, to_arrays)
 from seaice_ldm.diffusion.samplers import get_sampler
 from seaice_ldm.diffusion.schedules import RHO, SIGMA_MAX, SIGMA_MIN, karras_sigmas
+from seaice_ldm.models.device import pick_device
+from seaice_ldm.models.latent import latent_mask, unwhiten
 from seaice_ldm.options import DECODERS, SPACES, SampleRequest, check_choice
-from seaice_ldm.training.builders import Loaded, check_pair, load_model
-from seaice_ldm.training.checkpoint import CheckpointError, load_weights
-from seaice_ldm.training.distributed import pick_device
-from seaice_ldm.training.trainers import latent_mask
 
 REFERENCE_FILE = "reference.nc"
 
@@ -62,16 +63,50 @@ def _ocean(path: Path, meta: dict) -> np.ndarray:
     return load_weights(path, "grid", meta)["ocean"].numpy().astype(bool)
 
 
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bf16 natively: a GPU that supports it, a CPU with AVX512-BF16 or AMX."""
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    if device.type != "cpu":
+        return False
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:  # not Linux: no cheap check, stay in float32
+        return False
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``"auto"`` -> ``"bfloat16"`` where the device has native bf16, else ``"float32"``."""
+    check_choice("precision", precision, PRECISIONS)
+    if precision == "auto":
+        return "bfloat16" if native_bf16(device) else "float32"
+    return precision
+
+
 class Pipeline:
     """Trained generators on one grid, ready to sample (models load once and are read-only)."""
 
     def __init__(self, generators: dict[tuple[str, str], Generator], ocean: np.ndarray, grid: Grid,
-                 device: torch.device, reference: xr.Dataset | None = None) -> None:
+                 device: torch.device, reference: xr.Dataset | None = None, precision: str = "float32",
+                 errors: dict[tuple[str, str], str] | None = None) -> None:
         self.generators = generators
         self.ocean = ocean
         self.grid = grid
         self.device = device
         self.reference = reference
+        #: bf16 autocast + channels-last in sampling ("bfloat16"; "auto" where the hardware has native bf16)
+        self.bf16 = resolve_precision(precision, device) == "bfloat16"
+        #: (space, decoder) -> why that generator could not be loaded (``load_pipeline(..., strict=False)``)
+        self.errors = dict(errors or {})
+        if self.bf16:
+            for gen in generators.values():
+                for model in (gen.diffusion, gen.vae):
+                    if model is not None:
+                        model.module.to(memory_format=torch.channels_last)
         self._mask = torch.from_numpy(ocean.astype(np.float32))[None, None].to(device)
 
     # ----------------------------------------------------------------- what is available
@@ -199,33 +234,33 @@ class Pipeline:
                     callback({"batch": b, "batches": n_batches, "i": info["i"], "n": info["n"]})
 
             gen_torch = torch.Generator(device=self.device).manual_seed(seed + 7919 * (b + 1))
-            x = sample_fn(denoise, x, sigmas, callback=progress, generator=gen_torch)
-            if gen.vae is not None:
-                stats = gen.diffusion.meta["latent_stats"]
-                mean = torch.tensor(stats["mean"], device=self.device).view(1, -1, 1, 1)
-                std = torch.tensor(stats["std"], device=self.device).view(1, -1, 1, 1)
-                x = gen.vae.module.decode(x * std + mean, self._mask.expand(len(x), -1, -1, -1))
-            outputs.append(x.float().cpu())
+            if self.bf16:  # the networks were put in channels-last at load; the sampler's own maths stays float32
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+                x = sample_fn(denoise, x, sigmas, callback=progress, generator=gen_torch)
+                if gen.vae is not None:
+                    z = unwhiten(x, gen.diffusion.meta["latent_stats"])
+                    x = gen.vae.module.decode(z, self._mask.expand(len(x), -1, -1, -1))
+            outputs.append(x.float().contiguous().cpu())
         return torch.cat(outputs)
 
     def _to_dataset(self, gen: Generator, x: torch.Tensor, decoder: str, space: str, request: dict,
                     seconds: float) -> xr.Dataset:
         owner = gen.vae or gen.diffusion
-        values = denormalise(x.numpy(), owner.stats)
-        values[..., ~self.ocean] = np.nan
         names = owner.stats.names
-        coords = self.coords()
-        data = {
-            name: (("member", "y", "x"), values[:, i].astype(np.float32), {"units": owner.meta["units"][name]})
-            for i, name in enumerate(names)
-        }
-        ds = xr.Dataset(data, coords={"member": np.arange(len(values)), **coords})
-        if decoder == "censored":  # point output of the censored decoder: the mean clipped to the bounds
-            ds = clip_to_bounds(ds)
+        units = owner.meta.get("units", {})
+        for name in names:
+            if units.get(name, VARIABLES[name].units) != VARIABLES[name].units:
+                raise CheckpointError(f"{owner.path}: config.json key units.{name} is {units[name]!r}; the model "
+                                      f"works in {VARIABLES[name].units!r}")
+        values = denormalise(x.numpy(), owner.stats)
         synthetic = gen.diffusion.meta.get("data", {}).get("synthetic") == "yes"
-        ds.attrs.update({
-            "title": "Generated sea-ice states (model trained on synthetic data)" if synthetic
+        ds = make_dataset({name: values[:, i] for i, name in enumerate(names)}, self.grid, land=~self.ocean, attrs={
+            "title": "Generated sea-ice states (model trained on SYNTHETIC data)" if synthetic
             else "Generated sea-ice states",
+            **({"comment": "Generated by models trained on SYNTHETIC Arctic data, not observations."}
+               if synthetic else {}),
+            "source": f"seaice-ldm {space}-space diffusion ({decoder} decoder)",
             "synthetic": "yes" if synthetic else "no",
             "space": space,
             "decoder": decoder,
@@ -238,8 +273,9 @@ class Pipeline:
             "guidance": request["guidance"],
             "device": str(self.device),
             "seconds": round(seconds, 3),
-            "grid_name": self.grid.name,
         })
+        if decoder == "censored":  # point output of the censored decoder: the mean clipped to the bounds
+            ds = clip_to_bounds(ds)
         return ds
 
     @torch.no_grad()
@@ -264,53 +300,97 @@ class Pipeline:
         return clip_to_bounds(out) if vae.module.censored else out
 
     def coords(self) -> dict[str, Any]:
-        """Grid coordinates (x, y, lat, lon, cell_area, land) of the generated fields."""
-        return dict(self.grid.coords(land=~self.ocean))
+        """Canonical coordinates (x, y, lat, lon, cell_area, land, grid mapping crs) of the generated fields."""
+        return canonical_coords(self.grid, ~self.ocean)
 
 
-def _load_generators(root: Path, device: torch.device) -> dict[tuple[str, str], Generator]:
+def _load_generators(root: Path, device: torch.device,
+                     errors: dict[tuple[str, str], str] | None = None) -> dict[tuple[str, str], Generator]:
+    """The generators in ``root``; with an ``errors`` dict, one that fails is recorded there and skipped."""
     generators = {}
+
+    def load(key: tuple[str, str], build: Callable[[], Generator]) -> None:
+        try:
+            generators[key] = build()
+        except Exception as err:
+            if errors is None:
+                raise
+            errors[key] = f"{type(err).__name__}: {err}"
+
+    def latent(ldm: Path, vae: Path) -> Generator:
+        if not (vae / "config.json").exists():
+            raise CheckpointError(f"{ldm} needs its VAE at {vae}, which is missing")
+        pair = Generator(load_model(ldm, "diffusion", device), load_model(vae, "vae", device))
+        check_pair(pair.vae, pair.diffusion)
+        return pair
+
+    def data(path: Path) -> Generator:
+        ddm = load_model(path, "diffusion", device)
+        if ddm.meta.get("space") != "data":
+            raise CheckpointError(f"{path} is not a data-space diffusion model")
+        return Generator(ddm)
+
     for decoder in DECODERS:
         ldm, vae = root / f"ldm_{decoder}", root / f"vae_{decoder}"
         if (ldm / "config.json").exists():
-            if not (vae / "config.json").exists():
-                raise CheckpointError(f"{ldm} needs its VAE at {vae}, which is missing")
-            pair = Generator(load_model(ldm, "diffusion", device), load_model(vae, "vae", device))
-            check_pair(pair.vae, pair.diffusion)
-            generators[("latent", decoder)] = pair
+            load(("latent", decoder), lambda ldm=ldm, vae=vae: latent(ldm, vae))
     if (root / "ddm" / "config.json").exists():
-        ddm = load_model(root / "ddm", "diffusion", device)
-        if ddm.meta.get("space") != "data":
-            raise CheckpointError(f"{root / 'ddm'} is not a data-space diffusion model")
-        generators[("data", "censored")] = Generator(ddm)
+        load(("data", "censored"), lambda: data(root / "ddm"))
     return generators
 
 
 def load_pipeline(checkpoints: str | Path = "checkpoints", device: str | None = None,
-                  reference: bool = True) -> Pipeline:
-    """Load every model found in ``checkpoints`` onto ``device`` (default: cuda if available, else cpu)."""
+                  reference: bool = True, precision: str = "float32", strict: bool = True) -> Pipeline:
+    """Load every model found in ``checkpoints`` onto ``device`` (default: cuda if available, else cpu).
+
+    ``precision``: ``"float32"`` (default), ``"bfloat16"`` (bf16 autocast and channels-last while sampling)
+    or ``"auto"`` (bf16 where the device computes it natively, see :func:`native_bf16`).
+    ``strict=False`` loads what it can: a model that is corrupt, unpaired or on another grid or land mask
+    is left out and its error kept in ``Pipeline.errors[(space, decoder)]`` (a bad ``reference.nc`` under
+    ``("reference", "reference.nc")``); it still raises when no model at all can be loaded.
+    """
     root = Path(checkpoints)
     if not root.is_dir():
         raise CheckpointError(f"checkpoints folder not found: {root}")
     chosen = pick_device(device)
-    generators = _load_generators(root, chosen)
+    resolve_precision(precision, chosen)  # a bad choice fails before any model loads
+    errors: dict[tuple[str, str], str] | None = None if strict else {}
+    generators = _load_generators(root, chosen, errors)
     if not generators:
-        raise CheckpointError(f"no trained models in {root} (expected ldm_censored, ldm_gaussian, ddm ...)")
-    grids = {tuple(sorted(g.diffusion.meta["grid"].items())) for g in generators.values()}
-    if len(grids) > 1:
-        raise CheckpointError(f"the models in {root} were trained on different grids: {sorted(grids)}")
+        found = "" if not errors else ": " + "; ".join(f"{k[0]}/{k[1]}: {v}" for k, v in errors.items())
+        raise CheckpointError(f"no trained models in {root} (expected ldm_censored, ldm_gaussian, ddm ...){found}")
     first = next(iter(generators.values()))
     grid = Grid(**first.diffusion.meta["grid"])
     ocean = _ocean(first.diffusion.path, first.diffusion.meta)
-    for gen in generators.values():
+    if strict:
+        grids = {tuple(sorted(g.diffusion.meta["grid"].items())) for g in generators.values()}
+        if len(grids) > 1:
+            raise CheckpointError(f"the models in {root} were trained on different grids: {sorted(grids)}")
+    for key, gen in list(generators.items()):
         for model in (gen.diffusion, gen.vae):
-            if model is not None and not np.array_equal(_ocean(model.path, model.meta), ocean):
-                raise CheckpointError(f"{model.path} has another land mask than {first.diffusion.path}; "
-                                      "all models must be trained on the same grid and mask")
+            if model is None or key not in generators:
+                continue
+            if model.meta["grid"] != first.diffusion.meta["grid"]:  # only reached when strict=False
+                problem = f"{model.path} was trained on another grid than {first.diffusion.path}"
+            elif not np.array_equal(_ocean(model.path, model.meta), ocean):
+                problem = (f"{model.path} has another land mask than {first.diffusion.path}; "
+                           "all models must be trained on the same grid and mask")
+            else:
+                continue
+            if strict:
+                raise CheckpointError(problem)
+            errors[key] = f"CheckpointError: {problem}"
+            del generators[key]
     ref = None
     if reference and (root / REFERENCE_FILE).exists():
-        ref = open_dataset(root / REFERENCE_FILE)
-        if ref.sizes["y"] != grid.ny or ref.sizes["x"] != grid.nx:
-            raise CheckpointError(f"{root / REFERENCE_FILE} is on a {ref.sizes['y']}x{ref.sizes['x']} grid, "
-                                  f"the models on {grid.ny}x{grid.nx} ({grid.name})")
-    return Pipeline(generators, ocean, grid, chosen, ref)
+        try:
+            ref = open_dataset(root / REFERENCE_FILE)
+            if ref.sizes["y"] != grid.ny or ref.sizes["x"] != grid.nx:
+                raise CheckpointError(f"{root / REFERENCE_FILE} is on a {ref.sizes['y']}x{ref.sizes['x']} grid, "
+                                      f"the models on {grid.ny}x{grid.nx} ({grid.name})")
+        except Exception as err:
+            if strict:
+                raise
+            errors[("reference", REFERENCE_FILE)] = f"{type(err).__name__}: {err}"
+            ref = None
+    return Pipeline(generators, ocean, grid, chosen, ref, precision=precision, errors=errors)

@@ -6,9 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from seaice_ldm.models.vae import VAE, VAEConfig
-from seaice_ldm.training.builders import Loaded, check_pair, load_model
-from seaice_ldm.training.checkpoint import (
+from seaice_ldm.checkpoints.build import Loaded, check_pair, load_model
+from seaice_ldm.checkpoints.format import (
     CheckpointError,
     load_weights,
     optimizer_from_safetensors,
@@ -16,6 +15,7 @@ from seaice_ldm.training.checkpoint import (
     read_meta,
     save_checkpoint,
 )
+from seaice_ldm.models.vae import VAE, VAEConfig
 from seaice_ldm.training.config import ConfigError, load_config
 
 CONFIGS = Path(__file__).parents[1] / "configs"
@@ -82,7 +82,7 @@ def test_failed_save_leaves_previous_checkpoint_and_no_temporaries(tmp_path, mon
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("seaice_ldm.training.checkpoint.save_file", broken)
+    monkeypatch.setattr("seaice_ldm.checkpoints.format.save_file", broken)
     with pytest.raises(OSError, match="disk full"):
         save_checkpoint(tmp_path / "ck", _vae_meta(), {"ema": _vae(channels=(8, 16)).state_dict()})
     assert (tmp_path / "ck" / "ema.safetensors").read_bytes() == before

@@ -7,7 +7,7 @@ from seaice_ldm.evaluation.claims import verdicts
 NAMES = ("sit", "sic", "sid", "siu", "siv")
 
 
-def _gen(crps=1.0, ssr=1.0, violation=0.0, miz=1.0, at0=0.4, at1=0.3, seconds=1.0):
+def _gen(crps=1.0, ssr=1.0, violation=0.0, miz=1.0, at0=0.4, at1=0.3, seconds=1.0, gflop=1.0):
     return {
         "crps": dict.fromkeys(NAMES, crps),
         "small_scale_ratio": dict.fromkeys(NAMES, ssr),
@@ -15,6 +15,7 @@ def _gen(crps=1.0, ssr=1.0, violation=0.0, miz=1.0, at0=0.4, at1=0.3, seconds=1.
         "integrals": {"miz_area": {"mean": miz, "std": 0.1}},
         "bound_share": {"sic": {"lower": at0, "upper": at1}},
         "seconds_per_state": seconds,
+        "gflop_per_state": gflop,
     }
 
 
@@ -23,9 +24,9 @@ def _results():
         "reference": {"integrals": {"miz_area": {"mean": 1.0, "std": 0.1}},
                       "bound_share": {"sic": {"lower": 0.4, "upper": 0.3}}},
         "generators": {
-            "LDM (censored)": _gen(crps=1.0, ssr=0.5, seconds=0.01),
-            "LDM (gaussian)": _gen(crps=1.0, violation=0.1, miz=2.0, at0=0.0, at1=0.0, seconds=0.01),
-            "data-space DM (censored)": _gen(crps=1.1, ssr=0.9, seconds=0.3),
+            "LDM (censored)": _gen(crps=1.0, ssr=0.5, seconds=0.01, gflop=7.0),
+            "LDM (gaussian)": _gen(crps=1.0, violation=0.1, miz=2.0, at0=0.0, at1=0.0, seconds=0.01, gflop=7.0),
+            "data-space DM (censored)": _gen(crps=1.1, ssr=0.9, seconds=0.3, gflop=70.0),
         },
     }
 
@@ -39,7 +40,7 @@ def test_each_claim_fails_past_its_threshold():
     r["generators"]["data-space DM (censored)"]["crps"] = dict.fromkeys(NAMES, 2.0)  # LDM ratio 0.5 < 0.8
     r["generators"]["data-space DM (censored)"]["small_scale_ratio"] = dict.fromkeys(NAMES, 0.1)
     r["generators"]["LDM (censored)"]["crps"] = dict.fromkeys(NAMES, 1.1)  # censored/Gaussian 1.1 > 1.05
-    r["generators"]["data-space DM (censored)"]["seconds_per_state"] = 0.04  # 4 x < 5 x
+    r["generators"]["data-space DM (censored)"]["gflop_per_state"] = 69.0  # 9.9 x < 10 x (seconds do not count)
     assert [c["holds"] for c in verdicts(r)] == [False, False, False, False]
 
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from seaice_ldm.checkpoints.format import read_meta
 from seaice_ldm.cli import main
-from seaice_ldm.training.checkpoint import read_meta
 
 TINY = Path(__file__).parents[1] / "configs" / "tiny"
 

@@ -3,7 +3,8 @@ import pyproj
 import pytest
 
 from seaice_ldm.data import GRIDS, DataError, Grid, coastline_segments, load_land_mask
-from seaice_ldm.data.landmask import BUILD_COMMAND, _connected_to_pole
+from seaice_ldm.data.landmask import _connected_to_pole
+from seaice_ldm.data.shipped_masks import BUILD_COMMAND
 
 LAND_POINTS = {  # (lat, lon)
     "central Greenland": (72.0, -40.0),

@@ -1,16 +1,18 @@
-"""Gaussian and censored-Gaussian likelihoods against scipy.stats references."""
+"""Gaussian and censored-Gaussian likelihoods against scipy.stats references, and the far tail against
+arbitrary-precision (mpmath) values of the inverse Mills ratio."""
 
 import math
 
 import numpy as np
 import pytest
 import torch
-from scipy import stats
+from scipy import special, stats
 
 from seaice_ldm.models.likelihoods import (
     censor,
     censored_gaussian_nll,
     gaussian_nll,
+    log_ndtr,
     per_channel,
     sample_decoder,
 )
@@ -137,3 +139,72 @@ def test_sample_decoder_seeded():
 
     assert torch.equal(draw(7), draw(7))
     assert not torch.equal(draw(7), draw(8))
+
+
+def inverse_mills(z: np.ndarray) -> np.ndarray:
+    """phi(z) / Phi(z) in 60-digit arithmetic (independent of any float32/float64 formula)."""
+    mpmath = pytest.importorskip("mpmath")
+    with mpmath.workdps(60):
+        return np.array([float(mpmath.npdf(mpmath.mpf(float(v))) / mpmath.ncdf(mpmath.mpf(float(v)))) for v in z])
+
+
+# float32-exact points from the far left tail (|z| up to 1e6) through the body to the right tail
+TAIL_Z = torch.tensor([-1e6, -3e5, -1e5, -3e4, -1e4, -1e3, -100.0, -38.5, -10.0, -3.0, -1.0, -0.25, 0.0,
+                       0.5, 1.0, 2.5, 5.0, 8.0, 10.0], dtype=torch.float32)
+
+
+def test_log_ndtr_value_matches_scipy():
+    z = torch.cat([TAIL_Z.double(), torch.linspace(-50.0, 30.0, 321, dtype=torch.float64)])
+    np.testing.assert_allclose(log_ndtr(z).numpy(), special.log_ndtr(z.numpy()), rtol=1e-12, atol=0)
+
+
+def test_log_ndtr_gradient_is_the_inverse_mills_ratio_in_float32():
+    z = TAIL_Z.clone().requires_grad_(True)
+    log_ndtr(z).sum().backward()
+    np.testing.assert_allclose(z.grad.double().numpy(), inverse_mills(TAIL_Z.numpy()), rtol=1e-5, atol=0)
+
+
+@pytest.mark.parametrize("log_s", [0.0, -3.0, 2.0])
+def test_censored_nll_gradients_exact_in_the_far_tail_in_float32(log_s):
+    # y at the lower bound 0 with the mean far above it: z = (0 - mu)/s from -1e6 to 0.
+    z = torch.tensor([-1e6, -1e5, -1e4, -1e3, -30.0, -2.0, 0.0], dtype=torch.float64)
+    mu = (-z * math.exp(log_s)).float().requires_grad_(True)
+    log_scale = torch.tensor(log_s, dtype=torch.float32, requires_grad=True)
+    y = torch.zeros(len(z))
+    nll = censored_gaussian_nll(y, mu, log_scale, torch.tensor(0.0), torch.tensor(1.0))
+    nll.sum().backward()
+    z_used = (-mu.detach().double() / math.exp(log_s)).numpy()
+    ratio = inverse_mills(z_used)
+    # d/dmu -log Phi((l - mu)/s) = (phi/Phi)(z) / s;  d/dlog_s -log Phi(z) = z (phi/Phi)(z)
+    np.testing.assert_allclose(mu.grad.double().numpy(), ratio / math.exp(log_s), rtol=2e-5)
+    np.testing.assert_allclose(log_scale.grad.item(), np.sum(z_used * ratio), rtol=2e-5)
+    np.testing.assert_allclose(nll.detach().double().numpy(), -special.log_ndtr(z_used), rtol=1e-6)
+
+
+@pytest.mark.parametrize("log_s", [-100.0, 80.0])
+def test_extreme_log_scales_finite_and_right_in_float32(log_s):
+    """exp(-log_s) overflows float32 below -88.7; the NLL of y = mu, or of a bound the mean sits on, stays
+    exact: log s + log(2 pi)/2 inside, log 2 at a bound."""
+    lower, upper = LOWER.float(), UPPER.float()
+    # y = mu everywhere: on the lower bounds, on sic's upper bound, inside, and on the unbounded channel
+    y = torch.tensor([[[0.0, 7.0, 0.3, 2.0],     # sit: [0, inf)
+                       [0.0, 1.0, 0.3, 0.6],     # sic: [0, 1]
+                       [0.0, 1.0, 0.3, -0.2]]])  # siu: unbounded
+    mu = y.clone().requires_grad_(True)
+    log_scale = torch.full((3,), log_s, requires_grad=True)
+    nll = censored_gaussian_nll(y, mu, log_scale, lower, upper)
+    inside = log_s + 0.5 * math.log(2 * math.pi)
+    expected = torch.tensor([[[math.log(2), inside, inside, inside],      # sit: [0, inf)
+                              [math.log(2), math.log(2), inside, inside],  # sic: [0, 1]
+                              [inside, inside, inside, inside]]])          # siu: unbounded
+    torch.testing.assert_close(nll.detach(), expected, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(gaussian_nll(y, mu, log_scale).detach(), torch.full_like(y, inside))
+    nll.sum().backward()
+    assert not torch.isnan(mu.grad).any() and torch.isfinite(log_scale.grad).all()
+    # d/dlog_s: 1 per element inside (z = 0), 0 at a bound (z (phi/Phi)(z) = 0 at z = 0)
+    at_bound = (expected == math.log(2)).float()
+    torch.testing.assert_close(log_scale.grad, (1 - at_bound).sum(dim=(0, 2)))
+    if log_s > 0:  # d/dmu at a bound = (phi/Phi)(0) / s = sqrt(2/pi) e^-log_s, representable here
+        at_lower = mu.grad[0, :2, 0].double()
+        torch.testing.assert_close(at_lower, torch.full_like(at_lower, math.sqrt(2 / math.pi) * math.exp(-log_s)),
+                                   rtol=1e-5, atol=0)

@@ -191,3 +191,10 @@ def test_reconstruction_errors_by_hand():
 def test_miz_error_is_nan_without_miz():
     truth = integrals_dataset("time").isel(time=[1])  # sic = 1 everywhere
     assert np.isnan(miz_error(truth, truth + 1.0)["sit"])
+
+
+def test_a_non_finite_member_does_not_hide_violations_at_its_cell():
+    land = np.array([[0, 0]])
+    sic = np.array([[[1.5, 0.5]], [[np.nan, 0.5]], [[0.2, 0.5]]])  # cell 0: one violation, one NaN
+    share = bound_violation_share(make_dataset({"sic": sic}, land))["sic"]
+    assert share == pytest.approx(2 / 6)  # the 1.5 and the NaN, out of 3 members x 2 ocean cells

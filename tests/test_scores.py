@@ -143,3 +143,13 @@ def test_energy_distance_same_distribution_near_zero():
     shifted = make_dataset(rng.normal(size=(60, 3, 3)) + 1.0, "member", LAND)
     same, different = energy_distance_fields(a, b, "sit"), energy_distance_fields(a, shifted, "sit")
     assert abs(same) < 0.1 * different
+
+
+def test_ensemble_crps_weights_cells_by_area():
+    # two ocean cells, one three times the area of the other: the mean is the area-weighted mean
+    members = np.array([[[0.0, 1.0]], [[1.0, 3.0]], [[2.0, 2.0]]])  # (member, y=1, x=2)
+    truth = np.array([[[0.5, 0.0]]])
+    ens = make_dataset(members, "member").assign_coords(cell_area=(("y", "x"), [[1.0, 3.0]]))
+    ref = make_dataset(truth, "time").assign_coords(cell_area=(("y", "x"), [[1.0, 3.0]]))
+    per_cell = [fair_crps_by_hand(members[:, 0, i], truth[0, 0, i]) for i in range(2)]
+    assert ensemble_crps(ens, ref)["sit"] == pytest.approx((per_cell[0] + 3 * per_cell[1]) / 4, rel=1e-6)

@@ -4,19 +4,24 @@ Nothing here imports torch: the layer produces xarray Datasets and numpy arrays 
 of docs/DESIGN.md.
 """
 
+from .canonical import canonical_coords, cf_encoding, check_canonical, make_dataset, variable_attrs, with_cf
+from .derived import drift_speed, sea_ice_extent
+from .dims import SAMPLE_DIMS, SPATIAL_DIMS, sample_dim
 from .grid import DEFAULT_GRID, GRIDS, Grid, get_grid, grid_from_dataset
-from .io import write_dataset
-from .landmask import LandMask, build_land_mask, build_masks, coastline_segments, load_land_mask, save_land_mask
+from .io import check_output, write_dataset
+from .landmask import build_land_mask, build_masks, coastline_segments, save_land_mask
 from .loaders import (
     DEFAULT_TOLERANCE,
+    LAND_MASK_CONVENTIONS,
+    DataNote,
     clip_to_bounds,
     land_of,
-    make_dataset,
     open_dataset,
     to_arrays,
     validate_dataset,
 )
 from .normalisation import NormStats, compute_norm_stats, denormalise, normalise, normalised_bounds
+from .shipped_masks import LandMask, load_land_mask
 from .splits import dataset_years, split_by_year, split_years
 from .summary import check_path, summarize
 from .synthetic import synthesize
@@ -34,11 +39,14 @@ from .variables import (
 )
 
 __all__ = [
+    "canonical_coords", "cf_encoding", "check_canonical", "make_dataset", "variable_attrs", "with_cf",
+    "drift_speed", "sea_ice_extent",
+    "SAMPLE_DIMS", "SPATIAL_DIMS", "sample_dim",
     "DEFAULT_GRID", "GRIDS", "Grid", "get_grid", "grid_from_dataset",
-    "write_dataset",
+    "check_output", "write_dataset",
     "LandMask", "build_land_mask", "build_masks", "coastline_segments", "load_land_mask", "save_land_mask",
-    "DEFAULT_TOLERANCE", "clip_to_bounds", "land_of", "make_dataset", "open_dataset", "to_arrays",
-    "validate_dataset",
+    "DEFAULT_TOLERANCE", "LAND_MASK_CONVENTIONS", "DataNote", "clip_to_bounds", "land_of", "open_dataset",
+    "to_arrays", "validate_dataset",
     "NormStats", "compute_norm_stats", "denormalise", "normalise", "normalised_bounds",
     "dataset_years", "split_by_year", "split_years",
     "check_path", "summarize",

@@ -9,7 +9,7 @@ import numpy as np
 import pyproj
 import xarray as xr
 
-from .landmask import load_land_mask
+from .shipped_masks import load_land_mask
 from .variables import DataError
 
 DEFAULT_CRS = "EPSG:3413"  # NSIDC Sea Ice Polar Stereographic North: true scale at 70 N, lon_0 = -45
@@ -30,6 +30,24 @@ class Grid:
     crs: str = DEFAULT_CRS
     x0: float = 0.0
     y0: float = 0.0
+
+    def __post_init__(self):
+        for key in ("nx", "ny"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 2:
+                raise DataError(f"grid {key} must be an integer of at least 2, got {value!r}")
+        for key in ("dx", "x0", "y0"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not np.isfinite(value):
+                raise DataError(f"grid {key} must be a finite number, got {value!r}")
+        if self.dx <= 0:
+            raise DataError(f"grid dx must be positive (metres), got {self.dx!r}")
+        try:
+            projected = pyproj.CRS(self.crs).is_projected
+        except pyproj.exceptions.CRSError as err:
+            raise DataError(f"grid crs {self.crs!r} is not a coordinate reference system: {err}") from None
+        if not projected:
+            raise DataError(f"grid crs {self.crs!r} is not a projected CRS (x/y in metres); regrid to EPSG:3413")
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -81,8 +99,13 @@ class Grid:
         }
 
     def crs_variable(self) -> xr.DataArray:
-        """The CF grid-mapping variable ``crs`` (attributes from ``pyproj.CRS.to_cf()``)."""
-        return xr.DataArray(np.int32(0), name="crs", attrs=pyproj.CRS(self.crs).to_cf())
+        """The CF grid-mapping variable ``crs``: ``pyproj.CRS.to_cf()`` attributes, a long name, and for polar
+        stereographic the ``latitude_of_projection_origin`` (+90 or -90) that CF requires."""
+        crs = pyproj.CRS(self.crs)
+        attrs = {"long_name": f"coordinate reference system ({crs.name})", **crs.to_cf()}
+        if attrs.get("grid_mapping_name") == "polar_stereographic" and "latitude_of_projection_origin" not in attrs:
+            attrs["latitude_of_projection_origin"] = 90.0 if attrs.get("standard_parallel", 90.0) > 0 else -90.0
+        return xr.DataArray(np.int32(0), name="crs", attrs=attrs)
 
 
 GRIDS: dict[str, Grid] = {
@@ -114,11 +137,11 @@ def grid_from_dataset(ds: xr.Dataset) -> Grid:
     dy = _uniform_step(y, "y")
     if not np.isclose(dx, dy, rtol=1e-6):
         raise DataError(f"grid cells are not square: dx = {dx:g} m, dy = {dy:g} m")
-    crs = _crs_name(ds)
+    crs = dataset_crs(ds)
     for grid in GRIDS.values():
-        if grid.crs == crs and grid.shape == (y.size, x.size) and _same_axes(grid, x, y):
+        if grid.shape == (y.size, x.size) and _same_axes(grid, x, y) and same_crs(crs, grid.crs, x, y):
             return grid
-    return Grid("custom", x.size, y.size, float(dx), crs, float(x.mean()), float(y.mean()))
+    return Grid("custom", x.size, y.size, float(dx), crs_name(crs, x, y), float(x.mean()), float(y.mean()))
 
 
 def _same_axes(grid: Grid, x: np.ndarray, y: np.ndarray) -> bool:
@@ -134,16 +157,56 @@ def _uniform_step(values: np.ndarray, name: str) -> float:
     return float(steps[0])
 
 
-def _crs_name(ds: xr.Dataset) -> str:
-    """The data set's CRS from its ``crs`` grid-mapping variable; EPSG:3413 when it has none."""
-    if "crs" not in ds.variables:
-        return DEFAULT_CRS
+def grid_mapping_name(ds: xr.Dataset) -> str | None:
+    """The grid-mapping variable the data variables name in their CF ``grid_mapping`` attribute (else a
+    variable called ``crs``, else None); variables that name different ones are refused."""
+    named = set()
+    for var in ds.data_vars.values():
+        text = str(var.attrs.get("grid_mapping", var.encoding.get("grid_mapping", ""))).strip()
+        if text:
+            named.add(text.split(":")[0].split()[0])  # CF also allows "name: coord coord ..."
+    if len(named) > 1:
+        raise DataError(f"variables name different grid mappings {sorted(named)}; one grid per data set")
+    name = named.pop() if named else ("crs" if "crs" in ds.variables else None)
+    if name is not None and name not in ds.variables:
+        raise DataError(f"variables name grid_mapping '{name}', but the data set has no variable '{name}'")
+    return name
+
+
+def dataset_crs(ds: xr.Dataset) -> pyproj.CRS:
+    """The data set's CRS from its CF grid-mapping variable; EPSG:3413 when it has none."""
+    name = grid_mapping_name(ds)
+    if name is None:
+        return pyproj.CRS(DEFAULT_CRS)
     try:
-        crs = pyproj.CRS.from_cf(dict(ds["crs"].attrs))
+        crs = pyproj.CRS.from_cf(dict(ds[name].attrs))
     except pyproj.exceptions.CRSError as err:
-        raise DataError(f"cannot read the 'crs' grid-mapping variable: {err}") from None
-    epsg = crs.to_epsg()
-    return f"EPSG:{epsg}" if epsg else crs.to_wkt()
+        raise DataError(f"cannot read the grid-mapping variable '{name}': {err}") from None
+    if not crs.is_projected:
+        raise DataError(f"grid mapping '{name}' is not a projected CRS ({crs.name}); "
+                        "regrid the data to EPSG:3413 first (e.g. with xESMF, pyresample or cdo)")
+    return crs
+
+
+def same_crs(a: pyproj.CRS | str, b: pyproj.CRS | str, x: np.ndarray, y: np.ndarray) -> bool:
+    """Whether two CRSs put the points of the x/y grid at the same place on Earth (to 0.1 m)."""
+    a, b = pyproj.CRS(a), pyproj.CRS(b)
+    if a == b:
+        return True
+    xs, ys = np.meshgrid(x[:: max(1, x.size // 8)], y[:: max(1, y.size // 8)])
+    lon, lat = pyproj.Transformer.from_crs(a, "EPSG:4326", always_xy=True).transform(xs, ys)
+    xb, yb = pyproj.Transformer.from_crs("EPSG:4326", b, always_xy=True).transform(lon, lat)
+    return bool(np.nanmax(np.hypot(xb - xs, yb - ys)) < 0.1)
+
+
+def crs_name(crs: pyproj.CRS, x: np.ndarray, y: np.ndarray) -> str:
+    """``"EPSG:3413"`` for the canonical CRS (however the file spells it), else ``"EPSG:n"`` or WKT."""
+    if same_crs(crs, DEFAULT_CRS, x, y):
+        return DEFAULT_CRS
+    epsg = crs.to_epsg(min_confidence=20)  # CF parameters without WKT match their EPSG code only loosely ...
+    if epsg and same_crs(crs, f"EPSG:{epsg}", x, y):  # ... so the code is taken only if it is the same CRS
+        return f"EPSG:{epsg}"
+    return crs.to_wkt()
 
 
 @lru_cache(maxsize=8)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
@@ -18,20 +16,10 @@ import numpy as np
 import pyproj
 from scipy import ndimage
 
-from .io import atomic_file
+from .atomic import atomic_file
+from .grid import GRIDS, get_grid
+from .shipped_masks import MASK_DIR
 from .variables import DataError
-
-MASK_DIR = Path(__file__).with_name("masks")
-BUILD_COMMAND = "seaice-ldm data build-masks"  # or: python -m seaice_ldm.data.landmask
-
-
-@dataclass(frozen=True)
-class LandMask:
-    """``land`` (bool, True = land) and ``land_fraction`` (float in [0, 1]) on a grid, each ``(ny, nx)``."""
-
-    land: np.ndarray
-    land_fraction: np.ndarray
-
 
 def build_land_mask(grid, supersample: int = 8) -> dict[str, np.ndarray]:
     """Land mask from ``supersample`` x ``supersample`` GLOBE samples per cell.
@@ -88,34 +76,9 @@ def build_masks(
 ) -> list[Path]:
     """Build and save the masks of the named grids (default: all) into ``out_dir`` (default: the package's
     shipped masks); returns the written paths."""
-    from .grid import GRIDS, get_grid  # the grid module imports this one
-
     names = [grid_names] if isinstance(grid_names, str) else list(grid_names or GRIDS)
     out_dir = MASK_DIR if out_dir is None else Path(out_dir)
     return [save_land_mask(get_grid(n), out_dir / f"{n}.npz") for n in names]
-
-
-def load_land_mask(grid) -> LandMask:
-    """The shipped land mask of a named grid (read-only arrays, cached)."""
-    return _load(grid.name, grid.shape)
-
-
-@lru_cache(maxsize=8)
-def _load(name: str, shape: tuple[int, int]) -> LandMask:
-    path = MASK_DIR / f"{name}.npz"
-    if not path.is_file():
-        raise DataError(
-            f"no land mask for grid '{name}' at {path}; build it with `{BUILD_COMMAND}` "
-            "or pass a land mask explicitly"
-        )
-    with np.load(path) as f:
-        land = f["land"].astype(bool)
-        fraction = f["land_fraction"].astype(np.float32) / 255.0
-    if land.shape != shape:
-        raise DataError(f"land mask {path} has shape {land.shape}, grid '{name}' has {shape}")
-    for a in (land, fraction):
-        a.flags.writeable = False
-    return LandMask(land, fraction)
 
 
 def coastline_segments(land_fraction: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

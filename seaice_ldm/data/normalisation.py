@@ -26,7 +26,15 @@ class NormStats:
 
     def __post_init__(self):
         if not len(self.names) == len(self.mean) == len(self.std):
-            raise ValueError("names, mean and std must have the same length")
+            raise DataError("norm_stats: names, mean and std must have the same length")
+        unknown = [n for n in self.names if n not in VARIABLE_NAMES]
+        if unknown or len(set(self.names)) != len(self.names):
+            raise DataError(f"norm_stats.names {list(self.names)}: unknown or repeated variable names")
+        for i, name in enumerate(self.names):  # a zero, negative or NaN std makes every sample NaN or inf
+            if not np.isfinite(self.mean[i]):
+                raise DataError(f"norm_stats.mean[{i}] ({name}) must be finite, got {self.mean[i]!r}")
+            if not (np.isfinite(self.std[i]) and self.std[i] > 0):
+                raise DataError(f"norm_stats.std[{i}] ({name}) must be finite and positive, got {self.std[i]!r}")
 
     def to_dict(self) -> dict[str, list]:
         """JSON-friendly form."""
@@ -34,7 +42,15 @@ class NormStats:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "NormStats":
-        return cls(tuple(d["names"]), tuple(float(v) for v in d["mean"]), tuple(float(v) for v in d["std"]))
+        """From :meth:`to_dict` (e.g. a checkpoint's config.json); errors name the key."""
+        try:
+            return cls(tuple(d["names"]), tuple(float(v) for v in d["mean"]), tuple(float(v) for v in d["std"]))
+        except KeyError as err:
+            raise DataError(f"norm_stats: key {err} is missing") from None
+        except (TypeError, ValueError) as err:
+            if isinstance(err, DataError):
+                raise
+            raise DataError(f"norm_stats: names, mean and std must be lists of names and numbers ({err})") from None
 
 
 def compute_norm_stats(ds: xr.Dataset, names: Sequence[str] = VARIABLE_NAMES) -> NormStats:

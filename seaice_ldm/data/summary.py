@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import calendar
 import os
+import warnings
 
-import numpy as np
 import xarray as xr
 
+from .derived import sea_ice_extent
+from .dims import sample_dim
 from .grid import grid_from_dataset
-from .loaders import land_of, open_dataset
-from .variables import EXTENT_THRESHOLD, VARIABLE_NAMES, VARIABLES
+from .loaders import DataNote, land_of, open_dataset
+from .variables import VARIABLE_NAMES, VARIABLES
 
 
 def summarize(ds: xr.Dataset) -> str:
@@ -38,16 +40,21 @@ def summarize(ds: xr.Dataset) -> str:
     return "\n".join(lines)
 
 
-def check_path(path: str | os.PathLike) -> str:
-    """Open, validate and summarize a file (raises :class:`DataError` naming any problem)."""
-    return summarize(open_dataset(path))
+def check_path(path: str | os.PathLike, land_mask: str | None = None, grid: str | None = None) -> str:
+    """Open, validate and summarize a file (raises :class:`DataError` naming any problem); conversions made
+    while reading (:class:`DataNote`) are listed first."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataNote)
+        ds = open_dataset(path, land_mask=land_mask, grid=grid)
+    notes = [f"note: {w.message}" for w in caught if issubclass(w.category, DataNote)]
+    return "\n".join([*notes, summarize(ds)])
 
 
 def _sample_line(ds: xr.Dataset) -> str:
     if "time" in ds.dims:
         t = ds["time"].values
         return f"time: {ds.sizes['time']} states from {str(t[0])[:10]} to {str(t[-1])[:10]}"
-    dim = next(d for d in ds[next(iter(ds.data_vars))].dims if d not in ("y", "x"))
+    dim = sample_dim(ds)
     return f"{dim}: {ds.sizes[dim]} states"
 
 
@@ -66,7 +73,6 @@ def _variable_line(da: xr.DataArray, var) -> str:
 
 
 def _extent_line(ds: xr.Dataset) -> str:
-    extent = ((ds["sic"] > EXTENT_THRESHOLD) * ds["cell_area"]).sum(("y", "x")) / 1e12
-    monthly = extent.groupby("time.month").mean().compute()
+    monthly = sea_ice_extent(ds["sic"], ds["cell_area"]).groupby("time.month").mean().compute()
     by_month = dict(zip(monthly["month"].values.tolist(), monthly.values.tolist()))
     return ", ".join(f"{calendar.month_abbr[m]} {by_month[m]:.2f}" for m in sorted(by_month))

@@ -35,8 +35,8 @@ from scipy.signal import lfilter
 import xarray as xr
 
 from .grid import Grid, get_grid
-from .landmask import load_land_mask
-from .loaders import make_dataset
+from .shipped_masks import load_land_mask
+from .canonical import make_dataset
 from .variables import VARIABLE_NAMES
 
 DAYS_PER_YEAR = 365  # no leap days: 29 February is skipped

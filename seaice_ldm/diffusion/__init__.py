@@ -1,6 +1,6 @@
 """EDM diffusion (Karras et al. 2022): preconditioning, training loss, schedules, samplers."""
 
-from seaice_ldm.diffusion.loss import edm_loss
+from seaice_ldm.diffusion.loss import EDMLoss, edm_loss
 from seaice_ldm.diffusion.precond import EDMPrecond
 from seaice_ldm.diffusion.samplers import (
     SAMPLER_FUNCTIONS,
@@ -12,6 +12,7 @@ from seaice_ldm.diffusion.samplers import (
 from seaice_ldm.diffusion.schedules import karras_sigmas, steps_for_nfe
 
 __all__ = [
+    "EDMLoss",
     "EDMPrecond",
     "SAMPLER_FUNCTIONS",
     "edm_loss",

@@ -1,4 +1,5 @@
-"""EDM training loss (Karras et al. 2022, eq. 8 with Table 1's noise distribution and weighting)."""
+"""EDM training loss (Karras et al. 2022, eq. 8 with Table 1's noise distribution and weighting), as a
+function and as the loss module the training loop and the benchmark run."""
 
 from __future__ import annotations
 
@@ -47,3 +48,30 @@ def edm_loss(
         return err.mean()
     w = weight.to(x.dtype).expand_as(x)
     return (w * err).sum() / w.sum().clamp(min=torch.finfo(x.dtype).tiny)
+
+
+class EDMLoss(torch.nn.Module):
+    """EDM denoising loss; ``ocean_only`` restricts it to ocean cells (data space).
+
+    A date-conditioned network sees each state's day of the year, dropped (NaN) for a random
+    ``date_dropout`` share of the batch so the same weights also learn the unconditional model.
+    """
+
+    def __init__(self, precond: EDMPrecond, ocean_only: bool, p_mean: float, p_std: float,
+                 date_dropout: float = 0.0) -> None:
+        super().__init__()
+        self.model = precond
+        self.ocean_only = ocean_only
+        self.p_mean, self.p_std = p_mean, p_std
+        self.date_dropout = date_dropout
+
+    def forward(self, x: Tensor, mask: Tensor, day_of_year: Tensor | None = None) -> dict[str, Tensor]:
+        weight = mask if self.ocean_only else None
+        if not self.model.net.cfg.date_conditioning:
+            day_of_year = None
+        elif day_of_year is not None:
+            dropped = torch.rand(day_of_year.shape, device=day_of_year.device) < self.date_dropout
+            day_of_year = torch.where(dropped, torch.full_like(day_of_year, float("nan")), day_of_year)
+        loss = edm_loss(self.model, x, mask, weight=weight, p_mean=self.p_mean, p_std=self.p_std,
+                        day_of_year=day_of_year)
+        return {"loss": loss}

@@ -6,23 +6,24 @@ import argparse
 import json
 import statistics
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
+from seaice_ldm.checkpoints.build import build_precond, build_vae
+from seaice_ldm.checkpoints.format import hardware_description
 from seaice_ldm.data import VARIABLE_NAMES
 from seaice_ldm.data.io import atomic_file
-from seaice_ldm.options import SAMPLERS
+from seaice_ldm.diffusion.loss import EDMLoss
 from seaice_ldm.diffusion.schedules import steps_for_nfe
 from seaice_ldm.evaluation.reference import evenly
 from seaice_ldm.evaluation.report import pipeline_held_out
 from seaice_ldm.evaluation.scores import ensemble_crps
+from seaice_ldm.models.latent import latent_mask
+from seaice_ldm.models.vae import VAELoss
+from seaice_ldm.options import SAMPLERS, SPACES
 from seaice_ldm.pipeline import Pipeline, load_pipeline
-from seaice_ldm.training.builders import build_precond, build_vae
-from seaice_ldm.training.checkpoint import hardware_description
-from seaice_ldm.training.trainers import EDMLoss, VAELoss, latent_mask
 
 
 def _sync(device: torch.device) -> None:
@@ -81,7 +82,7 @@ def cost(pipe: Pipeline, args: argparse.Namespace) -> dict[str, Any]:
     b = args.batch
     out = {
         "sample_s_per_state": {
-            space: sampling_seconds(pipe, space, b, args.steps, args.sampler, args.repeats) for space in ("latent", "data")
+            space: sampling_seconds(pipe, space, b, args.steps, args.sampler, args.repeats) for space in SPACES
         },
         "train_s_per_step": {
             "latent diffusion": training_step_seconds(
@@ -107,7 +108,7 @@ def quality_vs_steps(pipe: Pipeline, args: argparse.Namespace) -> list[dict[str,
     test, _ = pipeline_held_out(pipe)
     ref = evenly(test, 32).load()
     rows = []
-    for space in ("latent", "data"):
+    for space in SPACES:
         for sampler in SAMPLERS:
             for nfe in args.nfe:
                 steps = steps_for_nfe(sampler, nfe)
@@ -118,7 +119,7 @@ def quality_vs_steps(pipe: Pipeline, args: argparse.Namespace) -> list[dict[str,
                 crps = ensemble_crps(ens, ref, names=VARIABLE_NAMES)
                 rows.append({"space": space, "sampler": sampler, "nfe": nfe, "steps": steps, "seconds": seconds,
                              "crps": crps})
-    for space in ("latent", "data"):  # geometric mean over variables of CRPS relative to the space's best
+    for space in SPACES:  # geometric mean over variables of CRPS relative to the space's best
         mine = [r for r in rows if r["space"] == space]
         best = {n: min(r["crps"][n] for r in mine) for n in VARIABLE_NAMES}
         for r in mine:

@@ -13,14 +13,15 @@ import numpy as np
 import xarray as xr
 from scipy.stats import wasserstein_distance
 
-from seaice_ldm.data.variables import EXTENT_THRESHOLD, MIZ_LOWER, MIZ_UPPER, VARIABLE_NAMES, VARIABLES
+from seaice_ldm.data.derived import M2_TO_MKM2, sea_ice_extent
+from seaice_ldm.data.dims import SPATIAL_DIMS
+from seaice_ldm.data.variables import MIZ_LOWER, MIZ_UPPER, VARIABLE_NAMES, VARIABLES
 
 Bounds = Mapping[str, tuple[float | None, float | None]]
 
 #: Physical bounds (lower, upper) per variable, None where unbounded.
 DEFAULT_BOUNDS: dict[str, tuple[float | None, float | None]] = {n: (v.lower, v.upper) for n, v in VARIABLES.items()}
-#: m2 -> 1e6 km2, and m3 -> 1e3 km3 (both factors are 1e-12).
-M2_TO_MKM2 = 1e-12
+#: m3 -> 1e3 km3
 M3_TO_KKM3 = 1e-12
 
 
@@ -36,7 +37,7 @@ def ocean_mask(da: xr.DataArray) -> np.ndarray:
     A cell is ocean when ``land == 0`` (if the ``land`` coordinate is present) and ``da`` is finite
     there in every sample (every member/time), so NaN-masked land is excluded without the coordinate.
     """
-    sample_dims = [d for d in da.dims if d not in ("y", "x")]
+    sample_dims = [d for d in da.dims if d not in SPATIAL_DIMS]
     ocean = np.isfinite(da).all(sample_dims)
     if "land" in da.coords:
         ocean = ocean & (da.coords["land"] == 0)
@@ -59,18 +60,27 @@ def ocean_values(ds: xr.Dataset, name: str) -> np.ndarray:
 
 
 def bound_violation_share(ds: xr.Dataset, bounds: Bounds = DEFAULT_BOUNDS) -> dict[str, float]:
-    """Share (0-1) of ocean values strictly outside [lower, upper], per bounded variable in ``ds``.
+    """Share (0-1) of ocean values outside [lower, upper] or not finite, per bounded variable in ``ds``.
 
-    Values exactly at a bound are not violations. Unbounded variables are left out.
+    Values exactly at a bound are not violations. Ocean cells come from the ``land`` coordinate when
+    there is one, so a non-finite value in one member counts as a violation and never hides the other
+    members' values at that cell (without it, cells finite in at least one sample are ocean).
+    Unbounded variables are left out.
     """
     out = {}
     for name in common_names(ds, names=bounds):
         lower, upper = bounds[name]
         if lower is None and upper is None:
             continue
-        v = ocean_values(ds, name)
-        # share = #{v < l or v > u} / #ocean values
-        outside = np.zeros(v.shape, dtype=bool)
+        da = ds[name]
+        if "land" in da.coords:
+            ocean = np.asarray(da.coords["land"].transpose("y", "x").values == 0)
+        else:
+            ocean = np.asarray(np.isfinite(da).any([d for d in da.dims if d not in ("y", "x")])
+                               .transpose("y", "x").values)
+        v = ocean_fields(da, ocean).ravel()
+        # share = #{v < l or v > u or v not finite} / #ocean values
+        outside = ~np.isfinite(v)
         if lower is not None:
             outside |= v < lower
         if upper is not None:
@@ -122,11 +132,10 @@ def ice_integrals(ds: xr.Dataset) -> xr.Dataset:
     if "land" in ds.coords:
         cell_area = cell_area.where(ds["land"] == 0)
     sic = ds["sic"]
-    space = ("y", "x")
+    space = SPATIAL_DIMS
     out = xr.Dataset(
         {
-            # extent = sum_{sic > 0.15} A
-            "extent": cell_area.where(sic > EXTENT_THRESHOLD).sum(space) * M2_TO_MKM2,
+            "extent": sea_ice_extent(sic, cell_area),
             # area = sum sic * A
             "area": (sic * cell_area).sum(space) * M2_TO_MKM2,
             # miz_area = sum_{0.15 < sic < 0.8} A

@@ -8,10 +8,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from seaice_ldm.data import split_by_year, write_dataset
-from seaice_ldm.training.checkpoint import read_meta
-from seaice_ldm.training.config import DataConfig
-from seaice_ldm.training.prepare import load_source
+from seaice_ldm.checkpoints.format import read_meta
+from seaice_ldm.data import grid_from_dataset, land_of, make_dataset, split_by_year, write_dataset
+from seaice_ldm.data.source import DataConfig, load_source
 
 
 def data_config(meta: dict[str, Any]) -> DataConfig:
@@ -39,11 +38,11 @@ def write_reference(checkpoint: str | Path, out: str | Path, states: int = 48) -
         raise ValueError(f"--states must be at least 1, got {states}")
     test, _ = held_out(read_meta(checkpoint))
     first_year = int(test.time.dt.year.min())
-    ref = evenly(test.sel(time=str(first_year)), states).load()
-    for name in ref.data_vars:
-        if ref[name].dtype.kind == "f":  # 1e-3 resolution is far below what the maps show; compresses well
-            ref[name] = ref[name].round(3)
-    ref.attrs["comment"] = (ref.attrs.get("comment", "") + f" Held-out test year {first_year}, {ref.sizes['time']} "
-                            "states spread over the year (values rounded to 1e-3).").strip()
+    picked = evenly(test.sel(time=str(first_year)), states).load()
+    comment = (picked.attrs.get("comment", "") + f" Held-out test year {first_year}, {picked.sizes['time']} "
+               "states spread over the year (values rounded to 1e-3).").strip()
+    # 1e-3 resolution is far below what the maps show, and compresses well
+    ref = make_dataset({name: picked[name].round(3) for name in picked.data_vars}, grid_from_dataset(picked),
+                       time=picked["time"].values, land=land_of(picked), attrs={**picked.attrs, "comment": comment})
     write_dataset(ref, out)
     return ref

@@ -29,18 +29,18 @@ from seaice_ldm.evaluation import (
     small_scale_ratio,
     wasserstein_per_variable,
 )
+from seaice_ldm.diffusion.schedules import SIGMA_MAX
 from seaice_ldm.evaluation.claims import verdicts
+from seaice_ldm.evaluation.conditional import mid_month_dates, score_dates, spread_by_steps
+from seaice_ldm.evaluation.spectra import spectrum_boxes
 from seaice_ldm.evaluation.figures import save_figures
+from seaice_ldm.evaluation.flops import generation_cost
 from seaice_ldm.evaluation.reference import evenly, held_out
+from seaice_ldm.options import DECODERS, SPACES, generator_label
 from seaice_ldm.pipeline import Pipeline, load_pipeline
 
 INTEGRALS = ("extent", "area", "volume", "miz_area")
-GENERATORS = (("latent", "censored"), ("latent", "gaussian"), ("data", "censored"), ("data", "gaussian"))
 BASELINE = "validation-year states"
-
-
-def label(space: str, decoder: str) -> str:
-    return f"{'LDM' if space == 'latent' else 'data-space DM'} ({decoder})"
 
 
 def pipeline_held_out(pipe: Pipeline) -> tuple[xr.Dataset, xr.Dataset]:
@@ -57,9 +57,10 @@ def integral_stats(ds: xr.Dataset) -> dict[str, dict[str, float]]:
     return {k: {"mean": float(values[k].mean()), "std": float(values[k].std())} for k in INTEGRALS}
 
 
-def score_ensemble(ens: xr.Dataset, ref: xr.Dataset, ref_spectra: dict) -> dict[str, Any]:
-    """Every score of the report for one ensemble ``(member, y, x)`` against reference states ``(time, y, x)``."""
-    spectra = {n: mean_spectrum(ens[n]) for n in VARIABLE_NAMES}
+def score_ensemble(ens: xr.Dataset, ref: xr.Dataset, ref_spectra: dict, boxes: list | None = None) -> dict[str, Any]:
+    """Every score of the report for one ensemble ``(member, y, x)`` against reference states ``(time, y, x)``;
+    spectra over the land-free ``boxes`` (see :func:`seaice_ldm.evaluation.spectra.spectrum_boxes`)."""
+    spectra = {n: mean_spectrum(ens[n], boxes=boxes) for n in VARIABLE_NAMES}
     return {
         "bound_violation": bound_violation_share(ens),
         "bound_share": bound_share(ens),
@@ -72,26 +73,43 @@ def score_ensemble(ens: xr.Dataset, ref: xr.Dataset, ref_spectra: dict) -> dict[
     }
 
 
+def gflop_per_state(pipe: Pipeline, space: str, decoder: str, sampler: str, steps: int) -> float:
+    """Counted GFLOP to generate one state with a pipeline's model (VAE decoder included)."""
+    gen = pipe.generators[(space, "censored" if space == "data" else decoder)]
+    vae = gen.vae.module if gen.vae is not None else None
+    return generation_cost(gen.diffusion.module.net, pipe.grid.ny, pipe.grid.nx, sampler, steps, vae).total / 1e9
+
+
 def _training_setup(pipe: Pipeline) -> dict[str, dict[str, float]]:
     """Training steps and noise-level distribution of each diffusion model (they bear on claim 1)."""
     out = {}
     for (space, decoder), gen in pipe.generators.items():
         meta = gen.diffusion.meta
         edm = meta["config"]["diffusion"]
-        name = label(space, decoder) if space == "latent" else "data-space DM"  # one model, two decoding rules
-        out[name] = {"steps": int(meta["step"]), "p_mean": edm["p_mean"], "p_std": edm["p_std"]}
+        name = generator_label(space, decoder) if space == "latent" else "data-space DM"  # one model, two decoding rules
+        history = meta.get("history", [])
+        best = min(history, key=lambda h: h["val_loss"]) if history else {}
+        out[name] = {"steps": int(meta["step"]), "p_mean": edm["p_mean"], "p_std": edm["p_std"],
+                     "sigma_max": edm.get("sigma_max") or SIGMA_MAX, "best_val_step": best.get("step"),
+                     "date_conditioned": gen.date_conditioned}
     return out
 
 
 def evaluate(pipe: Pipeline, members: int, test_states: int, steps: int, sampler: str, seed: int,
-             progress: bool = True) -> tuple[dict[str, Any], dict[str, xr.Dataset]]:
-    """All numbers of the report, and the data sets the figures are drawn from."""
+             progress: bool = True, date_members: int = 16, spread_steps: int = 40,
+             ) -> tuple[dict[str, Any], dict[str, xr.Dataset]]:
+    """All numbers of the report, and the data sets the figures are drawn from.
+
+    ``date_members``: members of each date-conditioned ensemble (0 skips that test); ``spread_steps``:
+    the long sampler run the default steps' ensemble spread is compared with (0 skips it).
+    """
     test, val = pipeline_held_out(pipe)
     ref = evenly(test, test_states).load()
-    ref_spectra = {n: mean_spectrum(ref[n]) for n in VARIABLE_NAMES}
+    boxes = spectrum_boxes(ref["sic"])
+    ref_spectra = {n: mean_spectrum(ref[n], boxes=boxes) for n in VARIABLE_NAMES}
     results: dict[str, Any] = {
         "setup": {"members": members, "test_states": int(ref.sizes["time"]), "steps": steps, "sampler": sampler,
-                  "seed": seed, "device": str(pipe.device),
+                  "seed": seed, "device": str(pipe.device), "spectrum_boxes": len(boxes),
                   "test_years": sorted({int(y) for y in test.time.dt.year.values}),
                   "training": _training_setup(pipe)},
         "reference": {"bound_share": bound_share(ref), "integrals": integral_stats(ref),
@@ -100,7 +118,7 @@ def evaluate(pipe: Pipeline, members: int, test_states: int, steps: int, sampler
         "generators": {},
     }
     sets = {"reference": ref}
-    for decoder in ("censored", "gaussian"):
+    for decoder in DECODERS:
         if ("latent", decoder) in pipe.generators:
             rec = pipe.reconstruct(ref, decoder)
             results["reconstruction"][decoder] = {
@@ -111,10 +129,10 @@ def evaluate(pipe: Pipeline, members: int, test_states: int, steps: int, sampler
             sets[f"reconstruction ({decoder})"] = rec
     # baseline: states resampled from the validation year, scored like a generator
     baseline = _as_members(evenly(val, members)).load()
-    results["generators"][BASELINE] = score_ensemble(baseline, ref, ref_spectra)
+    results["generators"][BASELINE] = score_ensemble(baseline, ref, ref_spectra, boxes)
     sets[BASELINE] = baseline
-    for space in ("latent", "data"):
-        decoders = tuple(d for s, d in GENERATORS if s == space and (space == "data" or (s, d) in pipe.generators))
+    for space in SPACES:
+        decoders = tuple(d for d in DECODERS if space == "data" or (space, d) in pipe.generators)
         if space == "data" and ("data", "censored") not in pipe.generators:
             continue
         bar = tqdm(total=None, desc=f"sample {space}", disable=not progress, leave=False)
@@ -122,12 +140,50 @@ def evaluate(pipe: Pipeline, members: int, test_states: int, steps: int, sampler
                                          callback=lambda info: bar.update(1))
         bar.close()
         for decoder, ens in ensembles.items():
-            name = label(space, decoder)
-            results["generators"][name] = score_ensemble(ens, ref, ref_spectra)
+            name = generator_label(space, decoder)
+            results["generators"][name] = score_ensemble(ens, ref, ref_spectra, boxes)
             results["generators"][name]["seconds_per_state"] = ens.attrs["seconds"] / members
+            results["generators"][name]["gflop_per_state"] = gflop_per_state(pipe, space, decoder, sampler, steps)
             sets[name] = ens
+    if date_members and pipe.date_conditioned:
+        results["date_conditioned"] = _date_conditioned(pipe, test, date_members, steps, sampler, seed, progress)
+        # the all-seasons ensembles against the same dates: what knowing the date is worth
+        dated = test.sel(time=[np.datetime64(d["date"], "ns") for d in
+                               next(iter(results["date_conditioned"].values()))["dates"]]).load()
+        results["date_conditioned_all_seasons_crps"] = {
+            name: ensemble_crps(sets[name], dated, names=VARIABLE_NAMES)
+            for name in results["date_conditioned"] if name in sets}
+    if spread_steps:
+        results["sampler_spread"] = {
+            generator_label(space, "censored"): {str(k): v for k, v in spread_by_steps(
+                lambda n, space=space: pipe.sample(space, "censored", members, n, sampler, seed),
+                (steps, spread_steps)).items()}
+            for space in SPACES if (space, "censored") in pipe.generators}
     results["claims"] = verdicts(results)
     return results, sets
+
+
+def _date_conditioned(pipe: Pipeline, test: xr.Dataset, members: int, steps: int, sampler: str, seed: int,
+                      progress: bool) -> dict[str, Any]:
+    """Date-conditioned ensembles of every generator for the 15th of each test month, scored against that day."""
+    dates = mid_month_dates(test)
+    bar = tqdm(total=len(dates), desc="date-conditioned", disable=not progress, leave=False)
+
+    def sample(date: str, i: int) -> dict[str, xr.Dataset]:
+        out = {}
+        for space in SPACES:
+            decoders = tuple(d for d in DECODERS if space == "data" or (space, d) in pipe.generators)
+            if (space, "censored") not in pipe.generators and space == "data":
+                continue
+            for decoder, ens in pipe.sample_decoders(space, decoders, members, steps, sampler,
+                                                     seed + 1 + i, date=date).items():
+                out[generator_label(space, decoder)] = ens
+        bar.update(1)
+        return out
+
+    scores = score_dates(sample, test, dates, members)
+    bar.close()
+    return scores
 
 
 def _fmt(value: float, digits: int = 3) -> str:
@@ -137,7 +193,8 @@ def _fmt(value: float, digits: int = 3) -> str:
 def _training_lines(training: dict[str, dict[str, float]]) -> list[str]:
     if not training:
         return []
-    items = "; ".join(f"{name} {t['steps']} steps, ln sigma ~ N({t['p_mean']:g}, {t['p_std']:g}^2)"
+    items = "; ".join(f"{name} {t['steps']} steps (best validation at {t.get('best_val_step')}), "
+                      f"ln sigma ~ N({t['p_mean']:g}, {t['p_std']:g}^2), sigma_max {t.get('sigma_max', 80):g}"
                       for name, t in training.items())
     same = len({(t["p_mean"], t["p_std"]) for t in training.values()}) == 1
     note = "" if same else (" The training noise levels differ between the models, which weighs on claim 1 "
@@ -196,14 +253,18 @@ def to_markdown(results: dict[str, Any]) -> str:
     for decoder, r in results["reconstruction"].items():
         lines.append(bounds_row(f"VAE reconstruction ({decoder})", r))
     lines += ["", "## Ice extent, area, volume and MIZ area", "",
-              "Mean ± standard deviation over states / members (1e6 km², volume 1e3 km³).", "",
+              "Mean ± standard deviation over states / members (1e6 km², volume 1e3 km³). Extent: area of the "
+              "cells with sic > 0.15; area: sum of sic x cell area; volume: sum of sit x sic x cell area (sit is "
+              "the thickness of the ice-covered part of a cell); MIZ area: cells with 0.15 < sic < 0.8.", "",
               "| source | extent | area | volume | MIZ area |", "|---|---|---|---|---|"]
     rows = {"reference": results["reference"]["integrals"], **{k: g["integrals"] for k, g in gens.items()}}
     for name, stats in rows.items():
         lines.append(f"| {name} | " + " | ".join(f"{stats[k]['mean']:.2f} ± {stats[k]['std']:.2f}" for k in INTEGRALS) + " |")
     lines += ["", "## Smoothness: radially averaged power spectra", "",
               "Mean ratio generated / reference power at wavenumbers above half the Nyquist wavenumber "
-              "(< 1 smoother than the reference, > 1 noisier). Figure: `spectra.png`.", "",
+              "(< 1 smoother than the reference, > 1 noisier), from the periodograms of "
+              f"{setup.get('spectrum_boxes', 'n/a')} land-free 800 km boxes (Hann window each), so that the coast "
+              "does not enter. Figure: `spectra.png`.", "",
               "| generator | " + " | ".join(VARIABLE_NAMES) + " |", "|" + "---|" * (1 + len(VARIABLE_NAMES))]
     for name, g in gens.items():
         lines.append(f"| {name} | " + " | ".join(_fmt(g["small_scale_ratio"][n]) for n in VARIABLE_NAMES) + " |")
@@ -216,14 +277,71 @@ def to_markdown(results: dict[str, Any]) -> str:
             e = r["errors"]
             lines.append(f"| {decoder} | " + " | ".join(_fmt(e[n]["rmse"]) for n in VARIABLE_NAMES) + " | "
                          + " | ".join(_fmt(e[n]["rmse_miz"]) for n in VARIABLE_NAMES) + " |")
-    lines += ["", "## Cost", "", "Seconds per generated state in this run (sampling + decoding, same sampler and steps); "
-              "see `seaice-ldm benchmark` for the controlled comparison.", "", "| generator | s / state |", "|---|---|"]
+    lines += _date_lines(results) + _spread_lines(results)
+    lines += ["", "## Cost", "", "Counted GFLOP per generated state (network evaluations x one U-Net pass + one VAE "
+              "decoder pass for latent models) and seconds per state in this run (sampling + decoding, same sampler "
+              "and steps); see `seaice-ldm benchmark` for the controlled comparison.", "",
+              "| generator | GFLOP / state | s / state |", "|---|---|---|"]
     for name, g in gens.items():
         if "seconds_per_state" in g:
-            lines.append(f"| {name} | {g['seconds_per_state']:.4f} |")
+            lines.append(f"| {name} | {g.get('gflop_per_state', float('nan')):.2f} | {g['seconds_per_state']:.4f} |")
     lines += ["", "## Figures", "", "![samples](samples.png)", "", "![sic samples](samples_sic.png)", "",
               "![histograms](histograms.png)", "", "![spectra](spectra.png)", "", "![integrals](integrals.png)", ""]
     return "\n".join(lines)
+
+
+def _date_lines(results: dict[str, Any]) -> list[str]:
+    """Markdown of the date-conditioned test (empty when the models are not date-conditioned)."""
+    dated = results.get("date_conditioned")
+    if not dated:
+        return []
+    first = next(iter(dated.values()))
+    members = len(first["rank_histogram"]) - 1
+    uncond = results.get("date_conditioned_all_seasons_crps", {})
+    lines = ["", "## Date-conditioned ensembles", "",
+             f"For each of {len(first['dates'])} held-out dates (the 15th of every test month), an ensemble of "
+             f"{members} members sampled for that day of the year, scored against that date's state. Spread/skill: "
+             "sqrt((M+1)/M mean ensemble variance) / RMSE of the ensemble mean (1 = calibrated, < 1 overconfident). "
+             "'all seasons': the unconditional ensembles above, scored against the same dates.", "",
+             "| generator | " + " | ".join(f"CRPS {n}" for n in VARIABLE_NAMES) + " | "
+             + " | ".join(f"spread/skill {n}" for n in VARIABLE_NAMES) + " | mean abs. extent error |",
+             "|" + "---|" * (2 + 2 * len(VARIABLE_NAMES))]
+    for name, d in dated.items():
+        lines.append(f"| {name} | " + " | ".join(_fmt(d["crps"][n]) for n in VARIABLE_NAMES) + " | "
+                     + " | ".join(_fmt(d["spread_skill"][n]) for n in VARIABLE_NAMES)
+                     + f" | {d['extent_abs_error']:.2f} |")
+        if name in uncond:
+            lines.append(f"| {name}, all seasons | " + " | ".join(_fmt(uncond[name][n]) for n in VARIABLE_NAMES)
+                         + " |" + " |" * (len(VARIABLE_NAMES) + 1))
+    months = sorted({m for d in dated.values() for m in d["monthly_extent"]}, key=int)
+    lines += ["", "Mean extent of the date-conditioned ensembles vs the reference on the same dates (1e6 km²):", "",
+              "| month | reference | " + " | ".join(dated) + " |", "|" + "---|" * (2 + len(dated))]
+    for m in months:
+        ref = next(d["monthly_extent"][m][1] for d in dated.values() if m in d["monthly_extent"])
+        lines.append(f"| {int(m):02d} | {ref:.2f} | "
+                     + " | ".join(f"{d['monthly_extent'][m][0]:.2f}" if m in d["monthly_extent"] else "n/a"
+                                  for d in dated.values()) + " |")
+    lines += ["", f"Rank histogram of the reference extent among the members (ranks 0-{members}; flat = calibrated, "
+              "U-shaped = too little spread):", ""]
+    for name, d in dated.items():
+        lines.append(f"- {name}: {d['rank_histogram']}")
+    return lines
+
+
+def _spread_lines(results: dict[str, Any]) -> list[str]:
+    """Markdown of the sampler-spread check: default steps against a long run from the same noise."""
+    spread = results.get("sampler_spread")
+    if not spread:
+        return []
+    lines = ["", "## Sampler spread: default steps vs a long run", "",
+             "Ensemble spread from the same initial noise with the default number of steps and with a long run "
+             "(extent standard deviation over members, 1e6 km²; area-weighted mean per-cell standard deviation).", "",
+             "| generator | steps | extent std | sic cell std | sit cell std | siu cell std |", "|---|---|---|---|---|---|"]
+    for name, rows in spread.items():
+        for n, r in rows.items():
+            lines.append(f"| {name} | {n} | {r['extent_std']:.3f} | {r['sic_cell_std']:.4f} | "
+                         f"{r['sit_cell_std']:.4f} | {r['siu_cell_std']:.4f} |")
+    return lines
 
 
 def check_report_folder(out: str | Path) -> Path:
@@ -254,7 +372,9 @@ def run_evaluation(args: argparse.Namespace) -> None:
         raise ValueError(f"--test-states must be at least 1, got {args.test_states}")
     check_report_folder(args.out)
     pipe = load_pipeline(args.checkpoints, device=args.device, reference=False)
-    results, sets = evaluate(pipe, args.members, args.test_states, args.steps, args.sampler, args.seed)
+    results, sets = evaluate(pipe, args.members, args.test_states, args.steps, args.sampler, args.seed,
+                             date_members=getattr(args, "date_members", 16),
+                             spread_steps=getattr(args, "spread_steps", 40))
     out = write_report(results, sets, args.out)
     for claim in results["claims"]:
         print(f"claim {claim['number']}: {claim['holds']}: {claim['evidence']}")

@@ -5,8 +5,10 @@ Conventions
 - Grid spacing ``dx`` is in metres (as the ``x``, ``y`` coordinates); wavenumbers ``k`` are returned in
   **cycles per km** (ordinary frequency, no 2 pi), from the fundamental ``1 / (n dx)`` to the Nyquist
   wavenumber ``1 / (2 dx)``.
-- Land: the ocean mean is subtracted and land cells are set to 0, so land adds no variance and no step
-  at the coast beyond the one the anomaly itself has.
+- Land: the ocean mean is subtracted and land cells are set to 0, so land adds no variance; but the
+  anomaly's step at the coast still puts power at all wavenumbers. To measure the fields and not the
+  coast, :func:`ocean_boxes` finds land-free square boxes and :func:`mean_spectrum` can average the
+  periodograms of those boxes (``boxes=...``), each with its own Hann window and no land inside.
 - Window: a 2-D (outer product, periodic) Hann window damps the edges to reduce leakage. The
   periodogram is divided by the sum of ``(window * ocean)^2`` so that white noise of variance s2 has
   the level ``s2 * dx^2`` whatever the window and land fraction.
@@ -80,23 +82,57 @@ def grid_spacing(da: xr.DataArray) -> float:
     return float(np.abs(np.diff(da["x"].values)).mean())
 
 
+BOX_KM = 800.0  # side of the land-free boxes (16 cells on the default 50 km grid)
+
+
+def ocean_boxes(ocean: np.ndarray, size: int) -> list[tuple[slice, slice]]:
+    """Non-overlapping ``size x size`` boxes of ocean cells only, taken greedily in row-major order.
+
+    ``ocean`` is a ``(ny, nx)`` boolean mask; returns ``(y slice, x slice)`` pairs (possibly none).
+    """
+    land = np.pad((~ocean).astype(np.int64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    # land cells inside the box whose top-left corner is (i, j), from the 2-D cumulative sum
+    inside = land[size:, size:] - land[:-size, size:] - land[size:, :-size] + land[:-size, :-size]
+    taken = np.zeros(ocean.shape, dtype=bool)
+    boxes = []
+    for i, j in zip(*np.nonzero(inside == 0)):
+        box = (slice(i, i + size), slice(j, j + size))
+        if not taken[box].any():
+            taken[box] = True
+            boxes.append(box)
+    return boxes
+
+
+def spectrum_boxes(da: xr.DataArray, box_km: float = BOX_KM) -> list[tuple[slice, slice]]:
+    """The land-free boxes of side about ``box_km`` on the grid of ``da`` (see :func:`ocean_boxes`)."""
+    size = max(4, int(round(box_km * M_PER_KM / grid_spacing(da))))
+    boxes = ocean_boxes(ocean_mask(da), size)
+    if not boxes:
+        raise ValueError(f"no land-free box of {size} x {size} cells on this grid; use a smaller box_km")
+    return boxes
+
+
 def mean_spectrum(
-    da: xr.DataArray, dx: float | None = None, window: bool = True
+    da: xr.DataArray, dx: float | None = None, window: bool = True,
+    boxes: list[tuple[slice, slice]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Radially averaged PSD averaged over all samples of ``da`` (dims ``(member|time, y, x)``).
 
     Land (NaN or ``land == 1``) comes from :func:`ocean_mask`, shared by all samples; ``dx`` in metres
-    defaults to the ``x`` spacing. Returns ``(k [cycles/km], power [(units)^2 km^2])``, the annulus
-    mean of the sample-mean 2-D periodogram.
+    defaults to the ``x`` spacing. With ``boxes`` (equal squares, e.g. from :func:`spectrum_boxes`) the
+    periodograms of those boxes are averaged instead of the whole field's, so no coast enters.
+    Returns ``(k [cycles/km], power [(units)^2 km^2])``, the annulus mean of the mean 2-D periodogram.
     """
     dx = grid_spacing(da) if dx is None else dx
     mask = ocean_mask(da)
     fields = da.transpose(..., "y", "x").values.reshape(-1, *mask.shape)
-    psd_sum = 0.0
+    pieces = [(slice(None), slice(None))] if boxes is None else boxes
+    psd_sum, n = 0.0, 0
     for field in fields:  # one field at a time to bound memory
-        kx, ky, psd = periodogram_2d(field, dx, mask, window)
-        psd_sum = psd_sum + psd
-    return radial_average(kx, ky, psd_sum / len(fields))  # annulus mean of mean_n psd_n
+        for box in pieces:
+            kx, ky, psd = periodogram_2d(field[box], dx, mask[box], window)
+            psd_sum, n = psd_sum + psd, n + 1
+    return radial_average(kx, ky, psd_sum / n)  # annulus mean of mean_n psd_n
 
 
 def small_scale_ratio(k: np.ndarray, p_gen: np.ndarray, p_ref: np.ndarray, frac: float = 0.5) -> float:

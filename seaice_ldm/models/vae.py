@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seaice_ldm.options import DECODERS
+from seaice_ldm.models.latent import latent_mask
 from seaice_ldm.models.layers import Downsample, ResBlock, Upsample, expand_mask, group_norm
 from seaice_ldm.models.likelihoods import (
     censor,
@@ -173,8 +174,7 @@ class VAE(nn.Module):
         f = self.downsampling_factor
         b, _, h, w = z.shape
         mask = expand_mask(mask, z.new_empty(b, 1, h * f, w * f))
-        mask_latent = F.avg_pool2d(mask, f)
-        return self.decoder(z, mask_latent, mask)
+        return self.decoder(z, latent_mask(mask, f), mask)
 
     def point(self, mu: Tensor) -> Tensor:
         """Point output: ``mu`` clipped to the bounds for the censored decoder, ``mu`` otherwise."""
@@ -220,3 +220,14 @@ class VAE(nn.Module):
         """Point reconstruction of ``x`` from the posterior mean."""
         mean, _ = self.encode(x, mask)
         return self.point(self.decode(mean, mask))
+
+
+class VAELoss(nn.Module):
+    """The VAE as the training loop's loss module: its negative ELBO (:meth:`VAE.loss`)."""
+
+    def __init__(self, vae: VAE) -> None:
+        super().__init__()
+        self.model = vae
+
+    def forward(self, x: Tensor, mask: Tensor, day_of_year: Tensor | None = None) -> dict[str, Tensor]:
+        return self.model.loss(x, mask)

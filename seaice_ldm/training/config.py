@@ -8,38 +8,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seaice_ldm.data import VARIABLE_NAMES
-from seaice_ldm.data.variables import canonical_name
+from seaice_ldm.data.source import ConfigError, DataConfig
 from seaice_ldm.models.unet import UNetConfig
 from seaice_ldm.models.vae import VAEConfig
+from seaice_ldm.options import SPACES
 
-
-class ConfigError(ValueError):
-    """A configuration file that cannot be used as written."""
-
+__all__ = ["ConfigError", "DataConfig", "OptimConfig", "VAETrainConfig", "DiffusionConfig", "DiffusionTrainConfig",
+           "load_config", "config_from_dict", "config_to_dict"]
 
 PRECISIONS = ("auto", "float32", "bfloat16")
-
-
-@dataclass
-class DataConfig:
-    """Where the training states come from and how they are split by year."""
-
-    path: str = ""  # netCDF/zarr file(s); empty = synthesize the embedded default in memory
-    variables: tuple[str, ...] = ("sit", "sic", "sid", "siu", "siv")
-    years: int = 10  # synthetic data only
-    grid: str = "arctic50km"  # synthetic data only
-    seed: int = 0  # synthetic data only
-    val_years: int = 1  # the last val_years before the test years
-    test_years: int = 2  # the last test_years of the record
-
-    def __post_init__(self):
-        unknown = [v for v in self.variables if canonical_name(v) is None]
-        if unknown:
-            raise ConfigError(f"[data] variables: unknown {unknown}; known: {list(VARIABLE_NAMES)}")
-        self.variables = tuple(canonical_name(v) for v in self.variables)
-        if len(set(self.variables)) != len(self.variables):
-            raise ConfigError(f"[data] variables: repeated names in {list(self.variables)}")
 
 
 @dataclass
@@ -60,7 +37,8 @@ class OptimConfig:
     # stopping rule (the same for every model): stop when `patience` validations in a row have not
     # lowered the best validation loss by a relative `min_delta`; 0 = train for exactly `steps`
     patience: int = 0
-    min_delta: float = 0.01
+    min_delta: float = 0.01  # relative to the best loss (diffusion losses are positive and scale-free)
+    min_improvement: float = 0.0  # absolute, in loss units (for NLLs, which may cross zero)
     precision: str = "auto"  # "auto": bf16 autocast on GPU, float32 on CPU; "bfloat16"; "float32"
 
     def __post_init__(self):
@@ -74,6 +52,8 @@ class OptimConfig:
             raise ConfigError(f"[optim] ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.warmup_steps < 0 or self.weight_decay < 0 or self.patience < 0:
             raise ConfigError("[optim] warmup_steps, weight_decay and patience must not be negative")
+        if self.min_improvement < 0:
+            raise ConfigError(f"[optim] min_improvement must not be negative, got {self.min_improvement}")
         if not 0.0 <= self.min_delta < 1.0:
             raise ConfigError(f"[optim] min_delta must be in [0, 1), got {self.min_delta}")
         if self.precision not in PRECISIONS:
@@ -163,8 +143,8 @@ def config_from_dict(values: dict[str, Any], kind: str) -> VAETrainConfig | Diff
     cfg = _build(cls, values, "")
     if unet is not None:  # UNetConfig has required fields, so it has no default instance to copy
         cfg.unet = _build(UNetConfig, unet, "unet")
-    if isinstance(cfg, DiffusionTrainConfig) and cfg.space not in ("latent", "data"):
-        raise ConfigError(f"space must be 'latent' or 'data', got {cfg.space!r}")
+    if isinstance(cfg, DiffusionTrainConfig) and cfg.space not in SPACES:
+        raise ConfigError(f"space must be {' or '.join(map(repr, SPACES))}, got {cfg.space!r}")
     return cfg
 
 

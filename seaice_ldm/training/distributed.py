@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from seaice_ldm.models.device import pick_device
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -18,16 +20,6 @@ class DistInfo:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
-
-
-def pick_device(device: str | None = None) -> torch.device:
-    """``cuda`` when available, else ``cpu``; an explicit choice wins and is checked."""
-    if device in (None, "", "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    chosen = torch.device(device)
-    if chosen.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available here; use --device cpu")
-    return chosen
 
 
 def init_distributed(device: str | None = None) -> DistInfo:

@@ -1,22 +1,6 @@
-"""Ship-ready copies of checkpoints: EMA weights (optionally half precision) and config, nothing else."""
+"""Where ``seaice-ldm export`` still imports :func:`export_checkpoint` from; it lives in
+:mod:`seaice_ldm.checkpoints.export`. Delete this module once ``cli.py`` imports it from there."""
 
-from __future__ import annotations
+from seaice_ldm.checkpoints.export import DTYPES, export_checkpoint
 
-from pathlib import Path
-
-import torch
-
-from seaice_ldm.training.checkpoint import load_weights, read_meta, save_checkpoint
-
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-
-
-def export_checkpoint(src: str | Path, dst: str | Path, dtype: str = "float16") -> Path:
-    """Copy ``src`` to ``dst`` keeping ``ema`` and ``grid`` tensors, cast to ``dtype``; drops raw and optim."""
-    if dtype not in DTYPES:
-        raise ValueError(f"unknown dtype {dtype!r}; choose one of {sorted(DTYPES)}")
-    meta = read_meta(src)
-    weights = {"ema": load_weights(src, "ema", meta), "grid": load_weights(src, "grid", meta)}
-    meta = {k: v for k, v in meta.items() if k not in ("optim", "files")}
-    meta["weights_dtype"] = dtype
-    return save_checkpoint(dst, meta, weights, dtype=DTYPES[dtype])
+__all__ = ["DTYPES", "export_checkpoint"]

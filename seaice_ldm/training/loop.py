@@ -21,7 +21,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from seaice_ldm.training.checkpoint import (
+from seaice_ldm.checkpoints.format import (
     code_version,
     hardware_description,
     load_into,
@@ -68,13 +68,14 @@ class RunState:
         return min(self.history, key=lambda h: h["val_loss"], default=None)
 
     def converged(self, cfg: OptimConfig) -> bool:
-        """The stopping rule: ``patience`` validations since the last relative improvement of
-        ``min_delta`` on the best loss before it (never with ``patience = 0``)."""
+        """The stopping rule: ``patience`` validations since the last improvement on the best loss before it
+        by more than ``min_delta`` of it (relative) and ``min_improvement`` (absolute); never with ``patience = 0``."""
         if cfg.patience < 1:
             return False
         best, best_at = math.inf, -1
         for i, h in enumerate(self.history):
-            if best_at < 0 or best - h["val_loss"] > cfg.min_delta * abs(best):  # losses may be negative (NLL)
+            needed = max(cfg.min_delta * abs(best), cfg.min_improvement)  # losses may be negative (NLL)
+            if best_at < 0 or best - h["val_loss"] > needed:
                 best, best_at = h["val_loss"], i
         return best_at >= 0 and len(self.history) - 1 - best_at >= cfg.patience
 

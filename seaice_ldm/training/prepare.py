@@ -16,12 +16,10 @@ from seaice_ldm.data import (
     dataset_years,
     grid_from_dataset,
     normalise,
-    open_dataset,
     split_by_year,
-    synthesize,
     to_arrays,
 )
-from seaice_ldm.training.config import ConfigError, DataConfig
+from seaice_ldm.data.source import ConfigError, DataConfig, load_source
 from seaice_ldm.training.loop import TrainingData
 
 
@@ -32,13 +30,6 @@ class PreparedData:
     grid: dict[str, Any]
     description: dict[str, Any]
     test: xr.Dataset
-
-
-def load_source(cfg: DataConfig) -> xr.Dataset:
-    """The configured files, or the embedded synthetic data set when no path is given."""
-    if cfg.path:
-        return open_dataset(cfg.path, variables=tuple(cfg.variables))
-    return synthesize(years=cfg.years, grid=cfg.grid, seed=cfg.seed)
 
 
 def to_tensor(ds: xr.Dataset, names: tuple[str, ...], stats: NormStats) -> tuple[torch.Tensor, np.ndarray]:

@@ -1,4 +1,4 @@
-"""``train vae`` and ``train diffusion``: loss modules and the set-up around :func:`loop.train`."""
+"""``train vae`` and ``train diffusion``: the set-up around :func:`loop.train`."""
 
 from __future__ import annotations
 
@@ -6,63 +6,25 @@ import uuid
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from seaice_ldm.checkpoints.build import bounds_tensors, load_model, model_id
+from seaice_ldm.checkpoints.format import CONFIG_FILE, CheckpointError, read_meta
 from seaice_ldm.data import VARIABLES
 from seaice_ldm.diffusion.coverage import NoiseCoverage, leading_mode_std, noise_levels_for, share_of_sigmas_above
-from seaice_ldm.diffusion.loss import edm_loss
+from seaice_ldm.diffusion.loss import EDMLoss
 from seaice_ldm.diffusion.precond import EDMPrecond
+from seaice_ldm.models.latent import latent_mask, latent_stats, whiten
 from seaice_ldm.models.unet import UNet
-from seaice_ldm.models.vae import VAE
-from seaice_ldm.training.builders import bounds_tensors, load_model, model_id
-from seaice_ldm.training.checkpoint import CheckpointError, read_meta
+from seaice_ldm.models.vae import VAE, VAELoss
 from seaice_ldm.training.config import DiffusionTrainConfig, VAETrainConfig, config_to_dict
 from seaice_ldm.training.distributed import init_distributed, shutdown
 from seaice_ldm.training.loop import TrainingData, train
 from seaice_ldm.training.prepare import PreparedData, prepare
 
 
-class VAELoss(torch.nn.Module):
-    """Negative ELBO of the VAE (its decoder's likelihood on ocean cells + weighted KL)."""
-
-    def __init__(self, vae: VAE) -> None:
-        super().__init__()
-        self.model = vae
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor, day_of_year: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        return self.model.loss(x, mask)
-
-
-class EDMLoss(torch.nn.Module):
-    """EDM denoising loss; ``ocean_only`` restricts it to ocean cells (data space).
-
-    A date-conditioned network sees each state's day of the year, dropped (NaN) for a random
-    ``date_dropout`` share of the batch so the same weights also learn the unconditional model.
-    """
-
-    def __init__(self, precond: EDMPrecond, ocean_only: bool, p_mean: float, p_std: float,
-                 date_dropout: float = 0.0) -> None:
-        super().__init__()
-        self.model = precond
-        self.ocean_only = ocean_only
-        self.p_mean, self.p_std = p_mean, p_std
-        self.date_dropout = date_dropout
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor, day_of_year: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        weight = mask if self.ocean_only else None
-        if not self.model.net.cfg.date_conditioning:
-            day_of_year = None
-        elif day_of_year is not None:
-            dropped = torch.rand(day_of_year.shape, device=day_of_year.device) < self.date_dropout
-            day_of_year = torch.where(dropped, torch.full_like(day_of_year, float("nan")), day_of_year)
-        loss = edm_loss(self.model, x, mask, weight=weight, p_mean=self.p_mean, p_std=self.p_std,
-                        day_of_year=day_of_year)
-        return {"loss": loss}
-
-
 def _run_id(out: Path, resume: bool) -> str:
-    if resume and (out / "config.json").exists():
+    if resume and (out / CONFIG_FILE).exists():
         return read_meta(out)["run_id"]
     return uuid.uuid4().hex[:12]
 
@@ -113,11 +75,6 @@ def encode_latents(vae: VAE, x: torch.Tensor, mask: torch.Tensor, device, batch:
     return torch.cat(chunks)
 
 
-def latent_mask(mask: torch.Tensor, factor: int) -> torch.Tensor:
-    """Ocean fraction of each latent cell (the mask channel of the latent U-Net)."""
-    return F.avg_pool2d(mask, factor)
-
-
 def _latent_data(cfg: DiffusionTrainConfig, prepared_fn, device, progress: bool):
     """Encode the training and validation states with the configured VAE; whiten per channel."""
     if not cfg.vae_checkpoint:
@@ -131,13 +88,12 @@ def _latent_data(cfg: DiffusionTrainConfig, prepared_fn, device, progress: bool)
     data = prepared.data
     z_train = encode_latents(vae.module, data.train, data.mask, device, progress=progress)
     z_val = encode_latents(vae.module, data.val, data.mask, device, progress=progress)
-    mean = z_train.mean(dim=(0, 2, 3), keepdim=True)
-    std = z_train.std(dim=(0, 2, 3), keepdim=True)
+    stats = latent_stats(z_train)
     lmask = latent_mask(data.mask, vae.module.downsampling_factor)
-    latent = TrainingData((z_train - mean) / std, (z_val - mean) / std, lmask, data.train_doy, data.val_doy)
+    latent = TrainingData(whiten(z_train, stats), whiten(z_val, stats), lmask, data.train_doy, data.val_doy)
     extra = {
         "vae": {"model_id": model_id(vae.meta), "path": str(cfg.vae_checkpoint), "decoder": vae.meta["config"]["vae"]["decoder"]},
-        "latent_stats": {"mean": mean.flatten().tolist(), "std": std.flatten().tolist()},
+        "latent_stats": stats,
     }
     return prepared, latent, extra
 

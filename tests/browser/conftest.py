@@ -78,7 +78,37 @@ def artifacts() -> Path:
 
 
 @pytest.fixture(scope="session")
-def dashboard_url(artifacts):
+def yardstick(artifacts) -> float:
+    """Seconds of ``pipeline.sample`` for 8 latent members (default steps and sampler, the dashboard's
+    precision and one torch thread), measured here before the server starts: the scale of every timing."""
+    if not _has_models():
+        pytest.skip("no trained models")
+    import json
+
+    code = ("import time, torch; torch.set_num_threads(1); from seaice_ldm import load_pipeline; "
+            "p = load_pipeline(%r, precision='auto'); p.sample(members=2, steps=2); "
+            "t = time.perf_counter(); p.sample(space='latent', decoder='censored', members=8); "
+            "print(time.perf_counter() - t)" % str(_checkpoints()))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                         env=dict(os.environ, OMP_NUM_THREADS="1"), check=True)
+    seconds = float(out.stdout.strip().splitlines()[-1])
+    path = artifacts / "timings.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data["yardstick_latent_8_members_s"] = round(seconds, 3)
+    path.write_text(json.dumps(data, indent=2))
+    return seconds
+
+
+def wait_for_log(path: Path, text: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in path.read_text(errors="replace"):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{text!r} not in {path} within {timeout} s")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def dashboard_url(artifacts, yardstick):
     """Start `panel serve dashboard` on a free port (cwd: repository root) and wait until it answers.
 
     ``SEAICE_DASHBOARD_URL`` points the tests at an already running dashboard instead.
@@ -90,8 +120,9 @@ def dashboard_url(artifacts):
         pytest.skip("browser tests need Chromium and the shipped checkpoints")
     port = _free_port()
     panel_cmd = Path(sys.executable).parent / "panel"
-    cmd = [str(panel_cmd) if panel_cmd.exists() else "panel", "serve", "dashboard", "--port", str(port),
-           "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}"]
+    # exactly the README's command (plus a port): the default websocket allowlist, so 127.0.0.1 and [::1]
+    # pages only work because the app allows the loopback aliases itself (app_hooks.py)
+    cmd = [str(panel_cmd) if panel_cmd.exists() else "panel", "serve", "dashboard", "--port", str(port)]
     log = open(artifacts / "server.log", "w")
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -110,6 +141,8 @@ def dashboard_url(artifacts):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"panel serve did not answer within {SERVER_START_TIMEOUT} s")
             time.sleep(0.5)
+        # the server samples the default ensemble once at start (app_hooks.py); pages opened after find it
+        wait_for_log(artifacts / "server.log", "default ensemble ready", SERVER_START_TIMEOUT)
         yield url
     finally:
         proc.terminate()

@@ -12,7 +12,7 @@ from seaice_ldm.data import NormStats, normalised_bounds
 from seaice_ldm.diffusion.precond import EDMPrecond
 from seaice_ldm.models.unet import UNet, UNetConfig
 from seaice_ldm.models.vae import VAE, VAEConfig
-from seaice_ldm.training.checkpoint import CheckpointError, load_into, load_weights, read_meta
+from seaice_ldm.checkpoints.format import CheckpointError, load_into, load_weights, read_meta
 
 
 def _tuples(values: dict[str, Any]) -> dict[str, Any]:

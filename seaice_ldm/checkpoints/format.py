@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import subprocess
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from seaice_ldm.data.io import atomic_directory
+from seaice_ldm.data.atomic import atomic_directory
 
 FORMAT = "seaice-ldm-checkpoint"
 FORMAT_VERSION = 1
@@ -38,9 +39,11 @@ class CheckpointError(ValueError):
 
 
 def code_version() -> str:
-    """Package version, plus the git commit when run from a checkout."""
-    from seaice_ldm import __version__
-
+    """Package version (of the installed distribution), plus the git commit when run from a checkout."""
+    try:
+        release = version("seaice-ldm")
+    except PackageNotFoundError:  # a source tree on sys.path that was never installed
+        release = "0+unknown"
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
@@ -51,7 +54,7 @@ def code_version() -> str:
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         sha = ""
-    return f"{__version__}+g{sha}" if sha else __version__
+    return f"{release}+g{sha}" if sha else release
 
 
 def hardware_description(device: torch.device | str) -> str:

@@ -1,0 +1,306 @@
+"""The maps in headless Chromium: layout at laptop sizes, geography, regions, spaghetti and joint views, timings.
+
+Two servers: the real dashboard (``dashboard_url``, models from the checkpoints) and the same page served by
+``tests/browser/fieldset_app.py`` with held-out states resampled to a 128 x 128 and a 512 x 512 grid, so
+that the redraw times of a region, variable and view change can be compared between the two grid sizes
+(``test-artifacts/browser/timings.json``). Every test fails on console errors and on any request that does
+not go to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+Image = pytest.importorskip("PIL.Image")
+
+from conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, _free_port  # noqa: E402
+from test_dashboard_browser import PageWatch  # noqa: E402
+
+pytestmark = pytest.mark.browser
+
+SIZES = {"1280x800": {"width": 1280, "height": 800}, "1600x1000": {"width": 1600, "height": 1000}}
+GRIDS = {"128": "arctic50km", "512": "arctic12km"}
+APP = ROOT / "tests" / "browser" / "fieldset_app.py"
+
+#: Bokeh's document seen from the page: every map figure and the named renderers on it.
+MODELS_JS = """
+() => {
+  const doc = window.Bokeh.documents[0];
+  const models = doc._all_models ? [...doc._all_models.values()] : [...doc.all_models];
+  const length = (r) => {
+    const data = r.data_source && r.data_source.data;
+    if (!data) return 0;
+    const col = data.get ? (data.get('xs') || data.get('x') || data.get('image')) : (data.xs || data.x || data.image);
+    if (!col) return 0;
+    let n = 0;
+    for (const item of col) { n += (item && item.length !== undefined) ? item.length : 1; }
+    return n;
+  };
+  const finite = (r) => {
+    const data = r.data_source && r.data_source.data;
+    const col = data && (data.get ? data.get('image') : data.image);
+    if (!col || !col.length) return 0;
+    let n = 0;
+    for (const v of col[0]) { if (Number.isFinite(v) && v > 0) n += 1; }
+    return n;
+  };
+  const out = [];
+  for (const m of models) {
+    if (m.type !== 'Plot' && m.constructor.name !== 'Plot' && m.constructor.__name__ !== 'Plot') continue;
+    if (!m.renderers) continue;
+    const named = {};
+    for (const r of m.renderers) {
+      if (!r.name) continue;
+      named[r.name] = {points: length(r), finite: finite(r), visible: r.visible};
+    }
+    if (!named['sl-field'] && !named['sl-joint']) continue;
+    out.push({title: m.title ? m.title.text : '', named,
+              x: [m.x_range.start, m.x_range.end], y: [m.y_range.start, m.y_range.end]});
+  }
+  return out;
+}
+"""
+
+
+# ----------------------------------------------------------------------------------------- servers
+def _serve(args: list[str], env: dict, log_path: Path, url: str, timeout: float = 240.0):
+    log = open(log_path, "w")
+    panel_cmd = Path(sys.executable).parent / "panel"
+    proc = subprocess.Popen([str(panel_cmd) if panel_cmd.exists() else "panel", "serve", *args], cwd=ROOT,
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            log.close()
+            raise RuntimeError(f"panel serve exited with {proc.returncode}; see {log_path}")
+        try:
+            with urllib.request.urlopen(url, timeout=120) as response:
+                if response.status == 200:
+                    return proc, log
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            proc.terminate()
+            log.close()
+            raise RuntimeError(f"panel serve did not answer within {timeout} s")
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def fieldset_urls(artifacts):
+    """`panel serve tests/browser/fieldset_app.py` on a 128 x 128 and a 512 x 512 grid (one server each)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    if not (ROOT / "checkpoints" / "reference.nc").exists():
+        pytest.skip("needs checkpoints/reference.nc")
+    servers, urls = [], {}
+    try:
+        for key, grid in GRIDS.items():
+            port = _free_port()
+            env = dict(os.environ, PYTHONUNBUFFERED="1", SEAICE_TEST_GRID=grid, SEAICE_TEST_MEMBERS_MAX="16")
+            url = f"http://127.0.0.1:{port}/fieldset_app"
+            servers.append(_serve([str(APP), "--port", str(port), "--address", "127.0.0.1",
+                                   "--allow-websocket-origin", f"127.0.0.1:{port}"], env,
+                                  artifacts / f"server_fieldset_{key}.log", url))
+            urls[key] = url
+        yield urls
+    finally:
+        for proc, log in servers:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log.close()
+
+
+# ----------------------------------------------------------------------------------------- helpers
+class Frames:
+    """Arrival times of websocket frames from the server: a redraw is over when they stop."""
+
+    def __init__(self, page):
+        self.times: list[float] = []
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda _payload: self.times.append(time.monotonic())))
+
+    def settle(self, start: float, quiet: float = 1.5, timeout: float = 90.0, expect_frames: bool = True) -> float:
+        """Seconds from ``start`` to the last frame before ``quiet`` seconds without any."""
+        deadline = start + timeout
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            after = [t for t in self.times if t > start]
+            last = after[-1] if after else (start if not expect_frames else None)
+            if last is not None and time.monotonic() - last > quiet:
+                return last - start
+        raise AssertionError(f"the server kept sending for {timeout} s")
+
+
+def record(artifacts, key: str, value) -> None:
+    path = artifacts / "timings.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data[key] = value
+    path.write_text(json.dumps(data, indent=2))
+
+
+def open_page(browser, url: str, size: dict, query: str = ""):
+    context = browser.new_context(viewport=size)
+    page = context.new_page()
+    watch = PageWatch(page)
+    frames = Frames(page)
+    page.goto(url + query)
+    return context, page, watch, frames
+
+
+def wait_done(page, timeout: float = 240_000) -> None:
+    expect(page.locator(".sl-status")).to_contain_text(re.compile(r"^Done"), timeout=timeout)
+
+
+def map_models(page) -> list[dict]:
+    return [m for m in page.evaluate(MODELS_JS) if "sl-field" in m["named"]]
+
+
+def figures_in_viewport(page, size: dict, selector: str = ".sl-maps .bk-Figure") -> list[dict]:
+    boxes = [page.locator(selector).nth(i).bounding_box() for i in range(page.locator(selector).count())]
+    return [b for b in boxes if b and b["x"] >= 0 and b["y"] >= 0 and b["x"] + b["width"] <= size["width"] + 1
+            and b["y"] + b["height"] <= size["height"] + 1]
+
+
+def colour_share(png: bytes, colour: tuple[int, int, int], tol: int = 40) -> float:
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
+    return float((np.abs(rgb - np.array(colour)).max(axis=-1) <= tol).mean())
+
+
+def check_geography(page) -> list[dict]:
+    """Three map figures, each with a coastline and a graticule that have lines in the visible range."""
+    maps = map_models(page)
+    assert len(maps) == 3, [m["title"] for m in maps]
+    for m in maps:
+        for name in ("sl-coastline", "sl-graticule", "sl-graticule-labels", "sl-sea-names"):
+            assert name in m["named"] and m["named"][name]["points"] > 10 and m["named"][name]["visible"], (m, name)
+    return maps
+
+
+def timed(page, frames: Frames, action) -> float:
+    page.wait_for_timeout(500)
+    start = time.monotonic()
+    action()
+    return frames.settle(start)
+
+
+def shot(page, artifacts, name: str) -> None:
+    page.mouse.move(2, 2)
+    page.wait_for_timeout(400)
+    page.screenshot(path=str(artifacts / name))
+
+
+# ----------------------------------------------------------------------------------------- tests
+@pytest.mark.parametrize("size", list(SIZES))
+def test_real_dashboard_three_maps_fit_with_geography(browser, dashboard_url, artifacts, size):
+    """The page as a user opens it: three map panels inside the viewport, each with coast and graticule."""
+    context, page, watch, _ = open_page(browser, dashboard_url, SIZES[size], "?autosample=0")
+    try:
+        expect(page.locator(".sl-maps canvas").first).to_be_visible(timeout=120_000)
+        page.wait_for_timeout(1500)
+        inside = figures_in_viewport(page, SIZES[size])
+        assert len(inside) == 3, inside
+        check_geography(page)
+        expect(page.locator(".sl-map-legend")).to_be_visible()
+        legend = page.locator(".sl-map-legend").bounding_box()
+        assert legend["y"] + legend["height"] <= SIZES[size]["height"], legend  # no scrolling for the legend
+        expect(page.locator(".sl-header")).to_contain_text("SYNTHETIC")
+        shot(page, artifacts, f"10_real_{size}.png")
+        watch.check()
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize("grid", list(GRIDS))
+def test_regions_spaghetti_joint_and_timings(browser, fieldset_urls, artifacts, size, grid):
+    view = SIZES[size]
+    context, page, watch, frames = open_page(browser, fieldset_urls[grid], view)
+    tag = f"{grid}_{size}"
+    try:
+        wait_done(page)
+        page.wait_for_timeout(1500)
+        frames.settle(time.monotonic(), quiet=1.0, expect_frames=False)
+        assert len(figures_in_viewport(page, view)) == 3
+        maps = check_geography(page)
+        assert all(m["named"]["sl-field"]["finite"] > 100 for m in maps)  # fields drawn
+        assert all(m["named"]["sl-coastline"]["points"] > 1000 for m in maps)
+        # the field image is rasterised to the screen: never more pixels than the plot has, whatever the grid
+        shot(page, artifacts, f"20_pan_arctic_{tag}.png")
+        # coast pixels (dark) and graticule labels are on the canvas of each map
+        for i in range(3):
+            png = page.locator(".sl-maps .bk-Figure").nth(i).screenshot()
+            assert colour_share(png, (0x1b, 0x26, 0x30), tol=30) > 0.002
+
+        timings = {}
+        # region: every map zooms to Fram Strait (shared ranges), re-rasterised there
+        timings["region"] = timed(page, frames, lambda: page.locator(".sl-region select").select_option("Fram Strait"))
+        page.wait_for_timeout(500)
+        maps = map_models(page)
+        for m in maps:
+            assert m["x"][1] - m["x"][0] == pytest.approx(900e3, rel=0.05), m["x"]
+            assert -400e3 < m["x"][0] < 600e3, m["x"]
+        shot(page, artifacts, f"21_fram_strait_{tag}.png")
+        # variable and view changes in that region
+        timings["variable"] = timed(page, frames, lambda: page.locator(".sl-variable").get_by_role(
+            "button", name="sid", exact=True).click())
+        timings["view"] = timed(page, frames, lambda: page.locator(".sl-view select").select_option(
+            label="Ensemble mean"))
+        timings["region_back"] = timed(page, frames, lambda: page.locator(".sl-region select").select_option(
+            "Pan-Arctic"))
+        shot(page, artifacts, f"22_sid_mean_{tag}.png")
+
+        # spaghetti: a line-density image of every member's edge, with the reference and P = 0.5 edges on top
+        page.locator(".sl-variable").get_by_role("button", name="sic", exact=True).click()
+        timings["spaghetti"] = timed(page, frames, lambda: page.locator(".sl-mode").get_by_role(
+            "button", name="Ice-edge spaghetti").click())
+        maps = map_models(page)
+        for m in maps:
+            assert m["named"]["sl-field"]["finite"] > 50, m  # pixels crossed by member edges
+            assert "ice edges" in m["title"]
+        shot(page, artifacts, f"23_spaghetti_{tag}.png")
+
+        # joint distribution of (sic, sit) over all ocean cells of all members, per panel
+        timings["joint"] = timed(page, frames, lambda: page.locator(".sl-mode").get_by_role(
+            "button", name="Joint distribution").click())
+        expect(page.locator(".sl-joint")).to_be_visible()
+        page.wait_for_timeout(800)
+        joints = [m for m in page.evaluate(MODELS_JS) if "sl-joint" in m["named"]]
+        assert len(joints) == 3 and all(j["named"]["sl-joint"]["finite"] > 50 for j in joints), joints
+        assert len(figures_in_viewport(page, view, ".sl-joint .bk-Figure")) == 3
+        shot(page, artifacts, f"24_joint_{tag}.png")
+        page.locator(".sl-mode").get_by_role("button", name="Fields").click()
+        page.wait_for_timeout(500)
+
+        record(artifacts, f"maps_{tag}", {k: round(v, 2) for k, v in timings.items()})
+        watch.check()
+    finally:
+        context.close()
+
+
+def test_redraw_time_does_not_grow_with_the_grid(artifacts):
+    """Runs after the timing tests: 512 x 512 redraws within a small factor of 128 x 128 (same viewport)."""
+    path = artifacts / "timings.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    pairs = [(data.get(f"maps_128_{s}"), data.get(f"maps_512_{s}")) for s in SIZES]
+    pairs = [(a, b) for a, b in pairs if a and b]
+    if not pairs:
+        pytest.skip("no timings recorded (the timing tests were skipped or failed)")
+    for small, large in pairs:
+        for key in ("region", "variable", "view"):
+            assert large[key] <= 2.0 * small[key] + 1.5, (key, small, large)
