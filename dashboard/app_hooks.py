@@ -50,12 +50,33 @@ def _allow_loopback_aliases() -> None:
                 origins.update({f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}"})
 
 
+def _redirect_trailing_slash() -> None:
+    """``/dashboard/`` -> ``/dashboard`` (query kept). At ``/dashboard/`` Bokeh serves the page, but Panel's
+    relative asset paths then point to ``/dashboard/static/extensions/...``, which 404: an unstyled,
+    broken page."""
+    import re
+
+    from bokeh.server.tornado import BokehTornado
+    from tornado.web import RequestHandler
+
+    class NoTrailingSlash(RequestHandler):
+        def get(self) -> None:
+            query = self.request.query
+            self.redirect(self.request.path.rstrip("/") + (f"?{query}" if query else ""), permanent=False)
+
+    for app in (o for o in gc.get_objects() if isinstance(o, BokehTornado)):
+        patterns = [(re.escape(path) + "/+", NoTrailingSlash) for path in app.app_paths if path not in ("", "/")]
+        if patterns:
+            app.add_handlers(r".*", patterns)  # inserted before Bokeh's own (wildcard-host) routes
+
+
 def on_server_loaded(server_context) -> None:
     # Bokeh restores sys.path after running this file, so the repository root is added here, at call time
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    try:
-        _allow_loopback_aliases()
-    except Exception as err:  # never stop the server for this
-        print(f"seaice-ldm dashboard: loopback origins not added: {err}", file=sys.stderr)
+    for fix in (_allow_loopback_aliases, _redirect_trailing_slash):
+        try:
+            fix()
+        except Exception as err:  # never stop the server for this
+            print(f"seaice-ldm dashboard: {fix.__name__} failed: {err}", file=sys.stderr)
     threading.Thread(target=_preload, name="seaice-preload", daemon=True).start()

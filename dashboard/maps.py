@@ -29,9 +29,9 @@ import param
 from holoviews.operation.datashader import rasterize, spread
 
 from seaice_ldm.data import EXTENT_THRESHOLD, MIZ_LOWER, MIZ_UPPER
-from seaice_ldm.data.geography import configure_cartopy, graticule, project_lonlat, projected_coastline, sea_labels
-from seaice_ldm.data.regions import PAN_ARCTIC, REGIONS, region_box
-from seaice_ldm.evaluation.edges import contour_lines, edge_probability
+from seaice_ldm.data import configure_cartopy, graticule, project_lonlat, projected_coastline, sea_labels
+from seaice_ldm.data import PAN_ARCTIC, REGIONS, region_box
+from seaice_ldm.evaluation import contour_lines, edge_probability
 
 from dashboard import views
 
@@ -362,7 +362,7 @@ class MapArea:
                                  (ref_edge, LINES["reference_edge"])])
         layers += self.arrow_layers(*uv_layers, xr_, yr_)
         layers.append(hv.Text((x0 + x1) / 2, (y0 + y1) / 2, message or "", fontsize=11).opts(text_color="#333333"))
-        title = s.panel_title(panel)
+        title = short_title(s.panel_title(panel))
         if mode == "difference" and panel != "reference":
             title = title.split(" — ")[0] + f" — Δ {s.variable} vs reference"
         elif mode == "spaghetti":
@@ -370,8 +370,8 @@ class MapArea:
         return hv.Overlay(layers).opts(
             hv.opts.Overlay(frame_width=FRAME, frame_height=FRAME, data_aspect=1, xaxis=None, yaxis=None,
                             xlim=self.extent[:2], ylim=self.extent[2:], bgcolor=views.NO_DATA_COLOUR,
-                            show_legend=False, toolbar="above", active_tools=["wheel_zoom"], title=title,
-                            fontscale=0.95, border=4)
+                            show_legend=False, toolbar="above", active_tools=[], title=title,
+                            fontscale=0.85, border=4)
         )
 
     def arrows(self, panel: str, x_range, y_range) -> tuple:
@@ -480,6 +480,15 @@ class MapArea:
             hv.opts.Overlay(frame_width=JOINT_FRAME[0], frame_height=JOINT_FRAME[1], toolbar="above",
                             xlim=(-0.12, 1.12), show_legend=False, fontscale=0.9, framewise=True),
         )
+
+
+def short_title(title: str) -> str:
+    """A panel title short enough for one line over a map of FRAME pixels."""
+    for long, short in (("Latent diffusion", "Latent"), ("Data-space diffusion", "Data space"),
+                        ("Reference (held out)", "Reference"), ("Reference", "Reference")):
+        if title.startswith(long):
+            return short + title[len(long):]
+    return title
 
 
 def joint_label(second: str) -> str:

@@ -110,7 +110,7 @@ def parse_query(args: dict[str, list[bytes]] | None, variables, views) -> tuple[
             else:
                 notices.append(f"date={shown!r} ignored (a date like 2008-03-15, or 'all')")
         elif key == "region":
-            from seaice_ldm.data.regions import REGIONS
+            from seaice_ldm.data import REGIONS
 
             def simple(name: str) -> str:  # "Barents Sea", "barents-sea" and "barents_sea" are the same region
                 return re.sub(r"[^a-z]", "", name.lower())

@@ -90,6 +90,9 @@ class DashboardState(param.Parameterized):
     notices = param.List(default=[], doc="Link arguments that were ignored, and why")
     elapsed = param.Number(None, allow_None=True, doc="Seconds from click to results of the last run")
     version = param.Integer(0, doc="Increases with every new result")
+    latent_version = param.Integer(0, doc="Increases when the latent panel's ensembles change")
+    data_version = param.Integer(0, doc="Increases when the data-space panel's ensembles change "
+                                        "(a plot of one panel can redraw on its own version only)")
 
     def __init__(self, pipeline: Any, queue: worker.SamplingQueue | None = None, **params):
         super().__init__(**params)
@@ -241,10 +244,11 @@ class DashboardState(param.Parameterized):
         start = time.perf_counter()
         self.queue.cancel(self.session_id)
         self._job = None
-        self._begin(request, runs)
-        for run, datasets in zip(runs, cached):
-            self._on_panel(request, run.space, datasets, 0.0, True)
-        self._on_done(request, time.perf_counter() - start, cached=True)
+        with param.parameterized.batch_call_watchers(self):  # all panels in one redraw, not one per run
+            self._begin(request, runs)
+            for run, datasets in zip(runs, cached):
+                self._on_panel(request, run.space, datasets, 0.0, True)
+            self._on_done(request, time.perf_counter() - start, cached=True)
         return True
 
     def _begin(self, request: dict, runs) -> None:
@@ -268,6 +272,9 @@ class DashboardState(param.Parameterized):
 
     def _listener(self, job: worker.Job) -> Callable[[str, dict], None]:
         def listen(kind: str, info: dict) -> None:  # worker thread
+            if kind in ("queued", "progress") and self._page_gone():
+                job.cancel()  # the tab closed or reloaded: stop at this step, not when Bokeh reaps the session
+                return
             if kind == "progress":
                 now = time.perf_counter()
                 if 0.0 < info["done"] < 1.0 and now - self._last_report < PROGRESS_INTERVAL:
@@ -280,6 +287,16 @@ class DashboardState(param.Parameterized):
                     self._job_done.set()
 
         return listen
+
+    def _page_gone(self) -> bool:
+        """Whether this session's page has no open connection any more (closed or reloaded tab).
+
+        Bokeh calls session-destroyed hooks only when it reaps unused sessions (15-17 s later by default);
+        the connection count drops at once.
+        """
+        doc = self._doc
+        session = getattr(getattr(doc, "session_context", None), "_session", None) if doc is not None else None
+        return session is not None and getattr(session, "connection_count", 1) == 0
 
     def _dispatch(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` on the session's event loop (or right here when there is no server document)."""
@@ -340,6 +357,8 @@ class DashboardState(param.Parameterized):
             self.panel_progress = dict(self.panel_progress, **{space: 100})
             if self.reference_mode == "nearest" and space == "latent":
                 self._update_nearest()
+            for panel in ({"latent", "data"} if first else {space}):  # a new request empties the other panel
+                setattr(self, f"{panel}_version", getattr(self, f"{panel}_version") + 1)
             self.version += 1
 
     def _on_done(self, request: dict, elapsed: float, cached: bool = False) -> None:

@@ -19,7 +19,7 @@ from holoviews import dim
 
 from seaice_ldm.data import EXTENT_THRESHOLD, MIZ_LOWER, MIZ_UPPER, VARIABLES
 from seaice_ldm.evaluation import bound_share, bound_violation_share, ice_integrals, mean_spectrum
-from seaice_ldm.evaluation.edges import edge_probability, iiee, ice_mask, miz_width
+from seaice_ldm.evaluation import edge_probability, iiee, ice_mask, miz_width
 
 # ----------------------------------------------------------------------------------------- constants
 #: Variables a user can show: the five model variables and the drift speed derived from siu, siv.
@@ -274,7 +274,7 @@ def map_overlay(field: np.ndarray | None, x: np.ndarray, y: np.ndarray, style: S
         hv.opts.Overlay(
             frame_width=size, frame_height=size, data_aspect=1, width=None, height=None,
             xlabel="x (km)", ylabel="y (km)", xformatter=_km_formatter(), yformatter=_km_formatter(),
-            bgcolor=NO_DATA_COLOUR, show_legend=False, toolbar="above", active_tools=["wheel_zoom"],
+            bgcolor=NO_DATA_COLOUR, show_legend=False, toolbar="above", active_tools=[],
             fontscale=1.0, title=title,
         )
     )

@@ -315,6 +315,8 @@ class SamplingQueue:
                 text = f"{label}: step {info['i'] + 1}/{info['n']}" + (
                     f", batch {info['batch'] + 1}/{info['batches']}" if info["batches"] > 1 else "")
                 job.emit("progress", space=run.space, run=r, runs=n_runs, done=done, text=text)
+                if job.cancelled:  # the listener found the page gone
+                    raise Cancelled()
 
             job.emit("progress", space=run.space, run=r, runs=n_runs, done=0.0, text=f"{label}…")
             t0 = time.perf_counter()

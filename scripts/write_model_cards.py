@@ -187,12 +187,13 @@ def main() -> None:
         "",
     ]
     if bench:
-        s, t = bench["sample_s_per_state"], bench["train_s_per_step"]
-        lines += [f"Cost on {bench['device']} ({bench['sampler']}, {bench['steps']} steps, batch {bench['batch']}): "
-                  f"sampling {s['latent']:.3f} s/state latent vs {s['data']:.3f} s/state data space "
-                  f"({bench['ratios']['sampling data / latent']:.1f} x); training step "
-                  f"{t['latent diffusion']:.3f} s vs {t['data-space diffusion']:.3f} s "
-                  f"({bench['ratios']['training step data / latent']:.1f} x).", ""]
+        s, t, f = bench["sample_s_per_state"], bench["train_s_per_step"], bench["flops"]
+        lines += [f"Cost per generated state ({bench['sampler']}, {bench['steps']} steps; `docs/benchmark.json`): counted "
+                  f"{f['latent']['gflop_per_state']:.1f} GFLOP latent (VAE decoder included) vs "
+                  f"{f['data']['gflop_per_state']:.1f} GFLOP data space ({f['ratio data / latent']:.1f} x); on "
+                  f"{bench['device']}, batch {bench['batch']}: sampling {s['latent']:.3f} vs {s['data']:.3f} s/state "
+                  f"({bench['ratios']['sampling data / latent']:.1f} x), training step {t['latent diffusion']:.3f} vs "
+                  f"{t['data-space diffusion']:.3f} s ({bench['ratios']['training step data / latent']:.1f} x).", ""]
     lines += frontier_lines(frontier)
     for name in MODELS:
         if (root / name / "config.json").exists():

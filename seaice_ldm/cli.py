@@ -184,7 +184,7 @@ def _sample(args: argparse.Namespace) -> None:
 
 
 def _export(args: argparse.Namespace) -> None:
-    from seaice_ldm.training.export import export_checkpoint
+    from seaice_ldm.checkpoints.export import export_checkpoint
 
     print(f"wrote {export_checkpoint(args.src, args.dst, args.dtype)}")
 
@@ -278,6 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=_int_in(1, MAX_STEPS), default=DEFAULT_STEPS)
     p.add_argument("--sampler", choices=sorted(SAMPLERS), default=DEFAULT_SAMPLER)
     p.add_argument("--seed", type=_SEED, default=0)
+    p.add_argument("--date-members", type=_int_in(0, MAX_MEMBERS), default=16,
+                   help="members of each date-conditioned ensemble (15th of every test month); 0 skips that test")
+    p.add_argument("--spread-steps", type=_int_in(0, MAX_STEPS), default=40,
+                   help="the long sampler run the default steps' spread is compared with; 0 skips it")
     p.add_argument("--device", type=_device, default=None)
     p.set_defaults(func=_evaluate)
 
@@ -288,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sampler", choices=sorted(SAMPLERS), default=DEFAULT_SAMPLER)
     p.add_argument("--repeats", type=_POSITIVE, default=3)
     p.add_argument("--train-steps", type=_POSITIVE, default=3, help="training steps timed per model")
-    p.add_argument("--nfe", type=_int_in(1, MAX_STEPS), nargs="*", default=[10, 20, 40],
+    p.add_argument("--nfe", type=_int_in(1, MAX_STEPS), nargs="*", default=[5, 7, 10, 15, 20, 40],
                    help="network evaluations for quality")
     p.add_argument("--quality-members", type=_int_in(2, MAX_MEMBERS), default=16)
     p.add_argument("--device", type=_device, default=None)
@@ -298,7 +302,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # argparse has printed the usage error (status 2) or the help (status 0)
+        return int(exit_.code or 0)
     try:
         args.func(args)
     except (ValueError, OSError, ArithmeticError) as err:  # DataError, CheckpointError, SamplingError, ConfigError ...

@@ -1,4 +1,5 @@
-"""The names every layer shares, spelt once: spaces, decoders, samplers, generator labels, request limits.
+"""The names every layer shares, spelt once: spaces, decoders, samplers, precisions, generator labels,
+request limits.
 
 Pure Python (no torch): the CLI's choices, the pipeline, the evaluation and the dashboard all read these,
 and :class:`SampleRequest` is the one validated form of "sample an ensemble like this".
@@ -22,6 +23,8 @@ SAMPLERS = {"dpmpp2m": (1, 0), "heun": (2, 1), "euler": (1, 0)}
 DEFAULT_SAMPLER = "dpmpp2m"
 DEFAULT_STEPS = 10
 DEFAULT_MEMBERS = 8
+#: Arithmetic of training and sampling (bf16 autocast or float32); "auto" lets the device decide.
+PRECISIONS = ("auto", "float32", "bfloat16")
 
 #: Request limits, the same for the library, the CLI and the dashboard.
 MAX_MEMBERS = 256

@@ -29,7 +29,7 @@ from seaice_ldm.diffusion.samplers import get_sampler
 from seaice_ldm.diffusion.schedules import RHO, SIGMA_MAX, SIGMA_MIN, karras_sigmas
 from seaice_ldm.models.device import pick_device
 from seaice_ldm.models.latent import latent_mask, unwhiten
-from seaice_ldm.options import DECODERS, SPACES, SampleRequest, check_choice
+from seaice_ldm.options import DECODERS, PRECISIONS, SPACES, SampleRequest, check_choice
 
 REFERENCE_FILE = "reference.nc"
 
@@ -61,9 +61,6 @@ class Generator:
 
 def _ocean(path: Path, meta: dict) -> np.ndarray:
     return load_weights(path, "grid", meta)["ocean"].numpy().astype(bool)
-
-
-PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 def native_bf16(device: torch.device) -> bool:

@@ -1,4 +1,10 @@
-"""Shared data fixtures: a tiny canonical data set on a custom grid, and a short synthetic run."""
+"""Test tiers (``--tier``) and shared data fixtures: a tiny canonical data set on a custom grid, and a short
+synthetic run.
+
+Tiers: ``fast`` (the default lane, a few minutes: everything not marked ``slow`` or ``browser``), ``slow``
+(tests marked ``slow``: trained models, long sampling, whole-file checks), ``browser`` (tests marked
+``browser``: the dashboard in headless Chromium) and ``all``.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,35 @@ import numpy as np
 import pytest
 
 from seaice_ldm.data import Grid, make_dataset, synthesize
+
+TIERS = ("fast", "slow", "browser", "all")
+TIER_MARKS = ("browser", "slow")  # a test's tier: its first mark of these, else fast
+
+
+def pytest_addoption(parser):
+    parser.addoption("--tier", choices=TIERS, default="fast",
+                     help="which tests to run: fast (default: all not marked slow or browser), slow, browser, all")
+
+
+def pytest_report_header(config):
+    return f"tier: {config.getoption('--tier')} (--tier {'|'.join(TIERS)})"
+
+
+def tier_of(item: pytest.Item) -> str:
+    return next((mark for mark in TIER_MARKS if item.get_closest_marker(mark)), "fast")
+
+
+@pytest.hookimpl(trylast=True)  # after tests/browser/conftest.py has marked its tests
+def pytest_collection_modifyitems(config, items):
+    tier = config.getoption("--tier")
+    if tier == "all":
+        return
+    selected = [item for item in items if tier_of(item) == tier]
+    deselected = [item for item in items if tier_of(item) != tier]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
+
 
 TINY_GRID = Grid("custom", nx=12, ny=10, dx=50_000.0)
 

@@ -16,7 +16,8 @@ from seaice_ldm.data import VARIABLE_NAMES, check_canonical, write_dataset
 
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
 CHECKER = shutil.which("compliance-checker")
-pytestmark = pytest.mark.skipif(CHECKER is None, reason="compliance-checker (test extra) is not installed")
+pytestmark = [pytest.mark.skipif(CHECKER is None, reason="compliance-checker (test extra) is not installed"),
+              pytest.mark.slow]  # the checker runs in a subprocess, several seconds a file
 
 
 def cf_problems(path: Path) -> list[str]:
@@ -84,7 +85,6 @@ def test_dashboard_download(tmp_path):
     assert_canonical_cf(path)
 
 
-@pytest.mark.slow
 def test_reference_states(tmp_path):
     path = tmp_path / "reference.nc"
     assert main(["data", "reference", "--checkpoint", str(CHECKPOINTS / "ldm_censored"), "--states", "4",

@@ -1,12 +1,14 @@
 """Checkpoints: bit-exact round trip, atomic writes, clear refusals; training configs."""
 
 import json
+import re
+import shutil
 from pathlib import Path
 
 import pytest
 import torch
 
-from seaice_ldm.checkpoints.build import Loaded, check_pair, load_model
+from seaice_ldm.checkpoints.build import Loaded, build_precond, check_pair, load_model
 from seaice_ldm.checkpoints.format import (
     CheckpointError,
     load_weights,
@@ -158,3 +160,115 @@ def test_save_refuses_to_replace_a_folder_that_is_not_a_checkpoint(tmp_path):
         save_checkpoint(tmp_path / "runs", _vae_meta(), {"ema": _vae().state_dict()})
     assert (tmp_path / "runs" / "notes.txt").read_text() == "keep me"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]
+
+
+def _ldm_meta() -> dict:
+    return {
+        "kind": "diffusion",
+        "space": "latent",
+        "run_id": "test",
+        "step": 1,
+        "config": {
+            "unet": {"in_channels": 4, "out_channels": 4, "channels": [8, 8], "blocks_per_level": 1,
+                     "attention_levels": [1], "emb_channels": 16, "dropout": 0.0, "mask_channel": True,
+                     "date_conditioning": False},
+            "diffusion": {"sigma_data": 1.0, "sigma_max": 80.0, "p_mean": 0.4, "p_std": 1.6},
+        },
+        "latent_stats": {"mean": [0.1, -0.2, 0.0, 0.3], "std": [0.6, 0.5, 0.7, 0.9]},
+        "norm_stats": STATS,
+    }
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoints(tmp_path_factory) -> Path:
+    """A tiny VAE and a tiny latent diffusion checkpoint, written once, copied by each test that edits one."""
+    root = tmp_path_factory.mktemp("tiny_checkpoints")
+    save_checkpoint(root / "vae", _vae_meta(), {"ema": _vae().state_dict()})
+    torch.manual_seed(0)
+    save_checkpoint(root / "ldm", _ldm_meta(), {"ema": build_precond(_ldm_meta()).state_dict()})
+    return root
+
+
+def _edited(tiny_checkpoints: Path, tmp_path: Path, name: str, key: str, value) -> Path:
+    """A copy of the tiny checkpoint ``name`` whose config.json has ``value`` at the dotted ``key``
+    (``...`` deletes the key), as a user editing the file by hand would leave it."""
+    folder = tmp_path / name
+    shutil.copytree(tiny_checkpoints / name, folder)
+    meta = json.loads((folder / "config.json").read_text())
+    *parents, last = key.split(".")
+    table = meta
+    for part in parents:
+        table = table[part]
+    if value is ...:
+        del table[last]
+    else:
+        table[last] = value
+    (folder / "config.json").write_text(json.dumps(meta))  # NaN and Infinity as Python's json writes them
+    return folder
+
+
+def test_tiny_checkpoints_load(tiny_checkpoints):
+    assert load_model(tiny_checkpoints / "vae", "vae").module.cfg.channels == (8, 8)
+    ldm = load_model(tiny_checkpoints / "ldm", "diffusion")
+    assert ldm.module.sigma_data == 1.0 and ldm.module.net.cfg.attention_levels == (1,)
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("config.unet.channels", [8, 0]),
+    ("config.unet.channels", []),
+    ("config.unet.channels", "8, 8"),
+    ("config.unet.channels", [8, 8.5]),
+    ("config.unet.in_channels", -4),
+    ("config.unet.in_channels", ...),
+    ("config.unet.blocks_per_level", True),
+    ("config.unet.attention_levels", [2]),
+    ("config.unet.attention_levels", [-1]),
+    ("config.unet.dropout", 1.0),
+    ("config.unet.date_conditioning", "yes"),
+    ("config.diffusion.sigma_data", 0),
+    ("config.diffusion.sigma_data", -1.0),
+    ("config.diffusion.sigma_data", "1.0"),
+    ("config.diffusion.sigma_data", float("nan")),
+    ("config.diffusion.sigma_data", ...),
+    ("config.diffusion.sigma_max", 0.0),
+    ("config.diffusion.sigma_max", float("inf")),
+    ("config.diffusion.p_std", -1.6),
+    ("latent_stats.mean", [0.0, 0.0, 0.0]),
+    ("latent_stats.mean", [0.0, 0.0, float("nan"), 0.0]),
+    ("latent_stats.std", [0.5, 0.5, 0.5, 0.0]),
+    ("latent_stats.std", [0.5, 0.5, 0.5, -0.5]),
+    ("latent_stats.std", [0.5, 0.5, 0.5, float("inf")]),
+    ("latent_stats.std", ...),
+    ("latent_stats", ...),
+    ("space", "pixel"),
+])
+def test_hand_edited_diffusion_config_is_refused_naming_the_key(tiny_checkpoints, tmp_path, key, value):
+    folder = _edited(tiny_checkpoints, tmp_path, "ldm", key, value)
+    with pytest.raises(CheckpointError, match=rf"checkpoint {re.escape(str(folder))}: .*{re.escape(key)}"):
+        load_model(folder, "diffusion")
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("config.vae.channels", [8, -8]),
+    ("config.vae.channels", 8),
+    ("config.vae.latent_channels", 0),
+    ("config.vae.in_channels", "5"),
+    ("config.vae.decoder", "tobit"),
+    ("config.vae.kl_weight", -1e-3),
+    ("config.vae.init_log_scale", float("nan")),
+    ("config.vae", [8, 8]),
+    ("norm_stats.std", [1.0, 0.4, 0.0, 0.1, 0.1]),
+])
+def test_hand_edited_vae_config_is_refused_naming_the_key(tiny_checkpoints, tmp_path, key, value):
+    folder = _edited(tiny_checkpoints, tmp_path, "vae", key, value)
+    with pytest.raises(CheckpointError, match=rf"checkpoint {re.escape(str(folder))}: .*{re.escape(key)}"):
+        load_model(folder, "vae")
+
+
+def test_data_space_models_need_no_latent_stats_and_older_ones_no_sigma_max(tiny_checkpoints, tmp_path):
+    folder = _edited(tiny_checkpoints, tmp_path, "ldm", "latent_stats", ...)
+    meta = json.loads((folder / "config.json").read_text())
+    meta["space"] = "data"
+    del meta["config"]["diffusion"]["sigma_max"]  # checkpoints written before sigma_max was stored
+    (folder / "config.json").write_text(json.dumps(meta))
+    assert load_model(folder, "diffusion").meta["space"] == "data"

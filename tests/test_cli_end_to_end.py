@@ -12,9 +12,11 @@ import pytest
 import xarray as xr
 
 from seaice_ldm.checkpoints.format import read_meta
+from seaice_ldm.diffusion.coverage import noise_levels_for
 from seaice_ldm.cli import main
 
 TINY = Path(__file__).parents[1] / "configs" / "tiny"
+pytestmark = pytest.mark.slow  # the chain fixture trains five tiny models (minutes)
 
 
 @pytest.fixture(scope="module")
@@ -82,9 +84,9 @@ def test_same_seed_same_ensemble_at_any_batch_size(chain, tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--members", "0"], "members must be an integer between 1 and"),
-        (["--members", "100000"], "members must be an integer between 1 and"),
-        (["--steps", "0"], "steps must be an integer between 1 and"),
+        (["--members", "0"], "--members: must be an integer between 1 and"),
+        (["--members", "100000"], "--members: must be an integer between 1 and"),
+        (["--steps", "0"], "--steps: must be an integer between 1 and"),
         (["--sampler", "ddim"], "ddim"),
     ],
 )
@@ -98,7 +100,8 @@ def test_absurd_requests_are_refused_and_write_nothing(chain, tmp_path, capsys, 
 
 def test_missing_checkpoints_are_named(tmp_path, capsys):
     assert main(["sample", "--checkpoints", str(tmp_path / "nope"), "--out", str(tmp_path / "x.nc")]) == 2
-    assert "checkpoints folder not found" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--checkpoints" in err and "nope" in err
 
 
 def test_latent_model_with_the_wrong_vae_is_refused(chain, tmp_path, capsys):
@@ -110,13 +113,21 @@ def test_latent_model_with_the_wrong_vae_is_refused(chain, tmp_path, capsys):
     assert "trained on the latents of VAE" in capsys.readouterr().err
 
 
-def test_diffusion_training_reports_noise_level_coverage(tmp_path, capsys):
-    """Data-space fields have a leading (seasonal) mode spread of tens: EDM's default levels rarely reach it."""
+def test_diffusion_training_chooses_noise_levels_from_the_data(tmp_path, capsys):
+    """Data-space fields have a leading (seasonal) mode spread of tens: the levels are chosen to reach it,
+    recorded in the checkpoint, and EDM's image defaults, when a config asks for them, draw a warning."""
     assert main(["train", "diffusion", "--space", "data", "--config", str(TINY / "ddm.toml"),
                  "--out", str(tmp_path / "ddm"), "--steps", "1"]) == 0
     out = capsys.readouterr().out
-    assert "noise levels: leading mode of the training data has std" in out
-    assert "warning: only" in out and "raise [diffusion] p_mean / p_std" in out
+    assert "noise levels: leading mode of the training data has std" in out and "(5.00 % above it)" in out
+    meta = read_meta(tmp_path / "ddm")
+    levels = noise_levels_for(meta["noise_coverage"]["leading_mode_std"])
+    edm = meta["config"]["diffusion"]
+    assert (edm["p_mean"], edm["p_std"], edm["sigma_max"]) == (levels.p_mean, levels.p_std, levels.sigma_max)
+    config = tmp_path / "edm_default.toml"
+    config.write_text((TINY / "ddm.toml").read_text().replace("[diffusion]\n", "[diffusion]\np_mean = -1.2\np_std = 1.2\n"))
+    assert main(["train", "diffusion", "--config", str(config), "--out", str(tmp_path / "edm"), "--steps", "1"]) == 0
+    assert "warning: only" in capsys.readouterr().out
 
 
 def test_training_resumes_from_the_last_checkpoint(chain, tmp_path):
@@ -142,14 +153,20 @@ def test_two_process_ddp_training_under_torchrun(tmp_path):
 def test_evaluate_writes_the_report_with_claim_verdicts(chain, tmp_path):
     out = tmp_path / "report"
     assert main(["evaluate", "--checkpoints", str(chain / "checkpoints"), "--out", str(out), "--members", "3",
-                 "--test-states", "4", "--steps", "2"]) == 0
+                 "--test-states", "4", "--steps", "2", "--date-members", "2", "--spread-steps", "3"]) == 0
     assert {"report.md", "report.json", "samples.png", "samples_sic.png", "histograms.png", "spectra.png",
             "integrals.png"} <= {p.name for p in out.iterdir()}
     results = json.loads((out / "report.json").read_text())
     assert [c["number"] for c in results["claims"]] == [1, 2, 3, 4]
     assert results["setup"]["test_years"] == [2002]
-    assert results["setup"]["training"]["LDM (censored)"] == {"steps": 8, "p_mean": 0.4, "p_std": 1.6}
-    assert results["setup"]["training"]["data-space DM"]["p_mean"] == -1.2
+    ldm = read_meta(chain / "checkpoints" / "ldm_censored")["config"]["diffusion"]
+    assert results["setup"]["training"]["LDM (censored)"]["steps"] == 8
+    assert results["setup"]["training"]["LDM (censored)"]["p_mean"] == ldm["p_mean"]
+    assert results["setup"]["training"]["LDM (censored)"]["sigma_max"] == ldm["sigma_max"]
+    dated = results["date_conditioned"]["LDM (censored)"]
+    assert len(dated["dates"]) == 12 and sum(dated["rank_histogram"]) == 12  # the 15th of each test month
+    assert set(results["sampler_spread"]["LDM (censored)"]) == {"2", "3"}
+    assert results["generators"]["data-space DM (censored)"]["gflop_per_state"] > 0
     censored = results["generators"]["LDM (censored)"]
     assert all(v == 0 for v in censored["bound_violation"].values())
     text = (out / "report.md").read_text()
@@ -172,3 +189,4 @@ def test_benchmark_prints_ratios_and_a_recommendation(chain, capsys):
     assert "device: cpu" in printed
     assert "ratio sampling data / latent" in printed and "ratio training step data / latent" in printed
     assert "cheapest setting within 5% of the best CRPS in both spaces" in printed
+    assert "ratio data / latent at equal steps" in printed and "arctic12km" in printed

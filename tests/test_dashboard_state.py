@@ -256,6 +256,7 @@ def test_latent_panel_is_shown_while_data_space_still_samples(pipe, queue):
         assert s.panel_dataset("latent") is not None and s.panel_dataset("data") is None
         assert s.panel_progress["latent"] == 100 and s.panel_progress["data"] < 100
         assert s.panel_note("data").startswith("sampling…")
+        assert (s.latent_version, s.data_version) == (2, 1)  # data: emptied once by the new request
     finally:
         pipe.gates["data"].set()
     s.wait(30)
@@ -268,7 +269,10 @@ def test_repeated_request_is_served_from_the_cache(pipe, queue):
     assert len(pipe.calls) == 3
     other = _state(pipe, queue)  # another session asking for the same ensemble
     other.param.update(members=3, seed=4)
+    redraws = []
+    other.param.watch(lambda e: redraws.append(e.new), "version")
     assert other.sample() and not other.running  # answered at once, without the queue
+    assert len(redraws) == 1  # every panel in one redraw
     assert len(pipe.calls) == 3 and "from the cache" in other.status
     assert other.results["latent"]["censored"] is first
     _sampled(other, seed=5)  # a new request samples again

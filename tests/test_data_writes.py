@@ -44,6 +44,7 @@ CTRL_C_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # a fresh interpreter imports xarray and netCDF4 (seconds)
 def test_ctrl_c_while_xarray_holds_the_netcdf_lock_neither_hangs_nor_leaves_a_file(tmp_path):
     out = tmp_path / "out" / "sample.nc"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

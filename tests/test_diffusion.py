@@ -221,6 +221,7 @@ def test_edm_loss_weighted_mean_matches_reference():
     torch.testing.assert_close(got_all.detach(), (lam * (d - x) ** 2).mean())
 
 
+@pytest.mark.slow
 def test_edm_training_reduces_loss():
     """A few AdamW steps on structured fields lower the EDM loss of a tiny U-Net."""
     torch.manual_seed(0)

@@ -131,6 +131,7 @@ def test_the_analysis_sees_known_edges():
     assert layer_of("seaice_ldm.training.loop") == "training" and layer_of("seaice_ldm") == "package"
 
 
+@pytest.mark.slow  # a subprocess loads the shipped models; test_imports_point_down checks the same statically
 def test_loading_a_pipeline_imports_no_training_code():
     checkpoints = ROOT / "checkpoints"
     if not any((checkpoints / name / "config.json").exists() for name in ("ddm", "ldm_censored", "ldm_gaussian")):

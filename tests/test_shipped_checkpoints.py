@@ -77,6 +77,7 @@ def test_reference_has_the_properties_the_sample_tests_use(pipe):
     assert north_of_greenland > 1.5 * siberian_shelf
 
 
+@pytest.mark.slow  # the samples fixture: four ensembles of the shipped models
 @pytest.mark.parametrize("space", ["latent", "data"])
 def test_samples_look_like_sea_ice(pipe, samples, space):
     ds = samples[(space, "censored")]
@@ -95,6 +96,7 @@ def test_samples_look_like_sea_ice(pipe, samples, space):
     assert region_mean(ds, "sit", (80, 90), (-120, -30)) > region_mean(ds, "sit", (72, 80), (90, 150))
 
 
+@pytest.mark.slow
 def test_gaussian_decoding_leaves_the_bounds_where_censoring_does_not(samples):
     for space in ("latent", "data"):
         gaussian, censored = samples[(space, "gaussian")]["sic"].values, samples[(space, "censored")]["sic"].values

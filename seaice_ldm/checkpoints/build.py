@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -13,6 +14,7 @@ from seaice_ldm.diffusion.precond import EDMPrecond
 from seaice_ldm.models.unet import UNet, UNetConfig
 from seaice_ldm.models.vae import VAE, VAEConfig
 from seaice_ldm.checkpoints.format import CheckpointError, load_into, load_weights, read_meta
+from seaice_ldm.options import DECODERS, SPACES
 
 
 def _tuples(values: dict[str, Any]) -> dict[str, Any]:
@@ -39,6 +41,116 @@ def build_precond(meta: dict[str, Any]) -> EDMPrecond:
     return EDMPrecond(net, sigma_data=meta["config"]["diffusion"]["sigma_data"])
 
 
+# ------------------------------------------------------------------ values a hand-edited config.json may break
+def _integer(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _finite(v: Any) -> bool:
+    return (_integer(v) or isinstance(v, float)) and math.isfinite(v)
+
+
+Rule = tuple[Callable[[Any], bool], str]
+POSITIVE_INT: Rule = (lambda v: _integer(v) and v >= 1, "a positive integer")
+POSITIVE_INTS: Rule = (lambda v: isinstance(v, list) and len(v) > 0 and all(POSITIVE_INT[0](c) for c in v),
+                       "a non-empty list of positive integers")
+POSITIVE: Rule = (lambda v: _finite(v) and v > 0, "a finite number > 0")
+FINITE: Rule = (_finite, "a finite number")
+FLAG: Rule = (lambda v: isinstance(v, bool), "true or false")
+
+
+def _optional(rule: Rule) -> Rule:
+    return (lambda v: v is None or rule[0](v), f"{rule[1]} or null")
+
+
+#: What each stored value must be for the networks (and the sampler) it describes to make sense; keys a
+#: section leaves out take the config class's default (unknown keys are refused when the class is built).
+RULES: dict[str, dict[str, Rule]] = {
+    "vae": {
+        "in_channels": POSITIVE_INT,
+        "latent_channels": POSITIVE_INT,
+        "channels": POSITIVE_INTS,
+        "blocks_per_level": POSITIVE_INT,
+        "decoder": (lambda v: v in DECODERS, f"one of {list(DECODERS)}"),
+        "kl_weight": (lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
+        "init_log_scale": FINITE,
+    },
+    "unet": {
+        "in_channels": POSITIVE_INT,
+        "out_channels": POSITIVE_INT,
+        "channels": POSITIVE_INTS,
+        "blocks_per_level": POSITIVE_INT,
+        "attention_levels": (lambda v: isinstance(v, list) and all(_integer(a) for a in v), "a list of integers"),
+        "emb_channels": _optional(POSITIVE_INT),
+        "dropout": (lambda v: _finite(v) and 0 <= v < 1, "a number in [0, 1)"),
+        "mask_channel": FLAG,
+        "date_conditioning": FLAG,
+    },
+    "diffusion": {
+        "sigma_data": POSITIVE,
+        "sigma_max": _optional(POSITIVE),
+        "p_mean": _optional(FINITE),
+        "p_std": _optional(POSITIVE),
+    },
+}
+
+
+def _invalid(key: str, expected: str, value: Any) -> CheckpointError:
+    return CheckpointError(f"config.json: {key} must be {expected}, got {value!r}")
+
+
+def _section(meta: dict[str, Any], name: str, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``meta["config"][name]`` with every value it holds checked against :data:`RULES`."""
+    config = meta.get("config")
+    section = config.get(name) if isinstance(config, dict) else None
+    if not isinstance(section, dict):
+        raise _invalid(f"config.{name}", "a table of settings", section)
+    for key in required:
+        if key not in section:
+            raise CheckpointError(f"config.json: config.{name}.{key} is missing")
+    for key, (ok, expected) in RULES[name].items():
+        if key in section and not ok(section[key]):
+            raise _invalid(f"config.{name}.{key}", expected, section[key])
+    return section
+
+
+def _check_latent_stats(meta: dict[str, Any], channels: int) -> None:
+    """Per-channel whitening of the latents: ``channels`` finite means and finite positive stds."""
+    stats = meta.get("latent_stats")
+    if not isinstance(stats, dict):
+        raise _invalid("latent_stats", "a table with lists mean and std (a latent model needs it)", stats)
+    for key, (ok, expected) in {"mean": FINITE, "std": POSITIVE}.items():
+        values = stats.get(key)
+        if not (isinstance(values, list) and len(values) == channels and all(ok(v) for v in values)):
+            raise _invalid(f"latent_stats.{key}", f"a list of {channels} values (one per latent channel, "
+                           f"config.unet.in_channels), each {expected}", values)
+
+
+def check_config(meta: dict[str, Any], kind: str) -> None:
+    """Refuse, naming the key, stored values that do not describe a valid ``vae`` or ``diffusion`` model
+    (a hand-edited ``config.json``): wrong types, non-positive sizes or scales, out-of-range levels,
+    whitening statistics that do not fit the latents. Called before any network is built."""
+    if "norm_stats" in meta:
+        try:
+            NormStats.from_dict(meta["norm_stats"])
+        except (TypeError, ValueError, AttributeError) as err:
+            raise CheckpointError(f"config.json: {err}") from None
+    if kind == "vae":
+        _section(meta, "vae")
+        return
+    if meta.get("space") not in SPACES:
+        raise _invalid("space", f"one of {list(SPACES)}", meta.get("space"))
+    unet = _section(meta, "unet", required=("in_channels", "out_channels"))
+    _section(meta, "diffusion", required=("sigma_data",))
+    levels = len(unet.get("channels", UNetConfig.channels))
+    outside = [a for a in unet.get("attention_levels", []) if not 0 <= a < levels]
+    if outside:
+        raise _invalid("config.unet.attention_levels", f"a list of level indices in 0..{levels - 1}",
+                       unet["attention_levels"])
+    if meta["space"] == "latent":
+        _check_latent_stats(meta, unet["in_channels"])
+
+
 @dataclass
 class Loaded:
     """A network with its checkpoint metadata."""
@@ -58,6 +170,10 @@ def load_model(path: str | Path, kind: str, device: torch.device | str = "cpu", 
     meta = read_meta(path)
     if meta.get("kind") != kind:
         raise CheckpointError(f"checkpoint {path} holds a {meta.get('kind')!r} model, expected {kind!r}")
+    try:
+        check_config(meta, kind)
+    except CheckpointError as err:
+        raise CheckpointError(f"checkpoint {path}: {err}") from None
     try:
         module = build_vae(meta) if kind == "vae" else build_precond(meta)
     except (KeyError, TypeError, ValueError) as err:

@@ -7,6 +7,16 @@ of docs/DESIGN.md.
 from .canonical import canonical_coords, cf_encoding, check_canonical, make_dataset, variable_attrs, with_cf
 from .derived import drift_speed, sea_ice_extent
 from .dims import SAMPLE_DIMS, SPATIAL_DIMS, sample_dim
+from .geography import (
+    build_coastline,
+    cartopy_crs,
+    configure_cartopy,
+    graticule,
+    load_coastline,
+    project_lonlat,
+    projected_coastline,
+    sea_labels,
+)
 from .grid import DEFAULT_GRID, GRIDS, Grid, get_grid, grid_from_dataset
 from .io import check_output, write_dataset
 from .landmask import build_land_mask, build_masks, coastline_segments, save_land_mask
@@ -22,6 +32,7 @@ from .loaders import (
 )
 from .normalisation import NormStats, compute_norm_stats, denormalise, normalise, normalised_bounds
 from .shipped_masks import LandMask, load_land_mask
+from .regions import PAN_ARCTIC, REGIONS, region_box
 from .splits import dataset_years, split_by_year, split_years
 from .summary import check_path, summarize
 from .synthetic import synthesize
@@ -42,6 +53,9 @@ __all__ = [
     "canonical_coords", "cf_encoding", "check_canonical", "make_dataset", "variable_attrs", "with_cf",
     "drift_speed", "sea_ice_extent",
     "SAMPLE_DIMS", "SPATIAL_DIMS", "sample_dim",
+    "build_coastline", "cartopy_crs", "configure_cartopy", "graticule", "load_coastline", "project_lonlat",
+    "projected_coastline", "sea_labels",
+    "PAN_ARCTIC", "REGIONS", "region_box",
     "DEFAULT_GRID", "GRIDS", "Grid", "get_grid", "grid_from_dataset",
     "check_output", "write_dataset",
     "LandMask", "build_land_mask", "build_masks", "coastline_segments", "load_land_mask", "save_land_mask",

@@ -23,7 +23,7 @@ import xarray as xr
 import zarr
 
 from .canonical import make_dataset
-from .dims import SAMPLE_DIMS
+from .dims import SAMPLE_DIMS, sample_dim
 from .grid import Grid, crs_name, dataset_crs, get_grid, grid_from_dataset, same_crs
 from .variables import VARIABLE_NAMES, VARIABLES, DataError, bounds_array, canonical_name, unit_factor
 
@@ -81,7 +81,7 @@ def open_dataset(
         names = _select(tuple(fields), variables)
         for name in names:
             _check_dims(name, fields[name].dims)
-        lead = fields[names[0]].dims[0]
+        lead = sample_dim(fields[names[0]])
         raw = _standard_samples(raw, lead, where, notes)
         grid = grid_from_dataset(raw) if grid is None else get_grid(grid)
         _check_grid(raw, grid, where)
@@ -354,7 +354,7 @@ def _land_from_nan(fields: Sequence[xr.DataArray], where: str) -> np.ndarray:
     land = _nan_everywhere(fields)
     if land.any():
         return land
-    zero = np.logical_and.reduce([(f == 0).all(f.dims[0]).values for f in fields])
+    zero = np.logical_and.reduce([(f == 0).all(sample_dim(f)).values for f in fields])
     if zero.any():
         raise DataError(f"{where} has no cell that is NaN at every time, but {int(zero.sum())} cells "
                         f"({zero.mean():.1%}) are 0 in every variable at every time: land looks filled with 0, "
@@ -392,7 +392,7 @@ def _source_name(raw: xr.Dataset, name: str) -> str:
 
 def _nan_everywhere(fields: Sequence[xr.DataArray]) -> np.ndarray:
     """Cells that are NaN at every time in every variable: land when the file gives no mask."""
-    return np.logical_and.reduce([f.isnull().all(f.dims[0]).values for f in fields])
+    return np.logical_and.reduce([f.isnull().all(sample_dim(f)).values for f in fields])
 
 
 def land_of(ds: xr.Dataset) -> np.ndarray:

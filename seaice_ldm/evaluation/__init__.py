@@ -5,6 +5,7 @@ canonical layout (docs/DESIGN.md), with no torch; ``report``, ``benchmark`` and 
 of the pipeline and drive ``seaice-ldm evaluate`` and ``seaice-ldm benchmark``.
 """
 
+from .edges import contour_lines, edge_length, edge_probability, ice_mask, iiee, iiee_sic, miz_area, miz_width
 from .metrics import (
     DEFAULT_BOUNDS,
     VARIABLE_NAMES,
@@ -23,6 +24,14 @@ from .scores import crps_fair, energy_distance_fields, energy_score, ensemble_cr
 from .spectra import mean_spectrum, periodogram_2d, radial_power_spectrum, small_scale_ratio
 
 __all__ = [
+    "contour_lines",
+    "edge_length",
+    "edge_probability",
+    "ice_mask",
+    "iiee",
+    "iiee_sic",
+    "miz_area",
+    "miz_width",
     "DEFAULT_BOUNDS",
     "VARIABLE_NAMES",
     "bound_share",

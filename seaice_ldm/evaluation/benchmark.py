@@ -1,4 +1,5 @@
-"""``seaice-ldm benchmark``: cost of latent vs data-space diffusion on one device, and quality vs steps."""
+"""``seaice-ldm benchmark``: cost of latent vs data-space diffusion (counted FLOPs and seconds on one device),
+quality vs steps, the cost at equal quality, and how the FLOP ratio grows with the grid."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from seaice_ldm.data import VARIABLE_NAMES
 from seaice_ldm.data.io import atomic_file
 from seaice_ldm.diffusion.loss import EDMLoss
 from seaice_ldm.diffusion.schedules import steps_for_nfe
+from seaice_ldm.data.grid import GRIDS
+from seaice_ldm.evaluation.flops import flop_ratio_by_grid, generation_cost, parameters
 from seaice_ldm.evaluation.reference import evenly
 from seaice_ldm.evaluation.report import pipeline_held_out
 from seaice_ldm.evaluation.scores import ensemble_crps
@@ -103,6 +106,47 @@ def cost(pipe: Pipeline, args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+GRID_TABLE = ("arctic50km", "arctic25km", "arctic12km")
+
+
+def flop_costs(pipe: Pipeline, sampler: str, steps: int) -> dict[str, Any]:
+    """Counted FLOPs per generated state of each space's censored model (VAE decoder included) at ``steps``."""
+    out: dict[str, Any] = {}
+    for space in SPACES:
+        gen = pipe.generators[(space, "censored")]
+        net, vae = gen.diffusion.module.net, (gen.vae.module if gen.vae is not None else None)
+        c = generation_cost(net, pipe.grid.ny, pipe.grid.nx, sampler, steps, vae)
+        out[space] = {"parameters": parameters(net), "vae_decoder_parameters": parameters(vae.decoder) if vae else 0,
+                      "gflop_per_evaluation": c.network_flops / 1e9, "decoder_gflop": c.decoder_flops / 1e9,
+                      "nfe": c.nfe, "gflop_per_state": c.total / 1e9}
+    out["ratio data / latent"] = out["data"]["gflop_per_state"] / out["latent"]["gflop_per_state"]
+    return out
+
+
+def flops_by_grid(pipe: Pipeline, sampler: str, steps: int) -> dict[str, dict]:
+    """The FLOP ratio of the shipped architectures (untrained copies) on the named grids."""
+    latent, data = pipe.generators[("latent", "censored")], pipe.generators[("data", "censored")]
+    shapes = {name: GRIDS[name].shape for name in GRID_TABLE}
+    return flop_ratio_by_grid(latent.diffusion.module.net.cfg, data.diffusion.module.net.cfg, latent.vae.module.cfg,
+                              shapes, sampler, steps)
+
+
+def equal_quality(rows: list[dict[str, Any]], flops: dict[str, Any], sampler: str,
+                  tolerance: float = 1.05) -> dict[str, Any] | None:
+    """For ``sampler``, the fewest network evaluations that bring each space within ``tolerance`` of its own
+    best CRPS, and the FLOPs per state there (None without quality rows for that sampler)."""
+    out: dict[str, Any] = {}
+    for space in SPACES:
+        good = [r for r in rows if r["space"] == space and r["sampler"] == sampler and r["relative_crps"] <= tolerance]
+        if not good:
+            return None
+        nfe = min(r["nfe"] for r in good)
+        f = flops[space]
+        out[space] = {"nfe": nfe, "gflop_per_state": nfe * f["gflop_per_evaluation"] + f["decoder_gflop"]}
+    out["ratio data / latent"] = out["data"]["gflop_per_state"] / out["latent"]["gflop_per_state"]
+    return out
+
+
 def quality_vs_steps(pipe: Pipeline, args: argparse.Namespace) -> list[dict[str, Any]]:
     """Fair CRPS of censored ensembles of each space against test states, per sampler and NFE budget."""
     test, _ = pipeline_held_out(pipe)
@@ -149,6 +193,19 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     print(f"device: {hardware_description(pipe.device)} (torch {torch.__version__})")
     results: dict[str, Any] = {"device": hardware_description(pipe.device), "batch": args.batch,
                                "steps": args.steps, "sampler": args.sampler}
+    results["flops"] = flop_costs(pipe, args.sampler, args.steps)
+    results["flops_by_grid"] = flops_by_grid(pipe, args.sampler, args.steps)
+    print(f"\ncounted cost per generated state, {args.sampler} with {args.steps} steps (GFLOP; VAE decoder included):")
+    for space in SPACES:
+        f = results["flops"][space]
+        print(f"  {space:>6}: {f['parameters'] / 1e6:.2f} M parameters, {f['gflop_per_evaluation']:.3f} GFLOP per "
+              f"evaluation x {f['nfe']} + decoder {f['decoder_gflop']:.3f} = {f['gflop_per_state']:.2f} GFLOP")
+    print(f"  ratio data / latent at equal steps: {results['flops']['ratio data / latent']:.1f} x "
+          "(the paper reports about 25 x)")
+    print("FLOP ratio of the same architectures on the named grids:")
+    for name, row in results["flops_by_grid"].items():
+        print(f"  {name:>11} {row['shape'][0]:>4}x{row['shape'][1]:<4}: latent {row['latent_gflop']:8.1f}, "
+              f"data {row['data_gflop']:8.1f} GFLOP per state: {row['ratio']:.1f} x")
     results.update(cost(pipe, args))
     print(f"\nsampling, {args.sampler} with {args.steps} steps, batch {args.batch} (seconds per state):")
     for space, s in results["sample_s_per_state"].items():
@@ -168,6 +225,13 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         for r in rows:
             print(f"  {r['space']:>6} {r['sampler']:>8} {r['nfe']:>4} {r['steps']:>5} {r['seconds']:>8.2f} "
                   f"{r['crps']['sic']:>9.4f} {r['crps']['sit']:>9.4f} {r['relative_crps']:>6.3f}")
+        equal = equal_quality(rows, results["flops"], args.sampler)
+        if equal is not None:
+            results["flops_equal_quality"] = equal
+            print(f"at equal quality ({args.sampler}, each space within 5 % of its own best CRPS): latent "
+                  f"{equal['latent']['nfe']} NFE, {equal['latent']['gflop_per_state']:.1f} GFLOP; data "
+                  f"{equal['data']['nfe']} NFE, {equal['data']['gflop_per_state']:.1f} GFLOP: "
+                  f"{equal['ratio data / latent']:.1f} x")
         best = recommend(rows)
         results["recommended"] = {k: best[k] for k in ("sampler", "nfe", "steps")}
         print(f"cheapest setting within 5% of the best CRPS in both spaces: {best['sampler']} with {best['steps']} "

@@ -17,8 +17,11 @@ from typing import Any
 import numpy as np
 
 from seaice_ldm.data import VARIABLE_NAMES
+from seaice_ldm.options import generator_label
 
-LDM, LDM_G, DM = "LDM (censored)", "LDM (gaussian)", "data-space DM (censored)"
+# the generators the claims compare, by their labels in the report's results
+LDM, LDM_G = generator_label("latent", "censored"), generator_label("latent", "gaussian")
+DM = generator_label("data", "censored")
 
 
 def _geomean_ratio(a: dict[str, float], b: dict[str, float]) -> tuple[float, dict[str, float]]:

@@ -1,4 +1,4 @@
-"""PNG figures of the evaluation report (matplotlib, no display needed)."""
+"""PNG figures of the evaluation report (matplotlib, no display needed); maps are cartopy GeoAxes."""
 
 from __future__ import annotations
 
@@ -28,6 +28,26 @@ def _sample_dim(ds: xr.Dataset) -> str:
     return "member" if "member" in ds.dims else "time"
 
 
+def _map_axes(_fig, nrows: int, ncols: int, figsize) -> tuple:
+    """A grid of cartopy GeoAxes in the grid's projection (EPSG:3413 as NorthPolarStereo)."""
+    from seaice_ldm.data.geography import cartopy_crs
+
+    return plt.subplots(nrows, ncols, figsize=figsize, squeeze=False, layout="constrained",
+                        subplot_kw={"projection": cartopy_crs("EPSG:3413")})
+
+
+def _geography(ax) -> None:
+    """The shipped Natural Earth coastline (projected by cartopy) and the graticule of the dashboard's maps."""
+    import cartopy.crs as ccrs
+
+    from seaice_ldm.data.geography import MERIDIAN_STEP, PARALLELS, projected_coastline
+
+    coast = projected_coastline("EPSG:3413")
+    ax.plot(coast[:, 0], coast[:, 1], color="#1b2630", lw=0.5, transform=ax.projection)
+    ax.gridlines(crs=ccrs.PlateCarree(), xlocs=np.arange(-180.0, 181.0, MERIDIAN_STEP), ylocs=list(PARALLELS),
+                 color="#5f6b75", linewidth=0.4, linestyle="--", alpha=0.8)
+
+
 def _map(ax, ds: xr.Dataset, name: str, index: int):
     var = VARIABLES.get(name)
     if name == "speed":
@@ -36,17 +56,18 @@ def _map(ax, ds: xr.Dataset, name: str, index: int):
     else:
         field = ds[name].isel({_sample_dim(ds): index})
         cmap, (vmin, vmax), units = var.cmap_hint, var.display_range, var.units
-    km = ds["x"].values / 1e3, ds["y"].values / 1e3
-    extent = (km[0][0], km[0][-1], km[1][0], km[1][-1])
+    x, y = ds["x"].values, ds["y"].values
+    dx = float(x[1] - x[0])
+    extent = (x[0] - dx / 2, x[-1] + dx / 2, y[0] - dx / 2, y[-1] + dx / 2)
     cm = plt.get_cmap(cmap).with_extremes(bad="0.75")  # land in grey
     image = ax.imshow(field.values, origin="lower", extent=extent, cmap=cm, vmin=vmin, vmax=vmax,
-                      interpolation="nearest")
+                      interpolation="nearest", transform=ax.projection)
+    ax.set_extent(extent, crs=ax.projection)
     if "sic" in ds:
         sic = ds["sic"].isel({_sample_dim(ds): index}).values
-        ax.contour(km[0], km[1], np.ma.masked_invalid(sic), levels=[MIZ_LOWER, MIZ_UPPER],
-                   colors=["#ff7f0e", "#d62728"], linewidths=0.6)
-    ax.set_xticks([])
-    ax.set_yticks([])
+        ax.contour(x, y, np.ma.masked_invalid(sic), levels=[MIZ_LOWER, MIZ_UPPER],
+                   colors=["#ff7f0e", "#d62728"], linewidths=0.6, transform=ax.projection)
+    _geography(ax)
     return image, units
 
 
@@ -54,8 +75,7 @@ def samples_figure(sets: dict[str, xr.Dataset], path: Path) -> None:
     """First member of each generator (and a reference state) for sit, sic, sid and speed."""
     sources = _sources(sets)
     columns = ("sit", "sic", "sid", "speed")
-    fig, axes = plt.subplots(len(sources), len(columns), figsize=(3.0 * len(columns), 2.8 * len(sources)),
-                             squeeze=False, layout="constrained")
+    fig, axes = _map_axes(None, len(sources), len(columns), (3.0 * len(columns), 2.8 * len(sources)))
     for row, (label, ds) in enumerate(sources.items()):
         for col, name in enumerate(columns):
             image, units = _map(axes[row, col], ds, name, 0)
@@ -63,7 +83,8 @@ def samples_figure(sets: dict[str, xr.Dataset], path: Path) -> None:
                 axes[row, col].set_title(f"{name} [{units}]")
             if row == len(sources) - 1:
                 fig.colorbar(image, ax=axes[:, col], orientation="horizontal", shrink=0.8, pad=0.01)
-        axes[row, 0].set_ylabel(label, fontsize=9)
+        axes[row, 0].text(-0.04, 0.5, label, transform=axes[row, 0].transAxes, rotation=90, va="center",
+                          ha="right", fontsize=9)
     fig.suptitle(f"Generated states next to held-out reference states ({SYNTHETIC}); "
                  f"MIZ contours {MIZ_LOWER} / {MIZ_UPPER}")
     fig.savefig(path, dpi=80)
@@ -73,13 +94,13 @@ def samples_figure(sets: dict[str, xr.Dataset], path: Path) -> None:
 def sic_samples_figure(sets: dict[str, xr.Dataset], path: Path, n: int = 4) -> None:
     """Several members (or states) of sea-ice concentration per source."""
     sources = _sources(sets)
-    fig, axes = plt.subplots(len(sources), n, figsize=(2.6 * n, 2.5 * len(sources)), squeeze=False,
-                             layout="constrained")
+    fig, axes = _map_axes(None, len(sources), n, (2.6 * n, 2.5 * len(sources)))
     for row, (label, ds) in enumerate(sources.items()):
         count = ds.sizes[_sample_dim(ds)]
         for col in range(n):
             image, _ = _map(axes[row, col], ds, "sic", int(col * count / n))
-        axes[row, 0].set_ylabel(label, fontsize=9)
+        axes[row, 0].text(-0.04, 0.5, label, transform=axes[row, 0].transAxes, rotation=90, va="center",
+                          ha="right", fontsize=9)
     fig.colorbar(image, ax=axes, shrink=0.6, label="sic [1]")
     fig.suptitle(f"Sea-ice concentration: members of each generator and reference states ({SYNTHETIC})")
     fig.savefig(path, dpi=80)

@@ -76,8 +76,8 @@ def bound_violation_share(ds: xr.Dataset, bounds: Bounds = DEFAULT_BOUNDS) -> di
         if "land" in da.coords:
             ocean = np.asarray(da.coords["land"].transpose("y", "x").values == 0)
         else:
-            ocean = np.asarray(np.isfinite(da).any([d for d in da.dims if d not in ("y", "x")])
-                               .transpose("y", "x").values)
+            ocean = np.asarray(np.isfinite(da).any([d for d in da.dims if d not in SPATIAL_DIMS])
+                               .transpose(*SPATIAL_DIMS).values)
         v = ocean_fields(da, ocean).ravel()
         # share = #{v < l or v > u or v not finite} / #ocean values
         outside = ~np.isfinite(v)

@@ -373,8 +373,7 @@ def run_evaluation(args: argparse.Namespace) -> None:
     check_report_folder(args.out)
     pipe = load_pipeline(args.checkpoints, device=args.device, reference=False)
     results, sets = evaluate(pipe, args.members, args.test_states, args.steps, args.sampler, args.seed,
-                             date_members=getattr(args, "date_members", 16),
-                             spread_steps=getattr(args, "spread_steps", 40))
+                             date_members=args.date_members, spread_steps=args.spread_steps)
     out = write_report(results, sets, args.out)
     for claim in results["claims"]:
         print(f"claim {claim['number']}: {claim['holds']}: {claim['evidence']}")

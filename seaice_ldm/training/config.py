@@ -11,12 +11,10 @@ from typing import Any
 from seaice_ldm.data.source import ConfigError, DataConfig
 from seaice_ldm.models.unet import UNetConfig
 from seaice_ldm.models.vae import VAEConfig
-from seaice_ldm.options import SPACES
+from seaice_ldm.options import PRECISIONS, SPACES
 
 __all__ = ["ConfigError", "DataConfig", "OptimConfig", "VAETrainConfig", "DiffusionConfig", "DiffusionTrainConfig",
            "load_config", "config_from_dict", "config_to_dict"]
-
-PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 @dataclass

@@ -162,3 +162,9 @@ def browser_type_launch_args(browser_type_launch_args):
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": VIEWPORT, "accept_downloads": True}
+
+
+def pytest_itemcollected(item):
+    """Every test in this folder is in the browser tier (tests/conftest.py), marked or not."""
+    if item.get_closest_marker("browser") is None:
+        item.add_marker(pytest.mark.browser)
