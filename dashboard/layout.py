@@ -19,7 +19,7 @@ from dashboard import maps, views
 from dashboard.selection import PANEL_TITLES, PANELS, date_label
 from dashboard.state import DashboardState
 from dashboard.worker import checkpoints_dir, load_seconds
-from seaice_ldm.options import DECODERS, MAX_MEMBERS, MAX_STEPS, SAMPLERS
+from seaice_ldm.options import DECODERS, MAX_MEMBERS, MAX_STEPS, SAMPLERS, SPACES
 
 HERE = Path(__file__).parent
 THEME_CSS = (HERE / "theme.css").read_text()
@@ -207,7 +207,7 @@ def _sidebar(state: DashboardState) -> list:
 def _panel_progress_html(state: DashboardState, progress: dict, errors: dict, running: bool, position: int) -> str:
     """One line per generated panel while its request is queued or sampling: its own progress or error."""
     rows = []
-    for space in ("latent", "data"):
+    for space in SPACES:
         label = PANEL_TITLES[space]
         if space in errors:
             rows.append(f'<div class="sl-panel-progress sl-error" data-panel="{space}">{html.escape(label)}: '

@@ -23,7 +23,7 @@ from dashboard import export, selection, worker
 from dashboard.selection import PANELS
 from dashboard.views import DISPLAY_VARIABLES, VIEWS, contour_field
 from seaice_ldm.options import (
-    DECODERS, DEFAULT_MEMBERS, DEFAULT_SAMPLER, DEFAULT_STEPS, MAX_MEMBERS, MAX_SEED, MAX_STEPS, SAMPLERS,
+    DECODERS, DEFAULT_MEMBERS, DEFAULT_SAMPLER, DEFAULT_STEPS, MAX_MEMBERS, MAX_SEED, MAX_STEPS, SAMPLERS, SPACES,
 )
 
 #: Seconds between progress updates sent to the page (the first and last step of each run always go).
@@ -417,7 +417,7 @@ class DashboardState(param.Parameterized):
 
     def shown_date(self) -> str | None:
         """The date of the shown ensembles (None: all seasons); the next request's before any result."""
-        for space in ("latent", "data"):
+        for space in SPACES:
             for ds in self.results.get(space, {}).values():
                 date = ds.attrs.get("date")
                 return None if selection.date_label(date) == selection.ALL_SEASONS else str(date)

@@ -18,6 +18,7 @@ from seaice_ldm.data.variables import VARIABLE_NAMES
 from seaice_ldm.evaluation.flops import generation_cost, parameters
 from seaice_ldm.evaluation.reference import evenly, held_out
 from seaice_ldm.evaluation.scores import ensemble_crps
+from seaice_ldm.options import DEFAULT_SAMPLER, DEFAULT_STEPS
 from seaice_ldm.pipeline import load_pipeline
 
 
@@ -33,7 +34,7 @@ def pick(rows: dict[str, dict[str, Any]], tolerance: float = 1.05) -> str:
 
 
 def latent_frontier(vae: str | Path, candidates: dict[str, str | Path], members: int = 32, test_states: int = 64,
-                    steps: int = 10, sampler: str = "dpmpp2m", seed: int = 0, decoder: str = "censored",
+                    steps: int = DEFAULT_STEPS, sampler: str = DEFAULT_SAMPLER, seed: int = 0, decoder: str = "censored",
                     device: str | None = None, tolerance: float = 1.05) -> dict[str, Any]:
     """Score and cost every candidate latent model (name -> checkpoint) trained on the latents of ``vae``."""
     rows: dict[str, dict[str, Any]] = {}
