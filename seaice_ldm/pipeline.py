@@ -167,7 +167,6 @@ class Pipeline:
             if doy is not None and not gen.date_conditioned:
                 raise SamplingError(f"the {space}-space model for the {decoder} decoder ({gen.diffusion.path}) is not "
                                     "date-conditioned; sample with date=None")
-        request = {"steps": steps, "sampler": sampler, "seed": seed, "date": req.date, "guidance": req.guidance}
         out: dict[str, xr.Dataset] = {}
         if space == "data":
             start = time.perf_counter()
@@ -175,14 +174,14 @@ class Pipeline:
                                           batch_size, callback, doy, guidance)
             seconds = time.perf_counter() - start
             for decoder in decoders:
-                out[decoder] = self._to_dataset(self._generator(space, decoder), raw, decoder, space, request,
+                out[decoder] = self._to_dataset(self._generator(space, decoder), raw, decoder, space, req,
                                                 seconds)
             return out
         for decoder in decoders:
             gen = self._generator(space, decoder)
             start = time.perf_counter()
             raw = self._sample_normalised(gen, members, steps, sampler, seed, batch_size, callback, doy, guidance)
-            out[decoder] = self._to_dataset(gen, raw, decoder, space, request, time.perf_counter() - start)
+            out[decoder] = self._to_dataset(gen, raw, decoder, space, req, time.perf_counter() - start)
         return out
 
     def _default_batch(self, space: str) -> int:
@@ -241,7 +240,7 @@ class Pipeline:
             outputs.append(x.float().contiguous().cpu())
         return torch.cat(outputs)
 
-    def _to_dataset(self, gen: Generator, x: torch.Tensor, decoder: str, space: str, request: dict,
+    def _to_dataset(self, gen: Generator, x: torch.Tensor, decoder: str, space: str, req: SampleRequest,
                     seconds: float) -> xr.Dataset:
         owner = gen.vae or gen.diffusion
         names = owner.stats.names
@@ -263,11 +262,11 @@ class Pipeline:
             "decoder": decoder,
             "diffusion_model": str(gen.diffusion.path),
             "vae_model": str(gen.vae.path) if gen.vae else "none",
-            "sampler": request["sampler"],
-            "steps": request["steps"],
-            "seed": request["seed"],
-            "date": request["date"] or "all seasons",
-            "guidance": request["guidance"],
+            "sampler": req.sampler,
+            "steps": req.steps,
+            "seed": req.seed,
+            "date": req.date or "all seasons",
+            "guidance": req.guidance,
             "device": str(self.device),
             "seconds": round(seconds, 3),
         })
