@@ -526,23 +526,16 @@ def _lonlat(xx: np.ndarray, yy: np.ndarray, crs: str) -> tuple[np.ndarray, np.nd
 def _raster_hook(style: views.Style):
     """Per-update Bokeh settings HoloViews does not re-apply: bound colours, colour-bar title, hover label."""
 
+    colour_bar = views.map_hook(style)  # bound colours, colour-bar title, figure look
+
     def hook(plot, element) -> None:
-        mapper = plot.handles.get("color_mapper")
-        if mapper is not None:
-            mapper.low_color = style.low_colour
-            mapper.high_color = style.high_colour
-        bar = plot.handles.get("colorbar")
-        if bar is not None:
-            bar.title = style.label
+        colour_bar(plot, element)
         hover = plot.handles.get("hover")
         if hover is not None:
             hover.tooltips = [(style.label, "@image{0.000}"), ("lat", "@lat{0.0}°N"), ("lon", "@lon{0.0}°E")]
         renderer = plot.handles.get("glyph_renderer")
         if renderer is not None:
             renderer.name = "sl-field"
-        figure = plot.state
-        figure.toolbar.logo = None
-        figure.outline_line_color = "#9aa3ad"
 
     return hook
 

@@ -203,7 +203,7 @@ def _km_formatter():
     return CustomJSTickFormatter(code=_KM)
 
 
-def _map_hook(style: Style):
+def map_hook(style: Style):
     """Per-update Bokeh tweaks the HoloViews options do not re-apply: colour-bar title and bound colours."""
 
     def hook(plot, element) -> None:
@@ -243,7 +243,7 @@ def map_overlay(field: np.ndarray | None, x: np.ndarray, y: np.ndarray, style: S
         cmap=list(style.cmap), clim=style.clim, colorbar=colorbar, colorbar_position="bottom",
         colorbar_opts={"height": 10, "title_text_font_style": "normal", "title_text_font_size": "11px"},
         clipping_colors={"NaN": "transparent"},
-        tools=["hover"], hooks=[_map_hook(style)], title=title,
+        tools=["hover"], hooks=[map_hook(style)], title=title,
         hover_tooltips=[("value", "@image{0.000}"), ("lat", "@lat{0.0}°"), ("lon", "@lon{0.0}°"),
                         ("x, y (m)", "$x{0,0}, $y{0,0}")],
     )
