@@ -223,9 +223,7 @@ class MapArea:
         self.lon = np.asarray(state.lon, dtype=np.float32)
         self._memo: dict = {}
         self._memo_lock = threading.Lock()
-        self._ranges = None  # the Bokeh x/y ranges shared by the three maps (set by a hook)
-        self.range_streams: dict[str, hv.streams.RangeXY] = {}
-        self.settings.param.watch(self._on_region, "region")
+        self._shown_region: dict[str, str] = {}  # per panel: the region its last frame was drawn for
 
     # ------------------------------------------------------------------ data of a panel (memoised per result)
     def _key(self, panel: str, what: str) -> tuple:
@@ -316,13 +314,27 @@ class MapArea:
         lon, lat = _lonlat(xx, yy, self.crs)
         return hv.Image((xs, ys, counts, lat, lon), kdims=["x", "y"], vdims=["value", "lat", "lon"])
 
-    def map_overlay(self, panel: str, x_range=None, y_range=None, width=None, height=None) -> hv.Overlay:
-        """Everything on one map for the current state, settings and visible range (always the same layers)."""
-        s, mode = self.state, self.settings.mode
+    def view_box(self, panel: str, x_range=None, y_range=None) -> tuple[float, float, float, float]:
+        """What a map shows: the region's box right after the region changed, else the user's pan/zoom range."""
+        region = self.settings.region
+        changed = self._shown_region.get(panel) != region
+        self._shown_region[panel] = region
+        if changed or x_range is None or y_range is None:
+            return self.region_box(region)
         x0, x1 = _clip_range(x_range, *self.extent[:2])
         y0, y1 = _clip_range(y_range, *self.extent[2:])
         if x1 <= x0 or y1 <= y0:
-            x0, x1, y0, y1 = self.extent
+            return self.region_box(region)
+        return x0, x1, y0, y1
+
+    def map_overlay(self, panel: str, x_range=None, y_range=None, width=None, height=None) -> hv.Overlay:
+        """Everything on one map for the current state, settings and visible range (always the same layers).
+
+        The frame's limits are the view box and are applied on every frame (``framewise``), so a region change
+        moves the three maps' shared ranges, and a pan or zoom is kept through variable or view changes.
+        """
+        s, mode = self.state, self.settings.mode
+        x0, x1, y0, y1 = self.view_box(panel, x_range, y_range)
         xr_, yr_ = (x0, x1), (y0, y1)
         w, h = int(width or FRAME), int(height or FRAME)
         edge = miz = ref_edge = p50 = np.empty((0, 2))
@@ -353,7 +365,8 @@ class MapArea:
             cmap=list(style.cmap), clim=style.clim, colorbar=True, colorbar_position="bottom",
             colorbar_opts={"height": 9, "title_text_font_style": "normal", "title_text_font_size": "11px",
                            "title": style.label},
-            clipping_colors={"NaN": "transparent"}, tools=["hover"], hooks=[_raster_hook(style), self._grab_ranges],
+            clipping_colors={"NaN": "transparent"}, tools=["hover"], hooks=[_raster_hook(style)],
+            framewise=True,  # the overlay's xlim/ylim (the view box) are applied on every frame
             hover_tooltips=[(style.label, "@image{0.000}"), ("lat", "@lat{0.0}°N"), ("lon", "@lon{0.0}°E")],
         )
         coast, grid_lines, grid_labels, seas = geography_layers(self.crs)
@@ -369,7 +382,7 @@ class MapArea:
             title = title.split(" — ")[0] + " — ice edges"
         return hv.Overlay(layers).opts(
             hv.opts.Overlay(frame_width=FRAME, frame_height=FRAME, data_aspect=1, xaxis=None, yaxis=None,
-                            xlim=self.extent[:2], ylim=self.extent[2:], bgcolor=views.NO_DATA_COLOUR,
+                            xlim=(x0, x1), ylim=(y0, y1), bgcolor=views.NO_DATA_COLOUR,
                             show_legend=False, toolbar="above", active_tools=[], title=title,
                             fontscale=0.85, border=4)
         )
@@ -410,21 +423,8 @@ class MapArea:
         return [casing, core, label]
 
     # ------------------------------------------------------------------ region
-    def _grab_ranges(self, plot, element) -> None:
-        self._ranges = (plot.handles.get("x_range"), plot.handles.get("y_range"))
-
     def region_box(self, name: str | None = None) -> tuple[float, float, float, float]:
         return region_box(name or self.settings.region, self.x, self.y, self.crs)
-
-    def _on_region(self, event) -> None:
-        """Zoom every map to the region's box and re-rasterise for it (the Bokeh ranges are shared)."""
-        x0, x1, y0, y1 = self.region_box(event.new)
-        if self._ranges is not None and self._ranges[0] is not None:
-            xr_, yr_ = self._ranges
-            xr_.update(start=x0, end=x1)
-            yr_.update(start=y0, end=y1)
-        for stream in self.range_streams.values():
-            stream.event(x_range=(x0, x1), y_range=(y0, y1))
 
     # ------------------------------------------------------------------ joint distribution
     def joint_points(self, panel: str) -> tuple[np.ndarray, np.ndarray, int]:
@@ -564,12 +564,10 @@ def map_area(state, theme=None, stylesheets=None) -> pn.Column:
     display = ["variable", "view", "member", "decoder", "arrows", "reference_index", "reference_mode", "version"]
     maps = []
     for panel in PANELS:
-        rng = hv.streams.RangeXY()
-        size = hv.streams.PlotSize()
-        area.range_streams[panel] = rng
         dmap = hv.DynamicMap(lambda panel=panel, **kw: area.map_overlay(panel, **_ranges(kw)),
-                             streams=[hv.streams.Params(state, display), hv.streams.Params(settings, ["mode"]),
-                                      rng, size])
+                             streams=[hv.streams.Params(state, display),
+                                      hv.streams.Params(settings, ["mode", "region"]),
+                                      hv.streams.RangeXY(), hv.streams.PlotSize()])
         maps.append(dmap)
     layout = hv.Layout(maps).cols(3).opts(shared_axes=True, merge_tools=True, toolbar="above")
     maps_pane = pn.pane.HoloViews(layout, sizing_mode="fixed", linked_axes=True, theme=theme,

@@ -645,3 +645,41 @@ def test_app_builds_in_python(pipe, queue):
     assert s.results["latent"]["censored"].sizes["member"] == 2
     download = next(w for w in app.sidebar.objects if isinstance(w, pn.widgets.FileDownload))
     assert download.filename.startswith("seaice-ldm_ensemble_2m_seed5")
+
+
+def test_region_moves_the_shared_map_ranges_and_a_zoom_survives_a_variable_change(queue):
+    """Region choice sets the three maps' (shared) Bokeh ranges to the library's box; a user zoom is kept
+    when the variable changes, and choosing the region again goes back to its box."""
+    from dashboard import layout, maps  # noqa: F401  (layout loads the Bokeh extension, as the app does)
+    from seaice_ldm.data.regions import region_box
+
+    grid = GRIDS["arctic50km"]
+    s = _sampled(_state(FakePipeline(grid=grid), queue), members=2)
+    column = maps.map_area(s)
+    area = column.map_area
+    layout = column.objects[1].object
+    plot = hv.renderer("bokeh").get_plot(layout)
+    overlays = [list(sub.subplots.values())[0] for sub in plot.subplots.values()]
+
+    def ranges():
+        got = {(o.handles["x_range"].start, o.handles["x_range"].end, o.handles["y_range"].start,
+                o.handles["y_range"].end) for o in overlays}
+        assert len(got) == 1, got  # shared by the three maps
+        return got.pop()
+
+    assert ranges() == pytest.approx(region_box("Pan-Arctic", grid.x, grid.y, grid.crs))
+    area.settings.region = "Fram Strait"
+    fram = region_box("Fram Strait", grid.x, grid.y, grid.crs)
+    assert ranges() == pytest.approx(fram)
+    # a user zoom (the browser moves the shared ranges, the RangeXY streams report them), then a variable
+    # change: the zoom stays
+    zoom = (fram[0] + 50e3, fram[1] - 50e3, fram[2] + 50e3, fram[3] - 50e3)
+    overlays[0].handles["x_range"].update(start=zoom[0], end=zoom[1])
+    overlays[0].handles["y_range"].update(start=zoom[2], end=zoom[3])
+    for dmap in layout:
+        dmap.event(x_range=zoom[:2], y_range=zoom[2:])
+    assert ranges() == pytest.approx(zoom)
+    s.variable = "sid"
+    assert ranges() == pytest.approx(zoom)
+    area.settings.region = "Pan-Arctic"
+    assert ranges() == pytest.approx(region_box("Pan-Arctic", grid.x, grid.y, grid.crs))

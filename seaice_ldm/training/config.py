@@ -38,12 +38,16 @@ class OptimConfig:
     min_delta: float = 0.01  # relative to the best loss (diffusion losses are positive and scale-free)
     min_improvement: float = 0.0  # absolute, in loss units (for NLLs, which may cross zero)
     precision: str = "auto"  # "auto": bf16 autocast on GPU, float32 on CPU; "bfloat16"; "float32"
+    # learning-rate factor for the decoder's per-channel log-scales (parameters named ``log_scale``): Adam moves
+    # a parameter by about ``lr`` per step, so a handful of scalars that must travel several units would
+    # otherwise set the pace of the whole run (a validation NLL falling in a straight line)
+    scale_lr_factor: float = 1.0
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "val_every", "val_batches", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"[optim] {name} must be at least 1, got {getattr(self, name)}")
-        for name in ("lr", "grad_clip"):
+        for name in ("lr", "grad_clip", "scale_lr_factor"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"[optim] {name} must be positive, got {getattr(self, name)}")
         if not 0.0 <= self.ema_decay < 1.0:

@@ -85,6 +85,31 @@ def lr_at(step: int, cfg: OptimConfig) -> float:
     return cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
 
 
+def parameter_groups(model: torch.nn.Module, cfg: OptimConfig) -> list[dict[str, Any]]:
+    """AdamW groups: the ``log_scale`` parameters step ``scale_lr_factor`` times faster (one group if 1)."""
+    scales = [p for name, p in model.named_parameters() if name.split(".")[-1] == "log_scale"]
+    rest = [p for name, p in model.named_parameters() if name.split(".")[-1] != "log_scale"]
+    if not scales or cfg.scale_lr_factor == 1.0:
+        return [{"params": list(model.parameters()), "lr_factor": 1.0}]
+    return [{"params": rest, "lr_factor": 1.0}, {"params": scales, "lr_factor": cfg.scale_lr_factor}]
+
+
+def _load_optimizer(optimizer: torch.optim.Optimizer, saved: dict, model: torch.nn.Module) -> None:
+    """Load a saved AdamW state, also when it was saved with other parameter groups: the per-parameter
+    moments follow their parameters (read through a one-group optimiser in ``model.parameters()`` order)."""
+    factors = [g["lr_factor"] for g in optimizer.param_groups]  # from the config, not from the saved state
+    if [len(g["params"]) for g in saved["param_groups"]] == [len(g["params"]) for g in optimizer.param_groups]:
+        optimizer.load_state_dict(saved)
+        for group, factor in zip(optimizer.param_groups, factors):
+            group["lr_factor"] = factor
+        return
+    flat = torch.optim.AdamW(model.parameters())
+    flat.load_state_dict({"state": saved["state"], "param_groups": [
+        {**saved["param_groups"][0], "params": [i for g in saved["param_groups"] for i in g["params"]]}]})
+    for param, moments in flat.state.items():
+        optimizer.state[param] = moments
+
+
 def _autocast(device: torch.device, precision: str):
     """bf16 autocast where asked ("bfloat16") or by default on GPU ("auto"); float32 otherwise."""
     if precision == "bfloat16" or (precision == "auto" and device.type == "cuda"):
@@ -111,7 +136,7 @@ def _resume(out: Path, model, ema: EMA, optimizer) -> RunState:
         raise ValueError(f"{out} holds a checkpoint without optimiser state; it cannot be resumed")
     load_into(model, load_weights(out, "raw", meta), str(out))
     load_into(ema.shadow, load_weights(out, "ema", meta), str(out))
-    optimizer.load_state_dict(optimizer_from_safetensors(load_weights(out, "optim", meta), meta["optim"]))
+    _load_optimizer(optimizer, optimizer_from_safetensors(load_weights(out, "optim", meta), meta["optim"]), model)
     return RunState(meta["step"], meta.get("wall_time_s", 0.0), meta.get("history", []))
 
 
@@ -139,7 +164,7 @@ def train(
     model = loss_module.model.to(info.device)
     loss_module = loss_module.to(info.device)
     ema = EMA(model, cfg.ema_decay)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.AdamW(parameter_groups(model, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
     state = RunState()
     if resume and (out / "config.json").exists():
         state = _resume(out, model, ema, optimizer)
@@ -172,7 +197,7 @@ def train(
     while state.step < cfg.steps and not state.converged(cfg):
         t0 = time.perf_counter()
         for group in optimizer.param_groups:
-            group["lr"] = lr_at(state.step, cfg)
+            group["lr"] = lr_at(state.step, cfg) * group["lr_factor"]
         x, doy = data.batch("train", state.step, cfg.batch_size, cfg.seed, info.rank)
         with _autocast(info.device, cfg.precision):
             loss = runner(x.to(info.device), mask, doy.to(info.device))["loss"]
