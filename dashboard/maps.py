@@ -223,7 +223,9 @@ class MapArea:
         self.lon = np.asarray(state.lon, dtype=np.float32)
         self._memo: dict = {}
         self._memo_lock = threading.Lock()
-        self._shown_region: dict[str, str] = {}  # per panel: the region its last frame was drawn for
+        # the view box shared by the three maps, the region it was set for, and each panel's last RangeXY
+        self._box, self._box_region = self.extent, PAN_ARCTIC
+        self._seen: dict[str, tuple] = {}
 
     # ------------------------------------------------------------------ data of a panel (memoised per result)
     def _key(self, panel: str, what: str) -> tuple:
@@ -315,17 +317,25 @@ class MapArea:
         return hv.Image((xs, ys, counts, lat, lon), kdims=["x", "y"], vdims=["value", "lat", "lon"])
 
     def view_box(self, panel: str, x_range=None, y_range=None) -> tuple[float, float, float, float]:
-        """What a map shows: the region's box right after the region changed, else the user's pan/zoom range."""
+        """What the (shared) maps show: the region's box once the region changes, then the user's pan/zoom.
+
+        A panel's RangeXY stream only reports ranges the user moved in the browser, so its value is a new
+        pan/zoom only when it differs from the last one that panel reported; otherwise the box stays.
+        """
         region = self.settings.region
-        changed = self._shown_region.get(panel) != region
-        self._shown_region[panel] = region
-        if changed or x_range is None or y_range is None:
-            return self.region_box(region)
-        x0, x1 = _clip_range(x_range, *self.extent[:2])
-        y0, y1 = _clip_range(y_range, *self.extent[2:])
-        if x1 <= x0 or y1 <= y0:
-            return self.region_box(region)
-        return x0, x1, y0, y1
+        if region != self._box_region:
+            self._box, self._box_region = self.region_box(region), region
+        seen = None if x_range is None or y_range is None or None in (*x_range, *y_range) else (
+            tuple(x_range), tuple(y_range))
+        box = self._box
+        if seen is not None and seen != self._seen.get(panel, (box[:2], box[2:])):
+            x0, x1 = _clip_range(x_range, *self.extent[:2])
+            y0, y1 = _clip_range(y_range, *self.extent[2:])
+            if x1 > x0 and y1 > y0:
+                self._box = (x0, x1, y0, y1)
+        if seen is not None:
+            self._seen[panel] = seen
+        return self._box
 
     def map_overlay(self, panel: str, x_range=None, y_range=None, width=None, height=None) -> hv.Overlay:
         """Everything on one map for the current state, settings and visible range (always the same layers).
@@ -469,8 +479,12 @@ class MapArea:
                       color="#555555", line_dash="dashed", line_width=1, alpha=1.0 if upper is not None else 0.0)]
             text = joint_bound_text(sic, other, second)
             note = hv.Text(0.5, hi2 - 0.06 * (hi2 - lo2), text, fontsize=9).opts(text_color="#1f2a33")
-            title = f"{views.PANEL_SHORT[panel]}: sic vs {second}" + (f" ({n} × ocean cells)" if n else " (no data)")
-            return hv.Overlay(bounds + hb + [note]).opts(hv.opts.Overlay(title=title))
+            return hv.Overlay(bounds + hb + [note])
+
+        def title(plot, element) -> None:  # the overlay of two DynamicMaps keeps no title of its own
+            _sic, _other, n = self.joint_points(panel)
+            plot.state.title.text = (f"{views.PANEL_SHORT[panel]}: sic vs {self.settings.joint}"
+                                     + (f" ({n} × ocean cells)" if n else " (no data)"))
 
         streams = [hv.streams.Params(self.state, ["version", "decoder", "view", "member", "reference_index",
                                                   "reference_mode"]),
@@ -478,7 +492,8 @@ class MapArea:
         ann = hv.DynamicMap(annotations, streams=streams)
         return (density * ann).opts(
             hv.opts.Overlay(frame_width=JOINT_FRAME[0], frame_height=JOINT_FRAME[1], toolbar="above",
-                            xlim=(-0.12, 1.12), show_legend=False, fontscale=0.9, framewise=True),
+                            xlim=(-0.12, 1.12), show_legend=False, fontscale=0.9, framewise=True,
+                            hooks=[title]),
         )
 
 
@@ -571,8 +586,7 @@ def map_area(state, theme=None, stylesheets=None) -> pn.Column:
         maps.append(dmap)
     layout = hv.Layout(maps).cols(3).opts(shared_axes=True, merge_tools=True, toolbar="above")
     maps_pane = pn.pane.HoloViews(layout, sizing_mode="fixed", linked_axes=True, theme=theme,
-                                  css_classes=["sl-maps"], name="maps",
-                                  visible=settings.param.mode.rx() != "joint")
+                                  css_classes=["sl-maps"], name="maps")
     joints = []
     for panel in PANELS:
         points = hv.DynamicMap(lambda panel=panel, **_: area.joint_points_element(panel),
@@ -581,8 +595,7 @@ def map_area(state, theme=None, stylesheets=None) -> pn.Column:
                                         hv.streams.Params(settings, ["joint"])])
         joints.append(area.joint_overlay(panel, points))
     joint_pane = pn.pane.HoloViews(hv.Layout(joints).cols(3).opts(shared_axes=True, toolbar="above"),
-                                   sizing_mode="fixed", theme=theme, css_classes=["sl-joint"], name="joint",
-                                   visible=settings.param.mode.rx() == "joint")
+                                   sizing_mode="fixed", theme=theme, css_classes=["sl-joint"], name="joint")
     region = pn.widgets.Select.from_param(settings.param.region, name="", options=list(REGIONS), width=170,
                                           css_classes=["sl-region"], margin=(0, 8, 0, 5))
     mode = pn.widgets.RadioButtonGroup.from_param(settings.param.mode, name="", options={v: k for k, v in MODES.items()},
@@ -594,7 +607,12 @@ def map_area(state, theme=None, stylesheets=None) -> pn.Column:
                                                    visible=settings.param.mode.rx() == "joint")
     legend = pn.pane.HTML(legend_html(), stylesheets=stylesheets or [], sizing_mode="stretch_width",
                           name="map-legend", margin=(2, 5))
-    column = pn.Column(pn.Row(region, mode, joint, css_classes=["sl-map-controls"]), maps_pane, joint_pane, legend,
+    # shown and hidden through plain Columns: Panel fails to sync ``visible`` of a HoloViews pane whose
+    # Bokeh model is a GridPlot ("unexpected attribute 'design' to GridPlot"), so the joint view never showed
+    showing = settings.param.mode.rx()
+    column = pn.Column(pn.Row(region, mode, joint, css_classes=["sl-map-controls"]),
+                       pn.Column(maps_pane, visible=showing != "joint", margin=0),
+                       pn.Column(joint_pane, visible=showing == "joint", margin=0), legend,
                        sizing_mode="stretch_width", css_classes=["sl-map-area"], margin=0)
     column.map_area = area  # for tests and timings
     return column

@@ -657,8 +657,8 @@ def test_region_moves_the_shared_map_ranges_and_a_zoom_survives_a_variable_chang
     s = _sampled(_state(FakePipeline(grid=grid), queue), members=2)
     column = maps.map_area(s)
     area = column.map_area
-    layout = column.objects[1].object
-    plot = hv.renderer("bokeh").get_plot(layout)
+    figures = column.objects[1].objects[0].object
+    plot = hv.renderer("bokeh").get_plot(figures)
     overlays = [list(sub.subplots.values())[0] for sub in plot.subplots.values()]
 
     def ranges():
@@ -667,19 +667,57 @@ def test_region_moves_the_shared_map_ranges_and_a_zoom_survives_a_variable_chang
         assert len(got) == 1, got  # shared by the three maps
         return got.pop()
 
-    assert ranges() == pytest.approx(region_box("Pan-Arctic", grid.x, grid.y, grid.crs))
+    pan = region_box("Pan-Arctic", grid.x, grid.y, grid.crs)
+    assert ranges() == pytest.approx(pan)
+    for dmap in figures:  # the browser reports its first ranges; the streams keep them until the user moves
+        dmap.event(x_range=pan[:2], y_range=pan[2:])
     area.settings.region = "Fram Strait"
     fram = region_box("Fram Strait", grid.x, grid.y, grid.crs)
     assert ranges() == pytest.approx(fram)
-    # a user zoom (the browser moves the shared ranges, the RangeXY streams report them), then a variable
-    # change: the zoom stays
+    s.variable = "sit"  # the streams still hold the Pan-Arctic ranges: not a user zoom, the region stays
+    assert ranges() == pytest.approx(fram)
+    # a user zoom on one map (the browser moves the shared ranges, that map's RangeXY reports them), then a
+    # variable change: the zoom stays on all three
     zoom = (fram[0] + 50e3, fram[1] - 50e3, fram[2] + 50e3, fram[3] - 50e3)
     overlays[0].handles["x_range"].update(start=zoom[0], end=zoom[1])
     overlays[0].handles["y_range"].update(start=zoom[2], end=zoom[3])
-    for dmap in layout:
-        dmap.event(x_range=zoom[:2], y_range=zoom[2:])
+    figures[0].event(x_range=zoom[:2], y_range=zoom[2:])
     assert ranges() == pytest.approx(zoom)
     s.variable = "sid"
     assert ranges() == pytest.approx(zoom)
     area.settings.region = "Pan-Arctic"
     assert ranges() == pytest.approx(region_box("Pan-Arctic", grid.x, grid.y, grid.crs))
+
+
+def test_map_modes_switch_between_maps_and_joint_view_once_rendered(pipe, queue):
+    """On a rendered page (Bokeh models exist), the joint view replaces the maps and back, without errors."""
+    from bokeh.document import Document
+
+    from dashboard import layout, maps  # noqa: F401
+
+    column = maps.map_area(_sampled(_state(pipe, queue), members=2))
+    root = column.get_root(Document())
+    maps_box, joint_box = column.objects[1], column.objects[2]
+
+    def shown():
+        return [box._models[root.ref["id"]][0].visible for box in (maps_box, joint_box)]  # the Bokeh models
+
+    assert shown() == [True, False]
+    column.map_area.settings.mode = "joint"
+    assert shown() == [False, True]
+    column.map_area.settings.mode = "fields"
+    assert shown() == [True, False]
+
+
+def test_joint_panels_are_titled_by_panel_and_variable(pipe, queue):
+    from dashboard import layout, maps  # noqa: F401
+
+    column = maps.map_area(_sampled(_state(pipe, queue), members=2))
+    column.map_area.settings.mode = "joint"
+    plot = hv.renderer("bokeh").get_plot(column.objects[2].objects[0].object)
+    titles = [sub.subplots and list(sub.subplots.values())[0].state.title.text for sub in plot.subplots.values()]
+    assert [t.split(":")[0] for t in titles] == ["Latent", "Data space", "Reference"], titles
+    assert all("sic vs sit" in t for t in titles)
+    column.map_area.settings.joint = "sid"
+    titles = [list(sub.subplots.values())[0].state.title.text for sub in plot.subplots.values()]
+    assert all("sic vs sid" in t for t in titles), titles

@@ -27,6 +27,8 @@ expect = playwright_api.expect
 Image = pytest.importorskip("PIL.Image")
 
 from conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, _free_port  # noqa: E402
+from seaice_ldm.data import get_grid  # noqa: E402
+from seaice_ldm.data.regions import region_box  # noqa: E402
 from test_dashboard_browser import PageWatch  # noqa: E402
 
 pytestmark = pytest.mark.browser
@@ -127,25 +129,6 @@ def fieldset_urls(artifacts):
 
 
 # ----------------------------------------------------------------------------------------- helpers
-class Frames:
-    """Arrival times of websocket frames from the server: a redraw is over when they stop."""
-
-    def __init__(self, page):
-        self.times: list[float] = []
-        page.on("websocket", lambda ws: ws.on("framereceived", lambda _payload: self.times.append(time.monotonic())))
-
-    def settle(self, start: float, quiet: float = 1.5, timeout: float = 90.0, expect_frames: bool = True) -> float:
-        """Seconds from ``start`` to the last frame before ``quiet`` seconds without any."""
-        deadline = start + timeout
-        while time.monotonic() < deadline:
-            time.sleep(0.1)
-            after = [t for t in self.times if t > start]
-            last = after[-1] if after else (start if not expect_frames else None)
-            if last is not None and time.monotonic() - last > quiet:
-                return last - start
-        raise AssertionError(f"the server kept sending for {timeout} s")
-
-
 def record(artifacts, key: str, value) -> None:
     path = artifacts / "timings.json"
     data = json.loads(path.read_text()) if path.exists() else {}
@@ -157,9 +140,8 @@ def open_page(browser, url: str, size: dict, query: str = ""):
     context = browser.new_context(viewport=size)
     page = context.new_page()
     watch = PageWatch(page)
-    frames = Frames(page)
     page.goto(url + query, timeout=240_000)
-    return context, page, watch, frames
+    return context, page, watch
 
 
 def wait_done(page, timeout: float = 240_000) -> None:
@@ -191,35 +173,41 @@ def check_geography(page) -> list[dict]:
     return maps
 
 
-def _pane(page, selector: str) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(page.locator(selector).screenshot())).convert("RGB"), dtype=np.int16)
+#: Record every Bokeh document change with its time (page clock) and model type, once per page.
+CHANGES_JS = """
+() => {
+  if (!window.__slChanges) {
+    window.__slChanges = [];
+    window.Bokeh.documents[0].on_change((e) => {
+      window.__slChanges.push([performance.now(), e.model ? e.model.type : e.constructor.name]);
+    });
+  }
+  return performance.now();
+}
+"""
+#: the model changes a redraw consists of (status text and widget changes are left out); the joint view is
+#: drawn in advance, so switching to it is a GridPlot becoming visible and its figures being laid out
+DRAWN = ("ColumnDataSource", "Range1d", "Title", "ColorBar", "LinearColorMapper", "GridPlot", "Figure")
 
 
-def timed(page, frames: Frames, action, selector: str = ".sl-maps", timeout: float = 90.0) -> float:
-    """Seconds from ``action`` until the pane looks different and then stays the same (pixels, 0.25 s polls).
-
-    The websocket alone cannot tell (the page gets periodic status messages), so the redraw is read from
-    the screen; the poll adds up to about 0.3 s to every figure, alike for both grids.
-    """
-    page.wait_for_timeout(500)
-    before = _pane(page, selector) if page.locator(selector).is_visible() else None
-    start = time.monotonic()
+def timed(page, action, timeout: float = 90.0, quiet: float = 1.5) -> float:
+    """Seconds from ``action`` to the last map change (data, ranges, titles, colour bars) of the redraw it
+    caused: Bokeh's document change events, read in the page, once no such change came for ``quiet`` s."""
+    start = page.evaluate(CHANGES_JS)
     action()
-    changed_at, last = None, None
-    while time.monotonic() - start < timeout:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         page.wait_for_timeout(250)
-        if not page.locator(selector).is_visible():
-            continue
-        now = _pane(page, selector)
-        stamp = time.monotonic()
-        if changed_at is None:
-            if before is None or now.shape != before.shape or np.abs(now - before).mean() > 0.2:
-                changed_at, last = stamp, now
-            continue
-        if now.shape == last.shape and np.abs(now - last).mean() < 0.05:
-            return changed_at - start
-        changed_at, last = stamp, now
-    raise AssertionError(f"{selector} did not settle within {timeout} s")
+        now, last = page.evaluate(
+            "([t0, kinds]) => [performance.now(), Math.max(-1, ...window.__slChanges.filter("
+            "c => c[0] > t0 && kinds.includes(c[1])).map(c => c[0]))]", [start, list(DRAWN)])
+        if last > 0 and now - last > quiet * 1000:
+            return (last - start) / 1000
+    raise AssertionError(f"the maps did not settle within {timeout} s")
+
+
+def in_box(m: dict, box: tuple[float, float, float, float], tol: float = 1.0) -> bool:
+    return np.allclose([*m["x"], *m["y"]], box, atol=tol)
 
 
 def shot(page, artifacts, name: str) -> None:
@@ -232,7 +220,7 @@ def shot(page, artifacts, name: str) -> None:
 @pytest.mark.parametrize("size", list(SIZES))
 def test_real_dashboard_three_maps_fit_with_geography(browser, dashboard_url, artifacts, size):
     """The page as a user opens it: three map panels inside the viewport, each with coast and graticule."""
-    context, page, watch, _ = open_page(browser, dashboard_url, SIZES[size], "?autosample=0")
+    context, page, watch = open_page(browser, dashboard_url, SIZES[size], "?autosample=0")
     try:
         expect(page.locator(".sl-maps canvas").first).to_be_visible(timeout=120_000)
         page.wait_for_timeout(1500)
@@ -249,14 +237,13 @@ def test_real_dashboard_three_maps_fit_with_geography(browser, dashboard_url, ar
         context.close()
 
 
-@pytest.mark.skip(reason="issue 10, unfinished: the pixel-based redraw detection fires between partial updates "
-                         "and the region zoom does not always move the shared ranges; kept for the next step")
 @pytest.mark.parametrize("size", list(SIZES))
 @pytest.mark.parametrize("grid", list(GRIDS))
 def test_regions_spaghetti_joint_and_timings(browser, fieldset_urls, artifacts, size, grid):
     view = SIZES[size]
-    context, page, watch, frames = open_page(browser, fieldset_urls[grid], view)
+    context, page, watch = open_page(browser, fieldset_urls[grid], view)
     tag = f"{grid}_{size}"
+    grid_obj = get_grid(GRIDS[grid])
     try:
         wait_done(page)
         page.wait_for_timeout(1500)
@@ -273,24 +260,24 @@ def test_regions_spaghetti_joint_and_timings(browser, fieldset_urls, artifacts, 
 
         timings = {}
         # region: every map zooms to Fram Strait (shared ranges), re-rasterised there
-        timings["region"] = timed(page, frames, lambda: page.locator(".sl-region select").select_option("Fram Strait"))
-        page.wait_for_timeout(500)
-        # the zoom itself is checked on the pixels (timed() waits for the maps to change and settle); the
-        # Bokeh range objects seen from JS are not the ones HoloViews updates, so they are not read here
-        check_geography(page)
+        timings["region"] = timed(page, lambda: page.locator(".sl-region select").select_option("Fram Strait"))
+        fram = region_box("Fram Strait", grid_obj.x, grid_obj.y, grid_obj.crs)
+        assert all(in_box(m, fram) for m in check_geography(page)), map_models(page)
         shot(page, artifacts, f"21_fram_strait_{tag}.png")
         # variable and view changes in that region
-        timings["variable"] = timed(page, frames, lambda: page.locator(".sl-variable").get_by_role(
+        timings["variable"] = timed(page, lambda: page.locator(".sl-variable").get_by_role(
             "button", name="sid", exact=True).click())
-        timings["view"] = timed(page, frames, lambda: page.locator(".sl-view select").select_option(
+        timings["view"] = timed(page, lambda: page.locator(".sl-view select").select_option(
             label="Ensemble mean"))
-        timings["region_back"] = timed(page, frames, lambda: page.locator(".sl-region select").select_option(
+        assert all(in_box(m, fram) for m in map_models(page))  # the region stays through those changes
+        timings["region_back"] = timed(page, lambda: page.locator(".sl-region select").select_option(
             "Pan-Arctic"))
+        assert all(in_box(m, region_box("Pan-Arctic", grid_obj.x, grid_obj.y, grid_obj.crs)) for m in map_models(page))
         shot(page, artifacts, f"22_sid_mean_{tag}.png")
 
         # spaghetti: a line-density image of every member's edge, with the reference and P = 0.5 edges on top
-        timed(page, frames, lambda: page.locator(".sl-variable").get_by_role("button", name="sic", exact=True).click())
-        timings["spaghetti"] = timed(page, frames, lambda: page.locator(".sl-mode").get_by_role(
+        timed(page, lambda: page.locator(".sl-variable").get_by_role("button", name="sic", exact=True).click())
+        timings["spaghetti"] = timed(page, lambda: page.locator(".sl-mode").get_by_role(
             "button", name="Ice-edge spaghetti").click())
         maps = map_models(page)
         for m in maps:
@@ -299,8 +286,8 @@ def test_regions_spaghetti_joint_and_timings(browser, fieldset_urls, artifacts, 
         shot(page, artifacts, f"23_spaghetti_{tag}.png")
 
         # joint distribution of (sic, sit) over all ocean cells of all members, per panel
-        timings["joint"] = timed(page, frames, lambda: page.locator(".sl-mode").get_by_role(
-            "button", name="Joint distribution").click(), selector=".sl-joint")
+        timings["joint"] = timed(page, lambda: page.locator(".sl-mode").get_by_role(
+            "button", name="Joint distribution").click())
         expect(page.locator(".sl-joint")).to_be_visible()
         page.wait_for_timeout(800)
         joints = [m for m in page.evaluate(MODELS_JS) if "sl-joint" in m["named"]]
