@@ -16,7 +16,7 @@ import panel as pn
 from bokeh.themes import Theme
 
 from dashboard import maps, views
-from dashboard.selection import PANEL_TITLES, PANELS, date_label
+from dashboard.selection import PANEL_TITLES, PANELS, VERSION_PARAMS, date_label
 from dashboard.state import DashboardState
 from dashboard.worker import checkpoints_dir, load_seconds
 from seaice_ldm.options import DECODERS, MAX_MEMBERS, MAX_STEPS, SAMPLERS, SPACES
@@ -27,8 +27,8 @@ TITLE = "Arctic sea ice from latent diffusion"
 SYNTHETIC_NOTE = "Trained on SYNTHETIC Arctic data – not observations"
 ACCENT = "#0b4f6c"
 
-#: Parameters that change what the maps, histograms, tables and spectra show.
-DISPLAY_PARAMS = ["variable", "view", "member", "decoder", "arrows", "reference_index", "reference_mode", "version"]
+#: Parameters that change what the maps, histograms, tables and spectra show (with a panel's version).
+DISPLAY_PARAMS = ["variable", "view", "member", "decoder", "arrows", "reference_index", "reference_mode"]
 
 FONT = "system-ui, 'DejaVu Sans', 'Helvetica Neue', Arial, sans-serif"
 #: Bokeh theme of every plot: the system sans-serif font (no web font), quiet grid and axes.
@@ -69,7 +69,7 @@ def _histograms(state: DashboardState) -> pn.pane.HoloViews:
     hists = [
         hv.DynamicMap(partial(_hist_cb, state, panel),
                       streams=[_stream(state, ["variable", "view", "decoder", "reference_index", "reference_mode",
-                                               "version"])])
+                                               VERSION_PARAMS[panel]])])
         for panel in PANELS
     ]
     layout = hv.Layout(hists).cols(3).opts(shared_axes=True, toolbar=None)
@@ -86,7 +86,8 @@ def _spectra(state: DashboardState) -> pn.pane.HoloViews:
 def _tables(state: DashboardState) -> pn.Row:
     panes = []
     for panel in PANELS:
-        fn = pn.bind(lambda *_, panel=panel: views.panel_table(state, panel), *[state.param[p] for p in DISPLAY_PARAMS])
+        fn = pn.bind(lambda *_, panel=panel: views.panel_table(state, panel),
+                     *[state.param[p] for p in (*DISPLAY_PARAMS, VERSION_PARAMS[panel])])
         panes.append(_html(fn, width=430, css_classes=["sl-table-pane", f"sl-table-{panel}"],
                                   name=f"table-{panel}"))
     return pn.Row(*panes, css_classes=["sl-tables"])

@@ -34,10 +34,10 @@ from seaice_ldm.data import PAN_ARCTIC, REGIONS, region_box
 from seaice_ldm.evaluation import contour_lines, edge_probability
 
 from dashboard import views
+from dashboard.selection import PANELS, VERSION_PARAMS
 
 configure_cartopy()  # nothing under ~/.local; only projections are used, never cartopy.feature
 
-PANELS = ("latent", "data", "reference")
 #: Map modes, key -> label of the selector.
 MODES: dict[str, str] = {
     "fields": "Fields",
@@ -195,12 +195,17 @@ def _clip_range(rng, lo: float, hi: float) -> tuple[float, float]:
 
 
 # ----------------------------------------------------------------------------------------- session
+#: what the joint view's points depend on (besides its own settings)
+JOINT_INPUTS = ["version", "decoder", "view", "member", "reference_index", "reference_mode"]
+
+
 class MapSettings(param.Parameterized):
     """Map-area choices of one session (not part of the ensemble request)."""
 
     region = param.Selector(default=PAN_ARCTIC, objects=list(REGIONS), doc="Named regional view")
     mode = param.Selector(default="fields", objects=list(MODES), doc="What the maps show")
     joint = param.Selector(default="sit", objects=["sit", "sid"], doc="Second variable of the joint distribution")
+    joint_version = param.Integer(0, precedence=-1, doc="Increases when the joint view must be redrawn")
 
 
 class MapArea:
@@ -226,6 +231,10 @@ class MapArea:
         # the view box shared by the three maps, the region it was set for, and each panel's last RangeXY
         self._box, self._box_region = self.extent, PAN_ARCTIC
         self._seen: dict[str, tuple] = {}
+        # the joint view redraws only while shown (hidden, its six plots would redraw with every result)
+        self._joint_stale = False
+        state.param.watch(self._joint_inputs_changed, JOINT_INPUTS)
+        self.settings.param.watch(self._joint_inputs_changed, "mode")
 
     # ------------------------------------------------------------------ data of a panel (memoised per result)
     def _key(self, panel: str, what: str) -> tuple:
@@ -437,6 +446,13 @@ class MapArea:
         return region_box(name or self.settings.region, self.x, self.y, self.crs)
 
     # ------------------------------------------------------------------ joint distribution
+    def _joint_inputs_changed(self, *_events) -> None:
+        if self.settings.mode != "joint":
+            self._joint_stale = True
+        elif self._joint_stale or _events[0].name != "mode":
+            self._joint_stale = False
+            self.settings.joint_version += 1
+
     def joint_points(self, panel: str) -> tuple[np.ndarray, np.ndarray, int]:
         """(sic, other) over all ocean cells of all members of a panel, and the number of samples."""
         second = self.settings.joint
@@ -486,10 +502,7 @@ class MapArea:
             plot.state.title.text = (f"{views.PANEL_SHORT[panel]}: sic vs {self.settings.joint}"
                                      + (f" ({n} × ocean cells)" if n else " (no data)"))
 
-        streams = [hv.streams.Params(self.state, ["version", "decoder", "view", "member", "reference_index",
-                                                  "reference_mode"]),
-                   hv.streams.Params(self.settings, ["joint"])]
-        ann = hv.DynamicMap(annotations, streams=streams)
+        ann = hv.DynamicMap(annotations, streams=[hv.streams.Params(self.settings, ["joint", "joint_version"])])
         return (density * ann).opts(
             hv.opts.Overlay(frame_width=JOINT_FRAME[0], frame_height=JOINT_FRAME[1], toolbar="above",
                             xlim=(-0.12, 1.12), show_legend=False, fontscale=0.9, framewise=True,
@@ -576,11 +589,11 @@ def map_area(state, theme=None, stylesheets=None) -> pn.Column:
     """Region and map-mode selectors, the three linked maps (or the joint distributions) and the legend."""
     area = MapArea(state)
     settings = area.settings
-    display = ["variable", "view", "member", "decoder", "arrows", "reference_index", "reference_mode", "version"]
+    display = ["variable", "view", "member", "decoder", "arrows", "reference_index", "reference_mode"]
     maps = []
     for panel in PANELS:
         dmap = hv.DynamicMap(lambda panel=panel, **kw: area.map_overlay(panel, **_ranges(kw)),
-                             streams=[hv.streams.Params(state, display),
+                             streams=[hv.streams.Params(state, [*display, VERSION_PARAMS[panel]]),
                                       hv.streams.Params(settings, ["mode", "region"]),
                                       hv.streams.RangeXY(), hv.streams.PlotSize()])
         maps.append(dmap)
@@ -590,9 +603,7 @@ def map_area(state, theme=None, stylesheets=None) -> pn.Column:
     joints = []
     for panel in PANELS:
         points = hv.DynamicMap(lambda panel=panel, **_: area.joint_points_element(panel),
-                               streams=[hv.streams.Params(state, ["version", "decoder", "view", "member",
-                                                                  "reference_index", "reference_mode"]),
-                                        hv.streams.Params(settings, ["joint"])])
+                               streams=[hv.streams.Params(settings, ["joint", "joint_version"])])
         joints.append(area.joint_overlay(panel, points))
     joint_pane = pn.pane.HoloViews(hv.Layout(joints).cols(3).opts(shared_axes=True, toolbar="above"),
                                    sizing_mode="fixed", theme=theme, css_classes=["sl-joint"], name="joint")

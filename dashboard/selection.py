@@ -15,6 +15,9 @@ import xarray as xr
 from seaice_ldm.options import DECODERS, MAX_MEMBERS, MAX_SEED, MAX_STEPS, SAMPLERS, generator_label
 
 PANELS = ("latent", "data", "reference")
+#: The state parameter that changes when a panel's results change: each model panel redraws on its own
+#: (progressive display); the reference's selection follows every result (date, nearest states).
+VERSION_PARAMS = {"latent": "latent_version", "data": "data_version", "reference": "version"}
 PANEL_TITLES = {"latent": "Latent diffusion", "data": "Data-space diffusion", "reference": "Reference (held out)"}
 #: Half-width (days of the year) of the reference window of a date-conditioned ensemble.
 SEASON_WINDOW_DAYS = 21

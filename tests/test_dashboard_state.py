@@ -721,3 +721,44 @@ def test_joint_panels_are_titled_by_panel_and_variable(pipe, queue):
     column.map_area.settings.joint = "sid"
     titles = [list(sub.subplots.values())[0].state.title.text for sub in plot.subplots.values()]
     assert all("sic vs sid" in t for t in titles), titles
+
+
+def test_each_result_redraws_only_its_own_panels_and_the_hidden_joint_view_waits(pipe, queue):
+    """The data-space result redraws the data map, not the latent one; the joint view (hidden) computes
+    nothing until shown, then shows the current results."""
+    from dashboard import layout, maps  # noqa: F401
+
+    s = _sampled(_state(pipe, queue), members=2)
+    column = maps.map_area(s)
+    area = column.map_area
+    hv.renderer("bokeh").get_plot(column.objects[1].objects[0].object)
+    hv.renderer("bokeh").get_plot(column.objects[2].objects[0].object)
+    drawn, joint = [], []
+    draw, points = area.map_overlay, area.joint_points
+
+    def counting_draw(panel, **kw):
+        drawn.append(panel)
+        return draw(panel, **kw)
+
+    def counting_points(panel):
+        joint.append(panel)
+        return points(panel)
+
+    area.map_overlay, area.joint_points = counting_draw, counting_points
+    pipe.gates["data"] = threading.Event()
+    s.seed_input = "77"
+    assert s.sample()
+    try:  # the worker reaches the data run's gate once the latent results are shown (no server: in its thread)
+        _until(lambda: any(call[0] == "data" and call[5] == 77 for call in pipe.calls), "the data-space run")
+        first = list(drawn)
+        assert "latent" in first and "data" in first  # a new request empties the data panel at once
+    finally:
+        pipe.gates["data"].set()
+    s.wait(30)
+    assert sorted(drawn[len(first):]) == ["data", "reference"], drawn  # not the latent map
+    assert joint == []  # hidden: nothing computed
+    area.settings.mode = "joint"
+    assert sorted(set(joint)) == ["data", "latent", "reference"]
+    n = len(joint)
+    s.decoder = "gaussian"
+    assert len(joint) > n  # shown: follows the state
