@@ -600,13 +600,16 @@ def map_area(state, theme=None, stylesheets=None) -> pn.Column:
     layout = hv.Layout(maps).cols(3).opts(shared_axes=True, merge_tools=True, toolbar="above")
     maps_pane = pn.pane.HoloViews(layout, sizing_mode="fixed", linked_axes=True, theme=theme,
                                   css_classes=["sl-maps"], name="maps")
-    joints = []
-    for panel in PANELS:
-        points = hv.DynamicMap(lambda panel=panel, **_: area.joint_points_element(panel),
-                               streams=[hv.streams.Params(settings, ["joint", "joint_version"])])
-        joints.append(area.joint_overlay(panel, points))
-    joint_pane = pn.pane.HoloViews(hv.Layout(joints).cols(3).opts(shared_axes=True, toolbar="above"),
-                                   sizing_mode="fixed", theme=theme, css_classes=["sl-joint"], name="joint")
+
+    def joint_pane() -> pn.pane.HoloViews:
+        joints = []
+        for panel in PANELS:
+            points = hv.DynamicMap(lambda panel=panel, **_: area.joint_points_element(panel),
+                                   streams=[hv.streams.Params(settings, ["joint", "joint_version"])])
+            joints.append(area.joint_overlay(panel, points))
+        return pn.pane.HoloViews(hv.Layout(joints).cols(3).opts(shared_axes=True, toolbar="above"),
+                                 sizing_mode="fixed", theme=theme, css_classes=["sl-joint"], name="joint")
+
     region = pn.widgets.Select.from_param(settings.param.region, name="", options=list(REGIONS), width=170,
                                           css_classes=["sl-region"], margin=(0, 8, 0, 5))
     mode = pn.widgets.RadioButtonGroup.from_param(settings.param.mode, name="", options={v: k for k, v in MODES.items()},
@@ -619,11 +622,18 @@ def map_area(state, theme=None, stylesheets=None) -> pn.Column:
     legend = pn.pane.HTML(legend_html(), stylesheets=stylesheets or [], sizing_mode="stretch_width",
                           name="map-legend", margin=(2, 5))
     # shown and hidden through plain Columns: Panel fails to sync ``visible`` of a HoloViews pane whose
-    # Bokeh model is a GridPlot ("unexpected attribute 'design' to GridPlot"), so the joint view never showed
+    # Bokeh model is a GridPlot ("unexpected attribute 'design' to GridPlot"), so the joint view never showed.
+    # The joint view is built the first time it is shown (a page opens faster without it).
     showing = settings.param.mode.rx()
+    joint_box = pn.Column(visible=showing == "joint", margin=0)
+
+    def build_joint(event) -> None:
+        if event.new == "joint" and not joint_box.objects:
+            joint_box.objects = [joint_pane()]
+
+    settings.param.watch(build_joint, "mode")
     column = pn.Column(pn.Row(region, mode, joint, css_classes=["sl-map-controls"]),
-                       pn.Column(maps_pane, visible=showing != "joint", margin=0),
-                       pn.Column(joint_pane, visible=showing == "joint", margin=0), legend,
+                       pn.Column(maps_pane, visible=showing != "joint", margin=0), joint_box, legend,
                        sizing_mode="stretch_width", css_classes=["sl-map-area"], margin=0)
     column.map_area = area  # for tests and timings
     return column

@@ -13,6 +13,7 @@ import datetime as dt
 import itertools
 import threading
 import time
+from functools import partial
 from typing import Any, Callable
 
 import numpy as np
@@ -357,8 +358,19 @@ class DashboardState(param.Parameterized):
             self.panel_progress = dict(self.panel_progress, **{space: 100})
             if self.reference_mode == "nearest" and space == "latent":
                 self._update_nearest()
-            for panel in ({"latent", "data"} if first else {space}):  # a new request empties the other panel
-                setattr(self, f"{panel}_version", getattr(self, f"{panel}_version") + 1)
+            setattr(self, f"{space}_version", getattr(self, f"{space}_version") + 1)
+            if not first:
+                self.version += 1
+        if first:  # the rest of the page follows on the next tick: the first panel is drawn and sent on its own
+            self._dispatch(partial(self._after_first_panel, space))
+
+    def _after_first_panel(self, space: str) -> None:
+        """A new request's first panel is shown: empty the other model panel (unless its own results came in
+        meanwhile, with their own redraw) and redraw what follows every result (reference, spectra, run line)."""
+        with param.parameterized.batch_call_watchers(self):
+            for other in SPACES:
+                if other != space and other not in self.results:
+                    setattr(self, f"{other}_version", getattr(self, f"{other}_version") + 1)
             self.version += 1
 
     def _on_done(self, request: dict, elapsed: float, cached: bool = False) -> None:
