@@ -298,9 +298,9 @@ def _run_line(state: DashboardState) -> str:
 
 def _spectra_note() -> str:
     return ('<div class="sl-small sl-spectra-note">Power spectral density averaged over annuli of the 2-D '
-            'wavenumber and over the samples of each panel (Hann window, land set to the ocean mean). '
-            'The right end of the curves shows how much small-scale detail each model keeps compared '
-            'with the held-out states.</div>')
+            'wavenumber, over land-free boxes of about 800 km (Hann window, so no coast enters) and over the '
+            'samples of each panel, as in the evaluation report. The right end of the curves shows how much '
+            'small-scale detail each model keeps compared with the held-out states.</div>')
 
 
 def error_page(message: str) -> pn.template.BootstrapTemplate:

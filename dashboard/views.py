@@ -18,7 +18,7 @@ import xarray as xr
 from holoviews import dim
 
 from seaice_ldm.data import EXTENT_THRESHOLD, MIZ_LOWER, MIZ_UPPER, VARIABLES, drift_speed
-from seaice_ldm.evaluation import bound_share, bound_violation_share, ice_integrals, mean_spectrum
+from seaice_ldm.evaluation import bound_share, bound_violation_share, ice_integrals, mean_spectrum, spectrum_boxes
 from seaice_ldm.evaluation import edge_probability, iiee, ice_mask, miz_width
 
 # ----------------------------------------------------------------------------------------- constants
@@ -459,8 +459,14 @@ def metrics_table_html(summary: dict | None, variable: str, title: str, colour: 
 
 # ----------------------------------------------------------------------------------------- spectra
 def spectrum(ds: xr.Dataset, variable: str) -> tuple[np.ndarray, np.ndarray]:
-    """Sample-mean radially averaged power spectrum (k in cycles/km) of a displayed variable."""
-    return mean_spectrum(variable_array(ds, variable))
+    """Sample-mean radially averaged power spectrum (k in cycles/km) of a displayed variable, over the
+    land-free boxes of the report (no coast enters), or the whole field on a grid too small for one box."""
+    da = variable_array(ds, variable)
+    try:
+        boxes = spectrum_boxes(da)
+    except ValueError:
+        boxes = None
+    return mean_spectrum(da, boxes=boxes)
 
 
 def _spectra_hook(plot, element) -> None:

@@ -764,3 +764,19 @@ def test_each_result_redraws_only_its_own_panels_and_the_hidden_joint_view_waits
     n = len(joint)
     s.decoder = "gaussian"
     assert len(joint) > n  # shown: follows the state
+
+
+def test_dashboard_spectra_do_not_see_the_coast():
+    """A smooth ramp over the ocean of the real grid, land NaN: over the land-free boxes its small-scale power
+    is that of the ramp alone (tiny); over the whole field (land filled) the coast's step dominates."""
+    from seaice_ldm.evaluation import mean_spectrum
+
+    grid = GRIDS["arctic50km"]
+    land = DashboardState(FakePipeline(grid=grid, reference=False), queue=worker.SamplingQueue()).land
+    xx, _ = np.meshgrid(grid.x, grid.y)
+    ramp = np.where(land, np.nan, 0.5 + xx / (4 * np.abs(grid.x).max())).astype(np.float32)
+    ds = xr.Dataset({"sic": (("member", "y", "x"), ramp[None])}, coords={"x": grid.x, "y": grid.y})
+    k, boxed = views.spectrum(ds, "sic")
+    k_all, whole = mean_spectrum(ds["sic"])
+    small = k > k.max() / 2
+    assert boxed[small].mean() < 1e-2 * whole[k_all > k_all.max() / 2].mean()  # measured: 3e-3

@@ -21,7 +21,7 @@ from .metrics import (
     wasserstein_per_variable,
 )
 from .scores import crps_fair, energy_distance_fields, energy_score, ensemble_crps
-from .spectra import mean_spectrum, periodogram_2d, radial_power_spectrum, small_scale_ratio
+from .spectra import mean_spectrum, periodogram_2d, radial_power_spectrum, small_scale_ratio, spectrum_boxes
 
 __all__ = [
     "contour_lines",
@@ -42,6 +42,7 @@ __all__ = [
     "ensemble_crps",
     "ice_integrals",
     "mean_spectrum",
+    "spectrum_boxes",
     "miz_error",
     "miz_mask",
     "ocean_fields",
