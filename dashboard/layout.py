@@ -252,29 +252,25 @@ def create_app(state: DashboardState) -> pn.template.BootstrapTemplate:
     run_line = _html(
         pn.bind(lambda *_: _run_line(state), state.param.version, state.param.decoder, state.param.running),
         sizing_mode="stretch_width", name="run-line")
-    # below the maps: built once the page is in the browser, so that the maps are drawn first
-    below = pn.Column(sizing_mode="stretch_width", margin=0, css_classes=["sl-below"])
+    page = pn.Column(
+        _html(_header_html(state), sizing_mode="stretch_width", name="header-badges"),
+        _intro(state),
+        run_line,
+        maps.map_area(state, theme=PLOT_THEME, stylesheets=[THEME_CSS]),
+        sizing_mode="stretch_width",
+    )
 
-    def fill_below() -> None:
-        below.objects = [
+    def add_below() -> None:  # below the maps: added once the page is in the browser, so the maps come first
+        page.extend([
             _html('<div class="sl-subtitle">Cell values per panel (log share; red spikes: mass exactly at a '
                   'bound, dashed: the bounds)</div>', sizing_mode="stretch_width"),
             _histograms(state),
             _tables(state),
             pn.Row(_spectra(state), _html(_spectra_note(), width=360, name="spectra-note")),
-        ]
+        ])
 
-    pn.state.onload(fill_below)  # at once when there is no server session (tests, notebooks)
-    main = [
-        pn.Column(
-            _html(_header_html(state), sizing_mode="stretch_width", name="header-badges"),
-            _intro(state),
-            run_line,
-            maps.map_area(state, theme=PLOT_THEME, stylesheets=[THEME_CSS]),
-            below,
-            sizing_mode="stretch_width",
-        )
-    ]
+    pn.state.onload(add_below)  # at once when there is no server session (tests, notebooks)
+    main = [page]
     template = pn.template.BootstrapTemplate(
         title=TITLE, sidebar=_sidebar(state), main=main, header_background=ACCENT, sidebar_width=330,
         collapsed_sidebar=False,

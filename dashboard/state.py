@@ -359,18 +359,23 @@ class DashboardState(param.Parameterized):
             if self.reference_mode == "nearest" and space == "latent":
                 self._update_nearest()
             setattr(self, f"{space}_version", getattr(self, f"{space}_version") + 1)
-            if not first:
+            if not first or not cached:
                 self.version += 1
-        if first:  # the rest of the page follows on the next tick: the first panel is drawn and sent on its own
+            if first and not cached:  # a new request empties the other panel now (its results are far off)
+                self._empty_other_panels(space)
+        if first and cached:  # every panel is ready: the first is drawn and sent on its own tick, the rest next
             self._dispatch(partial(self._after_first_panel, space))
 
+    def _empty_other_panels(self, space: str) -> None:
+        for other in SPACES:  # unless its own results came in meanwhile (with their own redraw)
+            if other != space and other not in self.results:
+                setattr(self, f"{other}_version", getattr(self, f"{other}_version") + 1)
+
     def _after_first_panel(self, space: str) -> None:
-        """A new request's first panel is shown: empty the other model panel (unless its own results came in
-        meanwhile, with their own redraw) and redraw what follows every result (reference, spectra, run line)."""
+        """A cached request's first panel is shown: empty the other model panel and redraw what follows every
+        result (reference, spectra, run line)."""
         with param.parameterized.batch_call_watchers(self):
-            for other in SPACES:
-                if other != space and other not in self.results:
-                    setattr(self, f"{other}_version", getattr(self, f"{other}_version") + 1)
+            self._empty_other_panels(space)
             self.version += 1
 
     def _on_done(self, request: dict, elapsed: float, cached: bool = False) -> None:
