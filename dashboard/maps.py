@@ -446,10 +446,10 @@ class MapArea:
         return region_box(name or self.settings.region, self.x, self.y, self.crs)
 
     # ------------------------------------------------------------------ joint distribution
-    def _joint_inputs_changed(self, *_events) -> None:
+    def _joint_inputs_changed(self, *events) -> None:
         if self.settings.mode != "joint":
             self._joint_stale = True
-        elif self._joint_stale or _events[0].name != "mode":
+        elif self._joint_stale or events[0].name != "mode":
             self._joint_stale = False
             self.settings.joint_version += 1
 

@@ -185,8 +185,8 @@ CHANGES_JS = """
   return performance.now();
 }
 """
-#: the model changes a redraw consists of (status text and widget changes are left out); the joint view is
-#: drawn in advance, so switching to it is a GridPlot becoming visible and its figures being laid out
+#: the model changes a redraw consists of (status text and widget changes are left out); switching to the
+#: joint view also builds or shows its GridPlot and lays out its figures
 DRAWN = ("ColumnDataSource", "Range1d", "Title", "ColorBar", "LinearColorMapper", "GridPlot", "Figure")
 
 
