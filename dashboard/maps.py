@@ -480,8 +480,9 @@ class MapArea:
         density = spread(rasterize(points, aggregator=ds.count()), px=1, shape="square")
         density = density.opts(cmap=list(views.palette(*JOINT_CMAP)), cnorm="log", colorbar=True,
                                colorbar_position="bottom", tools=["hover"], clipping_colors={"NaN": "transparent"},
-                               colorbar_opts={"height": 9, "title": "ocean cells per pixel (log)",
-                                              "title_text_font_style": "normal", "title_text_font_size": "11px"},
+                               clabel="ocean cells per pixel (log colours)",
+                               colorbar_opts={"height": 9, "title_text_font_style": "normal",
+                                              "title_text_font_size": "11px"},
                                hooks=[_name_hook("sl-joint")])
 
         def annotations(**_):
@@ -494,13 +495,15 @@ class MapArea:
                   hv.HLine(upper if upper is not None else lo2).opts(
                       color="#555555", line_dash="dashed", line_width=1, alpha=1.0 if upper is not None else 0.0)]
             text = joint_bound_text(sic, other, second)
-            note = hv.Text(0.5, hi2 - 0.06 * (hi2 - lo2), text, fontsize=9).opts(text_color="#1f2a33")
+            top = float(np.max(other)) if len(other) else hi2  # inside the plotted range (set by the points)
+            note = hv.Text(0.5, 0.95 * top, text, fontsize=9, valign="top").opts(
+                text_color="#1f2a33", background_fill_color="white", background_fill_alpha=0.75)
             return hv.Overlay(bounds + hb + [note])
 
         def title(plot, element) -> None:  # the overlay of two DynamicMaps keeps no title of its own
             _sic, _other, n = self.joint_points(panel)
-            plot.state.title.text = (f"{views.PANEL_SHORT[panel]}: sic vs {self.settings.joint}"
-                                     + (f" ({n} × ocean cells)" if n else " (no data)"))
+            samples = ("state" if panel == "reference" else "member") + ("s" if n != 1 else "")
+            plot.state.title.text = f"{views.PANEL_SHORT[panel]}: " + (f"{n} {samples}" if n else "no data")
 
         ann = hv.DynamicMap(annotations, streams=[hv.streams.Params(self.settings, ["joint", "joint_version"])])
         return (density * ann).opts(
@@ -534,9 +537,8 @@ def joint_bound_text(sic: np.ndarray, other: np.ndarray, second: str) -> str:
     """Shares of the (sic, second) pairs exactly at the bounds: the point masses a censored decoder keeps."""
     if not len(sic):
         return ""
-    parts = [f"sic = 0: {100 * np.mean(sic == 0.0):.1f} %", f"sic = 1: {100 * np.mean(sic == 1.0):.1f} %",
-             f"{second} = 0: {100 * np.mean(other == 0.0):.1f} %"]
-    return " · ".join(parts)
+    return (f"sic = 0: {100 * np.mean(sic == 0.0):.1f} %   sic = 1: {100 * np.mean(sic == 1.0):.1f} %\n"
+            f"{second} = 0: {100 * np.mean(other == 0.0):.1f} %")
 
 
 @lru_cache(maxsize=8)
