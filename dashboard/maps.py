@@ -597,7 +597,7 @@ def map_area(state, theme=None, stylesheets=None) -> pn.Column:
         dmap = hv.DynamicMap(lambda panel=panel, **kw: area.map_overlay(panel, **_ranges(kw)),
                              streams=[hv.streams.Params(state, [*display, VERSION_PARAMS[panel]]),
                                       hv.streams.Params(settings, ["mode", "region"]),
-                                      hv.streams.RangeXY(), hv.streams.PlotSize()])
+                                      hv.streams.RangeXY()])  # fixed frames: rasterised at FRAME pixels
         maps.append(dmap)
     layout = hv.Layout(maps).cols(3).opts(shared_axes=True, merge_tools=True, toolbar="above")
     maps_pane = pn.pane.HoloViews(layout, sizing_mode="fixed", linked_axes=True, theme=theme,
@@ -642,8 +642,7 @@ def map_area(state, theme=None, stylesheets=None) -> pn.Column:
 
 
 def _ranges(kw: dict) -> dict:
-    return {"x_range": kw.get("x_range"), "y_range": kw.get("y_range"), "width": kw.get("width"),
-            "height": kw.get("height")}
+    return {"x_range": kw.get("x_range"), "y_range": kw.get("y_range")}
 
 
 def warm_up() -> None:
