@@ -34,7 +34,7 @@ from seaice_ldm.data import PAN_ARCTIC, REGIONS, region_box
 from seaice_ldm.evaluation import contour_lines, edge_probability
 
 from dashboard import views
-from dashboard.selection import PANELS, VERSION_PARAMS
+from dashboard.selection import PANEL_TITLES, PANELS, VERSION_PARAMS
 
 configure_cartopy()  # nothing under ~/.local; only projections are used, never cartopy.feature
 
@@ -346,7 +346,7 @@ class MapArea:
             self._seen[panel] = seen
         return self._box
 
-    def map_overlay(self, panel: str, x_range=None, y_range=None, width=None, height=None) -> hv.Overlay:
+    def map_overlay(self, panel: str, x_range=None, y_range=None) -> hv.Overlay:
         """Everything on one map for the current state, settings and visible range (always the same layers).
 
         The frame's limits are the view box and are applied on every frame (``framewise``), so a region change
@@ -355,13 +355,12 @@ class MapArea:
         s, mode = self.state, self.settings.mode
         x0, x1, y0, y1 = self.view_box(panel, x_range, y_range)
         xr_, yr_ = (x0, x1), (y0, y1)
-        w, h = int(width or FRAME), int(height or FRAME)
         edge = miz = ref_edge = p50 = np.empty((0, 2))
         uv_layers = (np.empty(0),) * 4
         message = ""
         if mode == "spaghetti":
             lines, n = self.member_edges(panel)
-            image = self.density(lines, xr_, yr_, w, h)
+            image = self.density(lines, xr_, yr_, FRAME, FRAME)
             style = density_style(n)
             ref = self.reference_ice_field()
             if ref is not None:
@@ -374,7 +373,7 @@ class MapArea:
         else:
             field, style, sic, message = self.panel_field(panel, "difference" if mode == "difference" else "fields")
             values = np.full(self.land.shape, np.nan, np.float32) if field is None else field
-            image = self.raster(values, xr_, yr_, w, h)
+            image = self.raster(values, xr_, yr_, FRAME, FRAME)
             if sic is not None:
                 edge = contour_lines(sic, self.x, self.y, MIZ_LOWER)
                 miz = contour_lines(sic, self.x, self.y, MIZ_UPPER)
@@ -394,7 +393,7 @@ class MapArea:
                                  (ref_edge, LINES["reference_edge"])])
         layers += self.arrow_layers(*uv_layers, xr_, yr_)
         layers.append(hv.Text((x0 + x1) / 2, (y0 + y1) / 2, message or "", fontsize=11).opts(text_color="#333333"))
-        title = short_title(s.panel_title(panel))
+        title = short_title(panel, s.panel_title(panel))
         if mode == "difference" and panel != "reference":
             title = title.split(" — ")[0] + f" — Δ {s.variable} vs reference"
         elif mode == "spaghetti":
@@ -513,13 +512,10 @@ class MapArea:
         )
 
 
-def short_title(title: str) -> str:
-    """A panel title short enough for one line over a map of FRAME pixels."""
-    for long, short in (("Latent diffusion", "Latent"), ("Data-space diffusion", "Data space"),
-                        ("Reference (held out)", "Reference"), ("Reference", "Reference")):
-        if title.startswith(long):
-            return short + title[len(long):]
-    return title
+def short_title(panel: str, title: str) -> str:
+    """A panel title short enough for one line over a map of FRAME pixels (the panel's short name first)."""
+    long = PANEL_TITLES[panel]
+    return views.PANEL_SHORT[panel] + title[len(long):] if title.startswith(long) else title
 
 
 def joint_label(second: str) -> str:
@@ -594,7 +590,8 @@ def map_area(state, theme=None, stylesheets=None) -> pn.Column:
     display = ["variable", "view", "member", "decoder", "arrows", "reference_index", "reference_mode"]
     maps = []
     for panel in PANELS:
-        dmap = hv.DynamicMap(lambda panel=panel, **kw: area.map_overlay(panel, **_ranges(kw)),
+        dmap = hv.DynamicMap(lambda panel=panel, x_range=None, y_range=None, **_: area.map_overlay(
+                                 panel, x_range=x_range, y_range=y_range),
                              streams=[hv.streams.Params(state, [*display, VERSION_PARAMS[panel]]),
                                       hv.streams.Params(settings, ["mode", "region"]),
                                       hv.streams.RangeXY()])  # fixed frames: rasterised at FRAME pixels
@@ -639,10 +636,6 @@ def map_area(state, theme=None, stylesheets=None) -> pn.Column:
                        sizing_mode="stretch_width", css_classes=["sl-map-area"], margin=0)
     column.map_area = area  # for tests and timings
     return column
-
-
-def _ranges(kw: dict) -> dict:
-    return {"x_range": kw.get("x_range"), "y_range": kw.get("y_range")}
 
 
 def warm_up() -> None:

@@ -29,7 +29,8 @@ from seaice_ldm.diffusion.samplers import get_sampler
 from seaice_ldm.diffusion.schedules import RHO, SIGMA_MAX, SIGMA_MIN, karras_sigmas
 from seaice_ldm.models.device import pick_device
 from seaice_ldm.models.latent import latent_mask, unwhiten
-from seaice_ldm.options import DECODERS, DEFAULT_SAMPLER, PRECISIONS, SPACES, SampleRequest, check_choice
+from seaice_ldm.options import (DECODERS, DEFAULT_MEMBERS, DEFAULT_SAMPLER, DEFAULT_STEPS, PRECISIONS, SPACES,
+                                SampleRequest, check_choice)
 
 REFERENCE_FILE = "reference.nc"
 
@@ -134,8 +135,8 @@ class Pipeline:
         """Whether every loaded diffusion model can sample for a date."""
         return all(g.date_conditioned for g in self.generators.values())
 
-    def sample(self, space: str = "latent", decoder: str = "censored", members: int = 8, steps: int = 10,
-               sampler: str = DEFAULT_SAMPLER, seed: int = 0, batch_size: int | None = None,
+    def sample(self, space: str = "latent", decoder: str = "censored", members: int = DEFAULT_MEMBERS,
+               steps: int = DEFAULT_STEPS, sampler: str = DEFAULT_SAMPLER, seed: int = 0, batch_size: int | None = None,
                callback: Callable[[dict], None] | None = None, date=None, guidance: float = 1.0) -> xr.Dataset:
         """An ensemble of ``members`` states ``(member, y, x)`` in physical units, land NaN.
 
@@ -146,8 +147,9 @@ class Pipeline:
         return self.sample_decoders(space, (decoder,), members, steps, sampler, seed, batch_size, callback,
                                     date, guidance)[decoder]
 
-    def sample_decoders(self, space: str, decoders: tuple[str, ...] = DECODERS, members: int = 8, steps: int = 10,
-                        sampler: str = DEFAULT_SAMPLER, seed: int = 0, batch_size: int | None = None,
+    def sample_decoders(self, space: str, decoders: tuple[str, ...] = DECODERS, members: int = DEFAULT_MEMBERS,
+                        steps: int = DEFAULT_STEPS, sampler: str = DEFAULT_SAMPLER, seed: int = 0,
+                        batch_size: int | None = None,
                         callback: Callable[[dict], None] | None = None, date=None,
                         guidance: float = 1.0) -> dict[str, xr.Dataset]:
         """Ensembles for several decoders from the same seed (and date, see :meth:`sample`).

@@ -24,12 +24,17 @@ def _sources(sets: dict[str, xr.Dataset]) -> dict[str, xr.Dataset]:
     return {k: v for k, v in sets.items() if not k.startswith("reconstruction")}
 
 
-def _map_axes(_fig, nrows: int, ncols: int, figsize) -> tuple:
+def _map_axes(nrows: int, ncols: int, figsize) -> tuple:
     """A grid of cartopy GeoAxes in the grid's projection (EPSG:3413 as NorthPolarStereo)."""
     from seaice_ldm.data.geography import cartopy_crs
 
     return plt.subplots(nrows, ncols, figsize=figsize, squeeze=False, layout="constrained",
                         subplot_kw={"projection": cartopy_crs("EPSG:3413")})
+
+
+def _row_label(ax, label: str) -> None:
+    """A generator's name left of its first map (GeoAxes show no y label)."""
+    ax.text(-0.04, 0.5, label, transform=ax.transAxes, rotation=90, va="center", ha="right", fontsize=9)
 
 
 def _geography(ax) -> None:
@@ -71,7 +76,7 @@ def samples_figure(sets: dict[str, xr.Dataset], path: Path) -> None:
     """First member of each generator (and a reference state) for sit, sic, sid and speed."""
     sources = _sources(sets)
     columns = ("sit", "sic", "sid", "speed")
-    fig, axes = _map_axes(None, len(sources), len(columns), (3.0 * len(columns), 2.8 * len(sources)))
+    fig, axes = _map_axes(len(sources), len(columns), (3.0 * len(columns), 2.8 * len(sources)))
     for row, (label, ds) in enumerate(sources.items()):
         for col, name in enumerate(columns):
             image, units = _map(axes[row, col], ds, name, 0)
@@ -79,8 +84,7 @@ def samples_figure(sets: dict[str, xr.Dataset], path: Path) -> None:
                 axes[row, col].set_title(f"{name} [{units}]")
             if row == len(sources) - 1:
                 fig.colorbar(image, ax=axes[:, col], orientation="horizontal", shrink=0.8, pad=0.01)
-        axes[row, 0].text(-0.04, 0.5, label, transform=axes[row, 0].transAxes, rotation=90, va="center",
-                          ha="right", fontsize=9)
+        _row_label(axes[row, 0], label)
     fig.suptitle(f"Generated states next to held-out reference states ({SYNTHETIC}); "
                  f"MIZ contours {MIZ_LOWER} / {MIZ_UPPER}")
     fig.savefig(path, dpi=80)
@@ -90,13 +94,12 @@ def samples_figure(sets: dict[str, xr.Dataset], path: Path) -> None:
 def sic_samples_figure(sets: dict[str, xr.Dataset], path: Path, n: int = 4) -> None:
     """Several members (or states) of sea-ice concentration per source."""
     sources = _sources(sets)
-    fig, axes = _map_axes(None, len(sources), n, (2.6 * n, 2.5 * len(sources)))
+    fig, axes = _map_axes(len(sources), n, (2.6 * n, 2.5 * len(sources)))
     for row, (label, ds) in enumerate(sources.items()):
         count = ds.sizes[sample_dim(ds)]
         for col in range(n):
             image, _ = _map(axes[row, col], ds, "sic", int(col * count / n))
-        axes[row, 0].text(-0.04, 0.5, label, transform=axes[row, 0].transAxes, rotation=90, va="center",
-                          ha="right", fontsize=9)
+        _row_label(axes[row, 0], label)
     fig.colorbar(image, ax=axes, shrink=0.6, label="sic [1]")
     fig.suptitle(f"Sea-ice concentration: members of each generator and reference states ({SYNTHETIC})")
     fig.savefig(path, dpi=80)
