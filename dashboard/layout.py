@@ -46,6 +46,9 @@ PLOT_THEME = Theme(json={"attrs": {
 
 pn.extension(raw_css=[THEME_CSS], notifications=False, design="bootstrap")
 hv.extension("bokeh", logo=False)
+# Canvas, not WebGL: the maps are images and a few lines, which WebGL does not speed up, and a browser
+# without a GPU (SwiftShader) spent 0.6 s of a page open copying WebGL canvases (Bokeh's blit_webgl)
+hv.renderer("bokeh").webgl = False
 
 
 def _html(obj, **params) -> pn.pane.HTML:

@@ -150,6 +150,17 @@ def geography_layers(crs: str = "EPSG:3413") -> tuple:
     return coast, grid_lines, grid_labels, seas
 
 
+def _no_initial_range_trigger(plot, element) -> None:
+    """Skip HoloViews' second draw of a new map.
+
+    On a first draw HoloViews sets the RangeXY stream to the frame's limits and then triggers it, which runs
+    the whole map callback and update again (about a quarter of a page's build time). The limits are the
+    view box the callback already drew for, so the stream keeps its values and the trigger is dropped.
+    """
+    for p in plot.traverse():  # filled only before the first draw
+        p._trigger = [s for s in getattr(p, "_trigger", []) if not isinstance(s, hv.streams.RangeXY)]
+
+
 def _name_hook(name: str):
     def hook(plot, element) -> None:
         renderer = plot.handles.get("glyph_renderer")
@@ -166,22 +177,24 @@ def _joined(parts: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(out[:-1]) if out else np.full((1, 2), np.nan)
 
 
-def contour_paths(sets: list[tuple[np.ndarray, LineStyle]]) -> list[hv.Path]:
-    """All contour sets of a map as a few constant-style layers: casings first, then cores.
+def contour_layer(sets: list[tuple[np.ndarray, LineStyle]]) -> hv.Contours:
+    """All contour lines of a map as one layer (one Bokeh glyph): casings first, then cores.
 
-    Lines that share a colour and width share one NaN-separated path (one Bokeh glyph each: fast to
-    update); the layers are always the same, empty (one NaN point) when a map has no such line.
+    Lines that share a colour and width are one NaN-separated path; the paths are always the same five
+    (one NaN point when a map has no such line), each with its own colour and width, so an update only
+    sends new coordinates. One layer instead of five makes a map about a quarter cheaper to build.
     """
     casing_keys = sorted({(st.casing, st.casing_width) for st in LINES.values()})
     core_keys = sorted({(st.core, st.width) for st in LINES.values()})
-    layers = []
+    paths = []
     for kind, keys in (("casing", casing_keys), ("core", core_keys)):
         for colour, width in keys:
             parts = [lines for lines, st in sets
                      if ((st.casing, st.casing_width) if kind == "casing" else (st.core, st.width)) == (colour, width)]
-            layers.append(hv.Path([_joined(parts)], kdims=["x", "y"]).opts(
-                color=colour, line_width=width, hooks=[_name_hook(f"sl-lines-{kind}")]))
-    return layers
+            joined = _joined(parts)
+            paths.append({"x": joined[:, 0], "y": joined[:, 1], "colour": colour, "width": width})
+    return hv.Contours(paths, kdims=["x", "y"], vdims=["colour", "width"]).opts(
+        color=hv.dim("colour"), line_width=hv.dim("width"), hooks=[_name_hook("sl-lines")])
 
 
 def _centres(lo: float, hi: float, n: int) -> np.ndarray:
@@ -389,8 +402,8 @@ class MapArea:
         )
         coast, grid_lines, grid_labels, seas = geography_layers(self.crs)
         layers = [image, self.land_layer, grid_lines, coast, seas, grid_labels]
-        layers += contour_paths([(edge, LINES["edge"]), (miz, LINES["miz"]), (p50, LINES["p50_edge"]),
-                                 (ref_edge, LINES["reference_edge"])])
+        layers.append(contour_layer([(edge, LINES["edge"]), (miz, LINES["miz"]), (p50, LINES["p50_edge"]),
+                                     (ref_edge, LINES["reference_edge"])]))
         layers += self.arrow_layers(*uv_layers, xr_, yr_)
         layers.append(hv.Text((x0 + x1) / 2, (y0 + y1) / 2, message or "", fontsize=11).opts(text_color="#333333"))
         title = short_title(panel, s.panel_title(panel))
@@ -402,7 +415,7 @@ class MapArea:
             hv.opts.Overlay(frame_width=FRAME, frame_height=FRAME, data_aspect=1, xaxis=None, yaxis=None,
                             xlim=(x0, x1), ylim=(y0, y1), bgcolor=views.NO_DATA_COLOUR,
                             show_legend=False, toolbar="above", active_tools=[], title=title,
-                            fontscale=0.85, border=4)
+                            fontscale=0.85, border=4, hooks=[_no_initial_range_trigger])
         )
 
     def arrows(self, panel: str, x_range, y_range) -> tuple:
