@@ -164,11 +164,11 @@ def colour_share(png: bytes, colour: tuple[int, int, int], tol: int = 40) -> flo
 
 
 def check_geography(page) -> list[dict]:
-    """Three map figures, each with a coastline and a graticule that have lines in the visible range."""
+    """Three map figures, each with a coastline, a graticule and labels (graticule, seas) in the visible range."""
     maps = map_models(page)
     assert len(maps) == 3, [m["title"] for m in maps]
     for m in maps:
-        for name in ("sl-coastline", "sl-graticule", "sl-graticule-labels", "sl-sea-names"):
+        for name in ("sl-coastline", "sl-graticule", "sl-map-text"):
             assert name in m["named"] and m["named"][name]["points"] > 10 and m["named"][name]["visible"], (m, name)
     return maps
 
