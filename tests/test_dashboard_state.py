@@ -762,6 +762,33 @@ def test_each_result_redraws_only_its_own_panels_and_the_hidden_joint_view_waits
     assert len(joint) > n  # shown: follows the state
 
 
+def test_a_new_page_draws_each_map_once(pipe, queue):
+    """HoloViews re-triggers a new plot's range stream after the first draw; the maps skip that second draw
+    (it cost a quarter of a page's build time), and the text and contour lines are one glyph each."""
+    from dashboard import layout, maps  # noqa: F401
+
+    from bokeh.document import Document
+    from bokeh.models import GlyphRenderer
+
+    s = _sampled(_state(pipe, queue), members=2)
+    column = maps.map_area(s)
+    area = column.map_area
+    drawn = []
+    draw = area.map_overlay
+
+    def counting_draw(panel, **kw):
+        drawn.append(panel)
+        return draw(panel, **kw)
+
+    area.map_overlay = counting_draw
+    root = column.get_root(Document())
+    assert sorted(drawn) == ["data", "latent", "reference"], drawn
+    names = [r.name for r in root.select({"type": GlyphRenderer})]
+    assert names.count("sl-map-text") == 3 and names.count("sl-lines") == 3, names
+    s.variable = "sit"  # later changes still redraw
+    assert len(drawn) == 6, drawn
+
+
 def test_dashboard_spectra_do_not_see_the_coast():
     """A smooth ramp over the ocean of the real grid, land NaN: over the land-free boxes its small-scale power
     is that of the ramp alone (tiny); over the whole field (land filled) the coast's step dominates."""
