@@ -34,3 +34,10 @@ done
 seaice-ldm export runs/ldm_censored_m runs/frontier/ldm_censored_m --dtype float16   # evaluated, not shipped
 seaice-ldm data reference --checkpoint checkpoints/ldm_censored --out checkpoints/reference.nc --states 48
 du -sh checkpoints
+# the figures every comparison rests on, from the shipped weights: the latent size frontier (ship the
+# larger latent model instead if this picks it), the evaluation report, the benchmark and the model cards
+python scripts/latent_frontier.py --vae runs/vae_censored \
+  --candidate small=runs/ldm_censored --candidate large=runs/ldm_censored_m --json docs/frontier.json
+seaice-ldm evaluate --out docs/report
+seaice-ldm benchmark --json docs/benchmark.json
+python scripts/write_model_cards.py
