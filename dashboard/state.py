@@ -32,18 +32,6 @@ PROGRESS_INTERVAL = 0.2
 _SESSION_IDS = itertools.count(1)
 
 
-def _coastline(grid, land: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The coastline as one NaN-separated (n, 2) path in metres, from the shipped land mask (no download)."""
-    from dashboard.views import coastline_path
-    from seaice_ldm.data import coastline_segments, load_land_mask
-
-    try:
-        fraction = load_land_mask(grid).land_fraction
-    except Exception:  # a grid without a shipped mask: the pipeline's own land cells
-        fraction = land.astype(np.float32)
-    return coastline_path(*coastline_segments(fraction, x, y))
-
-
 def default_date(pipeline) -> dt.date | None:
     """The reference date a new page opens on: the middle held-out date."""
     dates = selection.reference_dates(pipeline.reference)
@@ -133,7 +121,6 @@ class DashboardState(param.Parameterized):
         self.lon = np.asarray(coords["lon"].values if hasattr(coords["lon"], "values") else coords["lon"][1])
         area = coords["cell_area"]
         self.cell_area = np.asarray(area.values if hasattr(area, "values") else area[1])
-        self.coast = _coastline(pipeline.grid, self.land, x, y)
         self.seed_input = str(self.seed)
         self.link_region: str | None = None
         self.status = f"Ready on {self.device.upper()}. Press Sample to generate an ensemble."

@@ -15,9 +15,8 @@ from functools import lru_cache
 import holoviews as hv
 import numpy as np
 import xarray as xr
-from holoviews import dim
 
-from seaice_ldm.data import EXTENT_THRESHOLD, MIZ_LOWER, MIZ_UPPER, VARIABLES, drift_speed
+from seaice_ldm.data import EXTENT_THRESHOLD, VARIABLES, drift_speed
 from seaice_ldm.evaluation import bound_share, bound_violation_share, ice_integrals, mean_spectrum, spectrum_boxes
 from seaice_ldm.evaluation import edge_probability, iiee, ice_mask, miz_width
 
@@ -31,16 +30,12 @@ VIEWS: dict[str, str] = {
     "spread": "Ensemble spread (std)",
     "prob": "P(sic > 0.15)",
 }
-MIZ_LEVELS = (MIZ_LOWER, MIZ_UPPER)
 
 #: Colours that are not part of any colour map (chosen to stand out on all of them).
 LAND_COLOUR = "#d8d2c4"
-COAST_COLOUR = "#4a4a4a"
 NO_DATA_COLOUR = "#eef1f4"
 BELOW_COLOUR = "#ff1fa9"  # cells below the physical lower bound (magenta)
 ABOVE_COLOUR = "#ff7a00"  # cells above the physical upper bound (orange)
-MIZ_COLOURS = {MIZ_LOWER: "#ffd400", MIZ_UPPER: "#19d3c5"}
-ARROW_COLOUR = "#202020"
 PANEL_COLOURS = {"latent": "#1f77b4", "data": "#d95f02", "reference": "#333333"}
 
 #: Colour map (cmocean name, reversed?) per displayed variable; ranges are fixed so panels compare.
@@ -160,24 +155,6 @@ def drift_field(ds: xr.Dataset, view: str, member: int = 0) -> tuple[np.ndarray,
 
 
 # ----------------------------------------------------------------------------------------- geometry
-def contour_lines(field: np.ndarray, x: np.ndarray, y: np.ndarray, level: float) -> np.ndarray:
-    """Contour lines of ``field`` at ``level`` as one ``(n, 2)`` array of NaN-separated segments (metres)."""
-    import contourpy
-
-    z = np.where(np.isfinite(field), field, np.nan).astype(np.float64)
-    if not np.isfinite(z).any():
-        return np.empty((0, 2))
-    gen = contourpy.contour_generator(x, y, np.ma.masked_invalid(z),
-                                      line_type=contourpy.LineType.ChunkCombinedNan)
-    points = [p for p in gen.lines(level)[0] if p is not None]
-    return np.concatenate(points) if points else np.empty((0, 2))
-
-
-def coastline_path(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """A NaN-separated coastline ``(xs, ys)`` (from ``coastline_segments``) as an ``(n, 2)`` array."""
-    return np.column_stack([xs, ys]) if len(xs) else np.empty((0, 2))
-
-
 def vector_data(u: np.ndarray, v: np.ndarray, x: np.ndarray, y: np.ndarray, every: int = 6) -> tuple:
     """Arrows for hv.VectorField: (x, y, angle, magnitude) on every ``every``-th cell of the ocean.
 
@@ -194,15 +171,6 @@ def vector_data(u: np.ndarray, v: np.ndarray, x: np.ndarray, y: np.ndarray, ever
 
 
 # ----------------------------------------------------------------------------------------- maps
-_KM = "return (tick / 1000).toFixed(0)"
-
-
-def _km_formatter():
-    from bokeh.models import CustomJSTickFormatter
-
-    return CustomJSTickFormatter(code=_KM)
-
-
 def map_hook(style: Style):
     """Per-update Bokeh tweaks the HoloViews options do not re-apply: colour-bar title and bound colours."""
 
@@ -219,63 +187,6 @@ def map_hook(style: Style):
         figure.outline_line_color = "#9aa3ad"
 
     return hook
-
-
-def map_overlay(field: np.ndarray | None, x: np.ndarray, y: np.ndarray, style: Style, *,
-                land: np.ndarray, coast: np.ndarray, lat: np.ndarray | None = None, lon: np.ndarray | None = None,
-                miz_sic: np.ndarray | None = None, uv: tuple[np.ndarray, np.ndarray] | None = None,
-                title: str = "", message: str = "", colorbar: bool = True, size: int = 360,
-                arrow_spacing: int = 6) -> hv.Overlay:
-    """One polar map: field, land, coastline, MIZ contours, optional drift arrows and a message.
-
-    The overlay always has the same layers (empty where unused), so a DynamicMap can update it in
-    place and keep the Bokeh figure (and with it the linked zoom and pan).
-    """
-    shape = (len(y), len(x))
-    values = np.full(shape, np.nan, dtype=np.float32) if field is None else np.asarray(field, dtype=np.float32)
-    lat = np.zeros(shape, dtype=np.float32) if lat is None else np.asarray(lat, dtype=np.float32)
-    lon = np.zeros(shape, dtype=np.float32) if lon is None else np.asarray(lon, dtype=np.float32)
-    value_dim = hv.Dimension("value", label=style.label)
-    image = hv.Image((x, y, values, lat, lon), kdims=["x", "y"],
-                     vdims=[value_dim, hv.Dimension("lat", label="lat (°N)"),
-                            hv.Dimension("lon", label="lon (°E)")])
-    image = image.opts(
-        cmap=list(style.cmap), clim=style.clim, colorbar=colorbar, colorbar_position="bottom",
-        colorbar_opts={"height": 10, "title_text_font_style": "normal", "title_text_font_size": "11px"},
-        clipping_colors={"NaN": "transparent"},
-        tools=["hover"], hooks=[map_hook(style)], title=title,
-        hover_tooltips=[("value", "@image{0.000}"), ("lat", "@lat{0.0}°"), ("lon", "@lon{0.0}°"),
-                        ("x, y (m)", "$x{0,0}, $y{0,0}")],
-    )
-    land_img = hv.Image((x, y, np.where(land, 1.0, np.nan).astype(np.float32)), kdims=["x", "y"],
-                        vdims=["land"]).opts(cmap=[LAND_COLOUR, LAND_COLOUR], clim=(0, 1),
-                                             clipping_colors={"NaN": "transparent"}, tools=[])
-    coast_path = hv.Path([coast], kdims=["x", "y"]).opts(color=COAST_COLOUR, line_width=0.8)
-    layers = [image, land_img, coast_path]
-    for level in MIZ_LEVELS:
-        lines = np.empty((0, 2)) if miz_sic is None else contour_lines(miz_sic, x, y, level)
-        layers.append(hv.Path([lines], kdims=["x", "y"], label=f"sic = {level}").opts(
-            color=MIZ_COLOURS[level], line_width=1.6))
-    dx = float(abs(x[1] - x[0]))
-    if uv is not None:
-        xs, ys, angle, mag = vector_data(uv[0], uv[1], x, y, arrow_spacing)
-    else:
-        xs = ys = angle = mag = np.empty(0)
-    # arrow length: a drift of 0.3 m/s is drawn as long as the arrow spacing (fixed for every panel)
-    scale = arrow_spacing * dx / _SPEED_RANGE[1]
-    layers.append(hv.VectorField((xs, ys, angle, mag), kdims=["x", "y"], vdims=["Angle", "Magnitude"]).opts(
-        magnitude=dim("Magnitude") * scale, rescale_lengths=False, color=ARROW_COLOUR, line_width=1.1,
-        pivot="tail", alpha=0.85))
-    cx, cy = float(np.mean(x)), float(np.mean(y))
-    layers.append(hv.Text(cx, cy, message or "", fontsize=12).opts(text_color="#333333"))
-    return hv.Overlay(layers).opts(
-        hv.opts.Overlay(
-            frame_width=size, frame_height=size, data_aspect=1, width=None, height=None,
-            xlabel="x (km)", ylabel="y (km)", xformatter=_km_formatter(), yformatter=_km_formatter(),
-            bgcolor=NO_DATA_COLOUR, show_legend=False, toolbar="above", active_tools=[],
-            fontscale=1.0, title=title,
-        )
-    )
 
 
 # ----------------------------------------------------------------------------------------- histograms
@@ -514,20 +425,6 @@ def spectra_overlay(spectra: dict[str, tuple[np.ndarray, np.ndarray] | None], va
 
 # ----------------------------------------------------------------------------------------- views of a state
 # Functions of a DashboardState (read only): what each panel shows for the current selection.
-def panel_map(state, panel: str, colorbar: bool = True, size: int = 360) -> hv.Overlay:
-    """The polar map of one panel ('latent', 'data' or 'reference') for the state's current selection."""
-    ds = state.panel_dataset(panel)
-    style = style_for(state.variable, state.view)
-    common = dict(land=state.land, coast=state.coast, lat=state.lat, lon=state.lon, colorbar=colorbar, size=size,
-                  title=state.panel_title(panel))
-    if ds is None:
-        return map_overlay(None, state.x, state.y, style, message=state.panel_note(panel), **common)
-    member = 0 if panel == "reference" else state.member
-    field = view_field(ds, state.variable, state.view, member)
-    uv = drift_field(ds, state.view, member) if state.arrows else None
-    return map_overlay(field, state.x, state.y, style, miz_sic=contour_field(ds, state.view, member), uv=uv, **common)
-
-
 def panel_histogram(state, panel: str, width: int = 430, height: int = 200) -> hv.Overlay:
     """Histogram of the panel's cell values of the shown variable (all members / reference states)."""
     ds = state.panel_dataset(panel)

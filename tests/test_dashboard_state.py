@@ -218,7 +218,6 @@ def test_defaults_come_from_the_shared_options(pipe, queue):
     assert s.decoder == "censored" and s.variable == "sic" and s.view == "member"
     assert "CPU" in s.status and not s.results
     assert s.reference_date == selection.reference_dates(pipe.reference)[10]  # the middle reference date
-    assert s.coast.ndim == 2 and s.coast.shape[1] == 2
 
 
 def test_sample_gives_both_decoders_and_data_space(pipe, queue):
@@ -313,7 +312,9 @@ def test_model_that_did_not_load_disables_only_its_panel(queue):
                                                                           "is truncated"})
     s = _state(pipe, queue)
     assert s.panel_note("data") == "Model not loaded: CheckpointError: ddm/ema.safetensors is truncated"
-    hv.renderer("bokeh").get_plot(views.panel_map(s, "data"))  # the panel draws its message, no exception
+    from dashboard import maps
+
+    hv.renderer("bokeh").get_plot(maps.MapArea(s).map_overlay("data"))  # the panel draws its message, no exception
     _sampled(s, members=2)
     assert set(s.results) == {"latent"} and s.panel_dataset("latent") is not None
     assert "Model not loaded" in s.panel_note("data")
@@ -570,29 +571,22 @@ def test_vector_angles_are_grid_angles():
     np.testing.assert_allclose(mag, 1.0)
 
 
-def test_contours_and_coastline_are_single_paths():
-    x = y = np.linspace(-1, 1, 40)
-    xx, yy = np.meshgrid(x, y)
-    sic = 1 - np.hypot(xx, yy)
-    lines = views.contour_lines(sic, x, y, 0.15)
-    assert lines.shape[1] == 2 and len(lines) > 10
-    np.testing.assert_allclose(np.hypot(*lines[np.isfinite(lines[:, 0])].T), 0.85, atol=0.02)
-    assert views.contour_lines(np.full((40, 40), np.nan), x, y, 0.15).shape == (0, 2)
-
-
 def test_panel_views_render_with_bokeh(pipe, queue):
+    from dashboard import maps
+
     s = _state(pipe, queue)
+    area = maps.MapArea(s)
     renderer = hv.renderer("bokeh")
     # before sampling: placeholders, not errors
     for panel in ("latent", "data", "reference"):
-        renderer.get_plot(views.panel_map(s, panel))
+        renderer.get_plot(area.map_overlay(panel))
         renderer.get_plot(views.panel_histogram(s, panel))
     _sampled(s, members=3)
     for variable in views.DISPLAY_VARIABLES:
         for view in views.VIEWS:
             s.param.update(variable=variable, view=view, arrows=True)
             for panel in ("latent", "data", "reference"):
-                overlay = views.panel_map(s, panel)
+                overlay = area.map_overlay(panel)
                 assert isinstance(overlay, hv.Overlay)
                 assert views.panel_table(s, panel).startswith('<div class="sl-table"')
             renderer.get_plot(overlay)
@@ -615,12 +609,6 @@ def test_table_bound_shares_match_an_independent_count(pipe, queue):
         table = views.panel_table(s, "data")
         assert f"data-oob='{outside}'" in table or f'data-oob="{outside}"' in table or outside == 0.0
     assert outside > 0.01  # the Gaussian panel really has values outside, so the check above is not vacuous
-
-
-def test_real_grid_coastline_from_shipped_mask():
-    grid = GRIDS["arctic50km"]
-    s = DashboardState(FakePipeline(grid=grid, reference=False), queue=worker.SamplingQueue())
-    assert np.isnan(s.coast[:, 0]).any() and np.nanmax(np.abs(s.coast)) <= np.abs(grid.x).max() + grid.dx
 
 
 def test_app_builds_in_python(pipe, queue):

@@ -7,7 +7,7 @@ import pytest
 
 from seaice_ldm.data import get_grid
 from seaice_ldm.evaluation.edges import (
-    edge_length, edge_probability, iiee, iiee_sic, ice_mask, line_length, miz_area, miz_width,
+    contour_lines, edge_length, edge_probability, iiee, iiee_sic, ice_mask, line_length, miz_area, miz_width,
 )
 
 N, DX = 400, 10e3
@@ -110,3 +110,12 @@ def test_edge_probability():
     assert p[N // 2, N // 2] == 1.0 and p[0, 0] == 0.0
     at = np.argmin(np.abs(X - 0.8e6))
     assert p[N // 2, at] == 0.5
+
+
+def test_contour_lines_of_a_cone_are_a_circle_and_nothing_on_an_all_nan_field():
+    x = y = np.linspace(-1, 1, 40)
+    xx, yy = np.meshgrid(x, y)
+    lines = contour_lines(1 - np.hypot(xx, yy), x, y, 0.15)
+    assert lines.shape[1] == 2 and len(lines) > 10
+    np.testing.assert_allclose(np.hypot(*lines[np.isfinite(lines[:, 0])].T), 0.85, atol=0.02)
+    assert contour_lines(np.full((40, 40), np.nan), x, y, 0.15).shape == (0, 2)
