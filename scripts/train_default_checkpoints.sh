@@ -21,7 +21,9 @@ lane_gaussian() {
 lane_data() {
   seaice-ldm train diffusion --space data --config configs/ddm.toml
 }
-lane_data > runs/logs/lane_data.log 2>&1 &
+# all three lanes at the same (lowered) priority: the data lane at full priority took two shares of the CPU
+# and left the VAEs, whose latent models wait for them, one share each
+nice -n 5 bash -c "$(declare -f lane_data); lane_data" > runs/logs/lane_data.log 2>&1 &
 d=$!
 nice -n 5 bash -c "$(declare -f lane_censored); lane_censored" > runs/logs/lane_censored.log 2>&1 &
 c=$!
