@@ -154,9 +154,7 @@ LABEL_STYLES = {  # size, style, colour, align, opacity of the white box behind
 def label_rows(rows: list[tuple[float, float, str, str]]) -> dict[str, np.ndarray]:
     """``(x, y, text, kind)`` rows as the columns of the text layer (style looked up by kind)."""
     styled = [(x, y, text, *LABEL_STYLES[kind]) for x, y, text, kind in rows]
-    names = ("x", "y", *LABEL_COLUMNS)
-    return {name: np.array([r[i] for r in styled], dtype=float if i < 2 or name == "box" else object)
-            for i, name in enumerate(names)}
+    return {name: np.asarray(column) for name, column in zip(("x", "y", *LABEL_COLUMNS), zip(*styled))}
 
 
 @lru_cache(maxsize=4)
