@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -115,8 +116,14 @@ def card(name: str, folder: Path, report: dict | None) -> list[str]:
     vals = [h for h in history if h.get("val_loss") is not None]
     if vals:
         best = min(vals, key=lambda h: h["val_loss"])
-        rule = (f"stopped when {opt['patience']} validations in a row (every {opt['val_every']} steps) had not "
-                f"improved the best by {100 * opt['min_delta']:g} %" if opt.get("patience") else "fixed number of steps")
+        needed = " and ".join(([f"{100 * opt['min_delta']:g} %"] if opt.get("min_delta") else [])
+                              + ([f"{opt['min_improvement']:g} (absolute)"] if opt.get("min_improvement") else [])) or "any amount"
+        rule = (f"rule: stop once {opt['patience']} validations in a row (every {opt['val_every']} steps) fail to "
+                f"improve the best by {needed}; " + (f"it stopped by this rule at step {meta['step']}"
+                                                      if meta["step"] < opt["steps"]
+                                                      else f"it ran to the {opt['steps']}-step cap")
+                if opt.get("patience")
+                else "fixed number of steps")
         lines.append(f"- Validation loss (EMA weights): {vals[0]['val_loss']:.4g} at step {vals[0]['step']} -> "
                      f"best {best['val_loss']:.4g} at step {best['step']} -> {vals[-1]['val_loss']:.4g} at step "
                      f"{vals[-1]['step']}; {rule}. Curve: [`{name}_loss.png`](../docs/model_cards/{name}_loss.png).")
@@ -134,7 +141,7 @@ def loss_figure(name: str, meta: dict, out: Path) -> None:
     ax.plot(steps, [h["val_loss"] for h in history], label="validation (EMA weights)")
     best = min(history, key=lambda h: h["val_loss"])
     ax.axvline(best["step"], color="0.6", lw=0.8, ls="--", label=f"best validation (step {best['step']})")
-    ax.set(xlabel="training step", ylabel="loss", title=f"{name}: {MODELS.get(name, meta['kind'])}"[:70])
+    ax.set(xlabel="training step", ylabel="loss", title=textwrap.fill(f"{name}: {MODELS.get(name, meta['kind'])}", 70))
     ax.title.set_fontsize(8)
     ax.legend(fontsize=7)
     fig.tight_layout()
