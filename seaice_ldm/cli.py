@@ -23,6 +23,7 @@ from seaice_ldm.options import (
     MAX_MEMBERS,
     MAX_SEED,
     MAX_STEPS,
+    RANDOM_DATES,
     SAMPLERS,
     SPACES,
     SampleRequest,
@@ -59,6 +60,8 @@ def _guidance(text: str) -> float:
 
 
 def _date(text: str) -> str | None:
+    if text.strip().lower() == RANDOM_DATES:
+        return RANDOM_DATES
     try:
         stamp = parse_date(text)
     except ValueError as err:
@@ -265,8 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_SEED, default=0)
     p.add_argument("--sampler", choices=sorted(SAMPLERS), default=DEFAULT_SAMPLER)
     p.add_argument("--date", type=_date, default=None,
-                   help="YYYY-MM-DD: sample states for this day of the year (date-conditioned models; "
-                        "default: all seasons)")
+                   help="YYYY-MM-DD: sample states for this day of the year; 'random': all seasons, each member "
+                        "for a random day of the year (both need date-conditioned models; default: all seasons, "
+                        "unconditional)")
     p.add_argument("--guidance", type=_guidance, default=1.0,
                    help="classifier-free guidance scale with --date (1 = plain conditional)")
     p.add_argument("--batch-size", type=_int_in(1, MAX_MEMBERS), default=None)

@@ -31,6 +31,10 @@ MAX_MEMBERS = 256
 MAX_STEPS = 200
 MAX_SEED = 2**31 - 1
 MAX_GUIDANCE = 10.0
+#: ``date=RANDOM_DATES``: all seasons through a date-conditioned model, each member for a day of the year
+#: drawn uniformly from the seed, i.e. samples of p(x) = mean over the year of p(x | day) (the climatology).
+RANDOM_DATES = "random"
+DAYS_PER_YEAR = 365.25
 
 
 def generator_label(space: str, decoder: str) -> str:
@@ -80,7 +84,7 @@ class SampleRequest:
     steps: int = DEFAULT_STEPS
     sampler: str = DEFAULT_SAMPLER
     seed: int = 0
-    date: str | None = None  # ISO date, None = all seasons (unconditional)
+    date: str | None = None  # ISO date; None = all seasons, unconditional; "random" = all seasons, a date each
     guidance: float = 1.0  # classifier-free guidance scale (1 = plain conditional)
 
     def __post_init__(self):
@@ -90,18 +94,28 @@ class SampleRequest:
         object.__setattr__(self, "members", _integer("members", self.members, 1, MAX_MEMBERS))
         object.__setattr__(self, "steps", _integer("steps", self.steps, 1, MAX_STEPS))
         object.__setattr__(self, "seed", _integer("seed", self.seed, 0, MAX_SEED))
-        stamp = parse_date(self.date)
-        object.__setattr__(self, "date", None if stamp is None else stamp.strftime("%Y-%m-%d"))
+        if isinstance(self.date, str) and self.date.strip().lower() == RANDOM_DATES:
+            object.__setattr__(self, "date", RANDOM_DATES)
+        else:
+            stamp = parse_date(self.date)
+            object.__setattr__(self, "date", None if stamp is None else stamp.strftime("%Y-%m-%d"))
         g = self.guidance
         if isinstance(g, bool) or not isinstance(g, (int, float, np.floating)) or not math.isfinite(g) \
                 or not 0.0 <= g <= MAX_GUIDANCE:
             raise ValueError(f"guidance must be a number between 0 and {MAX_GUIDANCE:g}, got {g!r}")
         object.__setattr__(self, "guidance", float(g))
 
-    @property
-    def day_of_year(self) -> float | None:
-        """0-based day of the year of :attr:`date` (the model's condition), None for all seasons."""
-        return None if self.date is None else float(pd.Timestamp(self.date).dayofyear - 1)
+    def days_of_year(self) -> np.ndarray | None:
+        """Each member's 0-based day of the year (the model's condition); None for the unconditional model.
+
+        A date gives its day to every member; ``"random"`` draws the days uniformly over the year from the
+        seed alone (not from the noise), so equal requests get equal days at any batch size.
+        """
+        if self.date is None:
+            return None
+        if self.date == RANDOM_DATES:
+            return np.random.default_rng([self.seed, 365]).uniform(0.0, DAYS_PER_YEAR, self.members)
+        return np.full(self.members, float(pd.Timestamp(self.date).day_of_year - 1))
 
     @property
     def label(self) -> str:

@@ -29,8 +29,8 @@ from seaice_ldm.diffusion.samplers import get_sampler
 from seaice_ldm.diffusion.schedules import RHO, SIGMA_MAX, SIGMA_MIN, karras_sigmas
 from seaice_ldm.models.device import pick_device
 from seaice_ldm.models.latent import latent_mask, unwhiten
-from seaice_ldm.options import (DECODERS, DEFAULT_MEMBERS, DEFAULT_SAMPLER, DEFAULT_STEPS, PRECISIONS, SPACES,
-                                SampleRequest, check_choice)
+from seaice_ldm.options import (DECODERS, DEFAULT_MEMBERS, DEFAULT_SAMPLER, DEFAULT_STEPS, PRECISIONS,
+                                RANDOM_DATES, SPACES, SampleRequest, check_choice)
 
 REFERENCE_FILE = "reference.nc"
 
@@ -141,7 +141,9 @@ class Pipeline:
         """An ensemble of ``members`` states ``(member, y, x)`` in physical units, land NaN.
 
         ``date`` (e.g. ``"2008-03-15"``) conditions a date-conditioned model on that day of the year;
-        ``None`` samples all seasons (the paper's unconditional setting). ``guidance`` is the
+        ``None`` samples all seasons (the paper's unconditional setting); ``"random"`` samples all seasons
+        through the date condition, each member for a day of the year drawn from the seed (recorded in the
+        ``day_of_year`` coordinate). ``guidance`` is the
         classifier-free guidance scale w in ``D = D_uncond + w (D_date - D_uncond)`` (1 = plain conditional).
         """
         return self.sample_decoders(space, (decoder,), members, steps, sampler, seed, batch_size, callback,
@@ -163,17 +165,17 @@ class Pipeline:
                                 date, guidance)
         except ValueError as err:
             raise SamplingError(str(err)) from None
-        doy = req.day_of_year
+        days = req.days_of_year()
         for decoder in decoders:
             gen = self._generator(space, decoder)
-            if doy is not None and not gen.date_conditioned:
+            if days is not None and not gen.date_conditioned:
                 raise SamplingError(f"the {space}-space model for the {decoder} decoder ({gen.diffusion.path}) is not "
                                     "date-conditioned; sample with date=None")
         out: dict[str, xr.Dataset] = {}
         if space == "data":
             start = time.perf_counter()
             raw = self._sample_normalised(self._generator(space, "censored"), members, steps, sampler, seed,
-                                          batch_size, callback, doy, guidance)
+                                          batch_size, callback, days, guidance)
             seconds = time.perf_counter() - start
             for decoder in decoders:
                 out[decoder] = self._to_dataset(self._generator(space, decoder), raw, decoder, space, req,
@@ -182,7 +184,7 @@ class Pipeline:
         for decoder in decoders:
             gen = self._generator(space, decoder)
             start = time.perf_counter()
-            raw = self._sample_normalised(gen, members, steps, sampler, seed, batch_size, callback, doy, guidance)
+            raw = self._sample_normalised(gen, members, steps, sampler, seed, batch_size, callback, days, guidance)
             out[decoder] = self._to_dataset(gen, raw, decoder, space, req, time.perf_counter() - start)
         return out
 
@@ -194,8 +196,9 @@ class Pipeline:
     @torch.no_grad()
     def _sample_normalised(self, gen: Generator, members: int, steps: int, sampler: str, seed: int,
                            batch_size: int | None, callback: Callable[[dict], None] | None,
-                           doy: float | None = None, guidance: float = 1.0) -> torch.Tensor:
-        """Normalised fields ``(members, C, H, W)`` on the CPU, before any censoring."""
+                           days: np.ndarray | None = None, guidance: float = 1.0) -> torch.Tensor:
+        """Normalised fields ``(members, C, H, W)`` on the CPU, before any censoring; ``days``: each member's
+        0-based day of the year (None: unconditional)."""
         precond = gen.diffusion.module
         cfg = precond.net.cfg
         if gen.vae is not None:
@@ -214,16 +217,18 @@ class Pipeline:
         for b, start in enumerate(range(0, members, batch)):
             x = noise[start : start + batch].to(self.device) * sigmas[0]
             m = mask.expand(len(x), -1, -1, -1)
+            d = None if days is None else torch.as_tensor(days[start : start + batch], dtype=torch.float32,
+                                                          device=self.device)
 
-            def denoise(x_t: torch.Tensor, sigma: torch.Tensor, m: torch.Tensor = m) -> torch.Tensor:
-                if doy is None:
+            def denoise(x_t: torch.Tensor, sigma: torch.Tensor, m: torch.Tensor = m,
+                        d: torch.Tensor | None = d) -> torch.Tensor:
+                if d is None:
                     return precond(x_t, sigma, m)
-                days = torch.full((len(x_t),), doy, device=x_t.device)
                 if guidance == 1.0:
-                    return precond(x_t, sigma, m, days)
+                    return precond(x_t, sigma, m, d)
                 # classifier-free guidance: D = D_u + w (D_c - D_u), both halves in one batch
                 both = precond(torch.cat([x_t, x_t]), torch.cat([sigma, sigma]), torch.cat([m, m]),
-                               torch.cat([days, torch.full_like(days, float("nan"))]))
+                               torch.cat([d, torch.full_like(d, float("nan"))]))
                 cond, uncond = both.chunk(2)
                 return uncond + guidance * (cond - uncond)
 
@@ -267,11 +272,14 @@ class Pipeline:
             "sampler": req.sampler,
             "steps": req.steps,
             "seed": req.seed,
-            "date": req.date or "all seasons",
+            "date": {None: "all seasons", RANDOM_DATES: "all seasons, random dates"}.get(req.date, req.date),
             "guidance": req.guidance,
             "device": str(self.device),
             "seconds": round(seconds, 3),
         })
+        if req.date == RANDOM_DATES:
+            ds = ds.assign_coords(day_of_year=("member", 1.0 + req.days_of_year(), {
+                "long_name": "day of the year the member was sampled for (1 = 1 January 00:00)", "units": "1"}))
         if decoder == "censored":  # point output of the censored decoder: the mean clipped to the bounds
             ds = clip_to_bounds(ds)
         return ds

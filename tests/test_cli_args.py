@@ -97,6 +97,8 @@ def test_date_and_guidance_reach_the_pipeline(tmp_path, monkeypatch, capsys):
     assert main(["sample", "--date", "2008-03-15", "--guidance", "2.5", "--members", "1",
                  "--checkpoints", CHECKPOINTS, "--out", str(out)]) == 0
     assert seen["date"] == "2008-03-15" and seen["guidance"] == 2.5
+    assert main(["sample", "--date", "random", "--members", "1", "--checkpoints", CHECKPOINTS, "--out", str(out)]) == 0
+    assert seen["date"] == "random"
     assert xr.open_dataset(out).attrs["Conventions"] == "CF-1.8"
 
 

@@ -24,7 +24,8 @@ LDM, LDM_G = generator_label("latent", "censored"), generator_label("latent", "g
 DM = generator_label("data", "censored")
 
 
-def _geomean_ratio(a: dict[str, float], b: dict[str, float]) -> tuple[float, dict[str, float]]:
+def geomean_ratio(a: dict[str, float], b: dict[str, float]) -> tuple[float, dict[str, float]]:
+    """Geometric mean over the variables of ``a / b``, and the ratios per variable."""
     ratios = {n: a[n] / b[n] for n in VARIABLE_NAMES if b[n] > 0}
     return float(np.exp(np.mean(np.log(list(ratios.values()))))), ratios
 
@@ -36,7 +37,7 @@ def _fmt(ratios: dict[str, float]) -> str:
 def claim_similar(gens: dict[str, Any]) -> tuple[bool | None, str]:
     if LDM not in gens or DM not in gens:
         return None, "needs both the LDM and the data-space model."
-    g, ratios = _geomean_ratio(gens[LDM]["crps"], gens[DM]["crps"])
+    g, ratios = geomean_ratio(gens[LDM]["crps"], gens[DM]["crps"])
     return 0.8 <= g <= 1.25, f"CRPS ratio LDM / data-space per variable: {_fmt(ratios)}; geometric mean {g:.2f} (similar if within 0.8-1.25)."
 
 
@@ -63,7 +64,7 @@ def claim_censoring(gens: dict[str, Any], ref: dict[str, Any]) -> tuple[bool | N
     miz_ref = ref["integrals"]["miz_area"]["mean"]
     miz_c, miz_g = c["integrals"]["miz_area"]["mean"], g["integrals"]["miz_area"]["mean"]
     gap_c, gap_g = _bounds_gap(c, ref), _bounds_gap(g, ref)
-    crps, ratios = _geomean_ratio(c["crps"], g["crps"])
+    crps, ratios = geomean_ratio(c["crps"], g["crps"])
     parts = {
         "no violations with censoring, some without": viol_c == 0 and viol_g > 0,
         "MIZ area closer to the reference": abs(miz_c - miz_ref) < abs(miz_g - miz_ref),

@@ -30,13 +30,13 @@ from seaice_ldm.evaluation import (
     wasserstein_per_variable,
 )
 from seaice_ldm.diffusion.schedules import SIGMA_MAX
-from seaice_ldm.evaluation.claims import verdicts
+from seaice_ldm.evaluation.claims import geomean_ratio, verdicts
 from seaice_ldm.evaluation.conditional import mid_month_dates, score_dates, spread_by_steps
 from seaice_ldm.evaluation.spectra import spectrum_boxes
 from seaice_ldm.evaluation.figures import save_figures
 from seaice_ldm.evaluation.flops import generation_cost
 from seaice_ldm.evaluation.reference import evenly, held_out
-from seaice_ldm.options import DECODERS, SPACES, generator_label
+from seaice_ldm.options import DECODERS, RANDOM_DATES, SPACES, generator_label
 from seaice_ldm.pipeline import Pipeline, load_pipeline
 
 INTEGRALS = ("extent", "area", "volume", "miz_area")
@@ -131,20 +131,18 @@ def evaluate(pipe: Pipeline, members: int, test_states: int, steps: int, sampler
     baseline = _as_members(evenly(val, members)).load()
     results["generators"][BASELINE] = score_ensemble(baseline, ref, ref_spectra, boxes)
     sets[BASELINE] = baseline
-    for space in SPACES:
-        decoders = tuple(d for d in DECODERS if space == "data" or (space, d) in pipe.generators)
-        if space == "data" and ("data", "censored") not in pipe.generators:
-            continue
-        bar = tqdm(total=None, desc=f"sample {space}", disable=not progress, leave=False)
-        ensembles = pipe.sample_decoders(space, decoders, members, steps, sampler, seed,
-                                         callback=lambda info: bar.update(1))
-        bar.close()
-        for decoder, ens in ensembles.items():
-            name = generator_label(space, decoder)
-            results["generators"][name] = score_ensemble(ens, ref, ref_spectra, boxes)
-            results["generators"][name]["seconds_per_state"] = ens.attrs["seconds"] / members
-            results["generators"][name]["gflop_per_state"] = gflop_per_state(pipe, space, decoder, sampler, steps)
-            sets[name] = ens
+    for (space, decoder), ens in _sample_all(pipe, members, steps, sampler, seed, progress).items():
+        name = generator_label(space, decoder)
+        results["generators"][name] = score_ensemble(ens, ref, ref_spectra, boxes)
+        results["generators"][name]["seconds_per_state"] = ens.attrs["seconds"] / members
+        results["generators"][name]["gflop_per_state"] = gflop_per_state(pipe, space, decoder, sampler, steps)
+        sets[name] = ens
+    if pipe.date_conditioned:
+        # all seasons through the date condition (each member for a random day of the year), scored the same way
+        results["random_dates"] = {
+            generator_label(*key): {"integrals": integral_stats(ens),
+                                    "crps": ensemble_crps(ens, ref, names=VARIABLE_NAMES)}
+            for key, ens in _sample_all(pipe, members, steps, sampler, seed, progress, RANDOM_DATES).items()}
     if date_members and pipe.date_conditioned:
         results["date_conditioned"] = _date_conditioned(pipe, test, date_members, steps, sampler, seed, progress)
         # the all-seasons ensembles against the same dates: what knowing the date is worth
@@ -163,6 +161,24 @@ def evaluate(pipe: Pipeline, members: int, test_states: int, steps: int, sampler
     return results, sets
 
 
+def _sample_all(pipe: Pipeline, members: int, steps: int, sampler: str, seed: int, progress: bool = False,
+                date: str | None = None) -> dict[tuple[str, str], xr.Dataset]:
+    """One ensemble of every generator, keyed by (space, decoder); in data space one sampling run serves
+    both decoding rules."""
+    out = {}
+    for space in SPACES:
+        decoders = tuple(d for d in DECODERS if space == "data" or (space, d) in pipe.generators)
+        if space == "data" and ("data", "censored") not in pipe.generators:
+            continue
+        bar = tqdm(total=None, desc=f"sample {space}" + (f" ({date})" if date else ""), disable=not progress,
+                   leave=False)
+        for decoder, ens in pipe.sample_decoders(space, decoders, members, steps, sampler, seed,
+                                                 callback=lambda info: bar.update(1), date=date).items():
+            out[(space, decoder)] = ens
+        bar.close()
+    return out
+
+
 def _date_conditioned(pipe: Pipeline, test: xr.Dataset, members: int, steps: int, sampler: str, seed: int,
                       progress: bool) -> dict[str, Any]:
     """Date-conditioned ensembles of every generator for the 15th of each test month, scored against that day."""
@@ -170,14 +186,8 @@ def _date_conditioned(pipe: Pipeline, test: xr.Dataset, members: int, steps: int
     bar = tqdm(total=len(dates), desc="date-conditioned", disable=not progress, leave=False)
 
     def sample(date: str, i: int) -> dict[str, xr.Dataset]:
-        out = {}
-        for space in SPACES:
-            decoders = tuple(d for d in DECODERS if space == "data" or (space, d) in pipe.generators)
-            if (space, "censored") not in pipe.generators and space == "data":
-                continue
-            for decoder, ens in pipe.sample_decoders(space, decoders, members, steps, sampler,
-                                                     seed + 1 + i, date=date).items():
-                out[generator_label(space, decoder)] = ens
+        out = {generator_label(*key): ens
+               for key, ens in _sample_all(pipe, members, steps, sampler, seed + 1 + i, date=date).items()}
         bar.update(1)
         return out
 
@@ -277,7 +287,7 @@ def to_markdown(results: dict[str, Any]) -> str:
             e = r["errors"]
             lines.append(f"| {decoder} | " + " | ".join(_fmt(e[n]["rmse"]) for n in VARIABLE_NAMES) + " | "
                          + " | ".join(_fmt(e[n]["rmse_miz"]) for n in VARIABLE_NAMES) + " |")
-    lines += _date_lines(results) + _spread_lines(results)
+    lines += _date_lines(results) + _random_date_lines(results) + _spread_lines(results)
     lines += ["", "## Cost", "", "Counted GFLOP per generated state (network evaluations x one U-Net pass + one VAE "
               "decoder pass for latent models) and seconds per state in this run (sampling + decoding, same sampler "
               "and steps); see `seaice-ldm benchmark` for the controlled comparison.", "",
@@ -325,6 +335,34 @@ def _date_lines(results: dict[str, Any]) -> list[str]:
               "U-shaped = too little spread):", ""]
     for name, d in dated.items():
         lines.append(f"- {name}: {d['rank_histogram']}")
+    return lines
+
+
+def _random_date_lines(results: dict[str, Any]) -> list[str]:
+    """Markdown of the two ways to sample all seasons: date dropped (the tables above) or a random date each."""
+    drawn = results.get("random_dates")
+    if not drawn:
+        return []
+    gens, ref = results["generators"], results["reference"]["integrals"]
+
+    def pm(stats: dict, key: str) -> str:
+        return f"{stats[key]['mean']:.2f} ± {stats[key]['std']:.2f}"
+
+    lines = ["", "## All seasons: date dropped or drawn", "",
+             "The date-conditioned models sample all seasons two ways: with the date dropped (the unconditional "
+             "model, the paper's setting, used in every table above) or with each member's day of the year drawn "
+             "uniformly (`date=\"random\"`), which samples the mixture of the dated models over the year. Same "
+             "members, sampler and test states; extent and MIZ area in 1e6 km² (mean ± standard deviation).", "",
+             "| source | extent, date dropped | extent, dates drawn | MIZ, date dropped | MIZ, dates drawn | "
+             "CRPS drawn / dropped |", "|---|---|---|---|---|---|",
+             f"| reference | {pm(ref, 'extent')} | | {pm(ref, 'miz_area')} | | |"]
+    for name, d in drawn.items():
+        g = gens[name]
+        ratio, _ = geomean_ratio(d["crps"], g["crps"])
+        lines.append(f"| {name} | {pm(g['integrals'], 'extent')} | {pm(d['integrals'], 'extent')} | "
+                     f"{pm(g['integrals'], 'miz_area')} | {pm(d['integrals'], 'miz_area')} | {ratio:.2f} |")
+    lines += ["", "CRPS drawn / dropped: geometric mean over the variables of the fair CRPS ratio (< 1: the drawn "
+              "dates score better)."]
     return lines
 
 

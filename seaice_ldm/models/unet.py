@@ -28,6 +28,7 @@ from seaice_ldm.models.layers import (
     expand_mask,
     group_norm,
 )
+from seaice_ldm.options import DAYS_PER_YEAR
 
 
 @dataclass
@@ -59,9 +60,6 @@ class UNetConfig:
     def downsampling_factor(self) -> int:
         """Input sizes must be divisible by this factor."""
         return 2 ** (len(self.channels) - 1)
-
-
-DAYS_PER_YEAR = 365.25
 
 
 def date_features(day_of_year: Tensor) -> Tensor:

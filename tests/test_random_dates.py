@@ -1,0 +1,57 @@
+"""All seasons through the date condition (``date="random"``): each member for its own drawn day of the year."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from seaice_ldm.checkpoints.build import Loaded
+from seaice_ldm.data import Grid
+from seaice_ldm.diffusion.precond import EDMPrecond
+from seaice_ldm.models.unet import UNet, UNetConfig
+from seaice_ldm.options import SampleRequest
+from seaice_ldm.pipeline import Generator, Pipeline
+
+
+def test_random_days_are_uniform_over_the_year_and_fixed_by_the_seed():
+    days = SampleRequest(date="random", members=256, seed=4).days_of_year()
+    # Kolmogorov-Smirnov against the uniform distribution on one year [0, 365.25)
+    assert stats.kstest(days, stats.uniform(loc=0.0, scale=365.25).cdf).pvalue > 0.01
+    assert np.array_equal(days, SampleRequest(date=" Random ", members=256, seed=4).days_of_year())
+    assert not np.array_equal(days, SampleRequest(date="random", members=256, seed=5).days_of_year())
+    # the first members' days do not depend on how many members are asked for
+    assert np.array_equal(SampleRequest(date="random", members=3, seed=4).days_of_year(), days[:3])
+
+
+def test_a_date_gives_every_member_its_day_and_none_gives_no_condition():
+    assert np.array_equal(SampleRequest(date="2008-03-15", members=3).days_of_year(), [74.0, 74.0, 74.0])
+    assert SampleRequest(date="2009-01-01", members=2).days_of_year().tolist() == [0.0, 0.0]
+    assert SampleRequest(date=None).days_of_year() is None
+
+
+def _pipeline() -> tuple[Pipeline, Generator]:
+    torch.manual_seed(0)
+    net = UNet(UNetConfig(2, 2, (8, 16), 1, (), date_conditioning=True))
+    for p in net.parameters():  # the zero-initialised output layer would hide every date
+        torch.nn.init.normal_(p, std=0.2) if p.ndim > 1 else None
+    meta = {"space": "data", "config": {"diffusion": {"sigma_max": 20.0}}}
+    gen = Generator(Loaded(EDMPrecond(net).eval(), meta, Path("tiny")))
+    ocean = np.ones((8, 8), bool)
+    return Pipeline({("data", "censored"): gen}, ocean, Grid("custom", 8, 8, 5e4), torch.device("cpu")), gen
+
+
+@pytest.mark.parametrize("sampler", ["dpmpp2m", "heun"])
+def test_each_member_is_sampled_for_its_own_day(sampler):
+    """Member i of a random-date ensemble (in batches of 2) = member i of an ensemble all for member i's day."""
+    pipe, gen = _pipeline()
+    days = SampleRequest(date="random", members=5, seed=3).days_of_year()
+    mixed = pipe._sample_normalised(gen, 5, 4, sampler, 3, 2, None, days)
+    for i, day in enumerate(days):
+        alone = pipe._sample_normalised(gen, 5, 4, sampler, 3, 5, None, np.full(5, day))
+        torch.testing.assert_close(mixed[i], alone[i], rtol=1e-5, atol=1e-5)
+    unconditional = pipe._sample_normalised(gen, 5, 4, sampler, 3, 2, None, None)
+    assert (mixed - unconditional).abs().amax() > 1e-3  # the days did reach the network
