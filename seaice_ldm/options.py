@@ -108,13 +108,18 @@ class SampleRequest:
     def days_of_year(self) -> np.ndarray | None:
         """Each member's 0-based day of the year (the model's condition); None for the unconditional model.
 
-        A date gives its day to every member; ``"random"`` draws the days uniformly over the year from the
-        seed alone (not from the noise), so equal requests get equal days at any batch size.
+        A date gives its day to every member; ``"random"`` draws the days from the seed alone (not from the
+        noise, so equal requests get equal days at any batch size), stratified: the year is cut into
+        ``members`` equal parts, each member gets a uniform day in one part, the parts shuffled among the
+        members. Each member's day is uniform over the year, and the ensemble covers the year evenly (48
+        independent days can leave a season out and shift the mean extent by a million km²).
         """
         if self.date is None:
             return None
         if self.date == RANDOM_DATES:
-            return np.random.default_rng([self.seed, 365]).uniform(0.0, DAYS_PER_YEAR, self.members)
+            rng = np.random.default_rng([self.seed, 365])
+            part = rng.permutation(self.members) + rng.uniform(size=self.members)
+            return part * (DAYS_PER_YEAR / self.members)
         return np.full(self.members, float(pd.Timestamp(self.date).day_of_year - 1))
 
     @property

@@ -17,14 +17,15 @@ from seaice_ldm.options import SampleRequest
 from seaice_ldm.pipeline import Generator, Pipeline
 
 
-def test_random_days_are_uniform_over_the_year_and_fixed_by_the_seed():
-    days = SampleRequest(date="random", members=256, seed=4).days_of_year()
-    # Kolmogorov-Smirnov against the uniform distribution on one year [0, 365.25)
-    assert stats.kstest(days, stats.uniform(loc=0.0, scale=365.25).cdf).pvalue > 0.01
-    assert np.array_equal(days, SampleRequest(date=" Random ", members=256, seed=4).days_of_year())
-    assert not np.array_equal(days, SampleRequest(date="random", members=256, seed=5).days_of_year())
-    # the first members' days do not depend on how many members are asked for
-    assert np.array_equal(SampleRequest(date="random", members=3, seed=4).days_of_year(), days[:3])
+def test_random_days_cover_the_year_evenly_and_each_is_uniform():
+    days = SampleRequest(date="random", members=48, seed=4).days_of_year()
+    width = 365.25 / 48
+    assert sorted(np.floor(days / width).astype(int)) == list(range(48))  # one member in each 48th of the year
+    assert np.array_equal(days, SampleRequest(date=" Random ", members=48, seed=4).days_of_year())
+    assert not np.array_equal(days, SampleRequest(date="random", members=48, seed=5).days_of_year())
+    # over seeds, one member's day is uniform on [0, 365.25): Kolmogorov-Smirnov against scipy's uniform
+    first = [SampleRequest(date="random", members=5, seed=s).days_of_year()[0] for s in range(400)]
+    assert stats.kstest(first, stats.uniform(loc=0.0, scale=365.25).cdf).pvalue > 0.01
 
 
 def test_a_date_gives_every_member_its_day_and_none_gives_no_condition():
