@@ -108,7 +108,7 @@ def _sidebar(state: DashboardState) -> list:
     if state.date_supported:
         date_note = pn.bind(lambda c, d: '<div class="sl-small sl-date-note">'
                             + (f"Samples for {d:%d %B} (the reference date below)" if c and d else
-                               "Samples all seasons (unconditional)") + "</div>",
+                               "Samples all seasons: each member for its own day, spread over the year") + "</div>",
                             state.param.conditioned, state.param.reference_date)
     else:
         date_note = ('<div class="sl-small sl-date-note">The loaded models are not date-conditioned: they sample '

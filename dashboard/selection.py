@@ -12,7 +12,8 @@ import re
 import numpy as np
 import xarray as xr
 
-from seaice_ldm.options import DECODERS, MAX_MEMBERS, MAX_SEED, MAX_STEPS, SAMPLERS, generator_label
+from seaice_ldm.options import (DECODERS, MAX_MEMBERS, MAX_SEED, MAX_STEPS, RANDOM_DATES, SAMPLERS,
+                                generator_label)
 
 PANELS = ("latent", "data", "reference")
 #: The state parameter that changes when a panel's results change: each model panel redraws on its own
@@ -184,8 +185,9 @@ def area_rmse(sic: np.ndarray, target: np.ndarray, weight: np.ndarray) -> np.nda
 
 # ----------------------------------------------------------------------------------------- strings
 def date_label(date: str | None) -> str:
-    """``"2008-03-15"`` or ``"all seasons"`` (a sample's ``date`` attribute or a request's date)."""
-    return ALL_SEASONS if date in (None, "", ALL_SEASONS) else str(date)
+    """``"2008-03-15"`` or ``"all seasons"`` (a sample's ``date`` attribute or a request's date; random dates
+    and the unconditional model are both all seasons)."""
+    return ALL_SEASONS if date in (None, "", RANDOM_DATES) or str(date).startswith(ALL_SEASONS) else str(date)
 
 
 def panel_title(panel: str, decoder: str, variable: str, view: str, member: int, when: str) -> str:

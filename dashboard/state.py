@@ -24,7 +24,8 @@ from dashboard import export, selection, worker
 from dashboard.selection import PANELS
 from dashboard.views import DISPLAY_VARIABLES, VIEWS, contour_field
 from seaice_ldm.options import (
-    DECODERS, DEFAULT_MEMBERS, DEFAULT_SAMPLER, DEFAULT_STEPS, MAX_MEMBERS, MAX_SEED, MAX_STEPS, SAMPLERS, SPACES,
+    DECODERS, DEFAULT_MEMBERS, DEFAULT_SAMPLER, DEFAULT_STEPS, MAX_MEMBERS, MAX_SEED, MAX_STEPS, RANDOM_DATES, SAMPLERS,
+    SPACES,
 )
 
 #: Seconds between progress updates sent to the page (the first and last step of each run always go).
@@ -176,10 +177,13 @@ class DashboardState(param.Parameterized):
         return any(("latent", d) in self.available for d in ([decoder] if decoder else DECODERS))
 
     def request_date(self) -> str | None:
-        """The date the next request samples for, or None for all seasons."""
-        if self.conditioned and self.date_supported and self.reference_date is not None:
+        """The date the next request samples for; all seasons: random dates with date-conditioned models (each
+        member for its own day, spread over the year: their date-dropped path is the weaker one), else None."""
+        if not self.date_supported:
+            return None
+        if self.conditioned and self.reference_date is not None:
             return self.reference_date.isoformat()
-        return None
+        return RANDOM_DATES
 
     def current_request(self) -> dict:
         return {"members": int(self.members), "seed": int(self.seed), "sampler": self.sampler,

@@ -111,13 +111,13 @@ class FakePipeline:
                 if callback is not None:
                     callback({"batch": 0, "batches": 1, "i": i, "n": steps})
             out = {}
-            shift = 0 if date is None else dt.date.fromisoformat(date).timetuple().tm_yday
+            shift = 0 if date in (None, "random") else dt.date.fromisoformat(date).timetuple().tm_yday
             for decoder in decoders:
                 fields = self._fields(seed + shift + (0 if space == "latent" else 1), members,
                                       unclipped=decoder == "gaussian")
                 out[decoder] = self._dataset(fields, ("member", "y", "x"), {"member": np.arange(members)}, {
                     "space": space, "decoder": decoder, "sampler": sampler, "steps": steps, "seed": seed,
-                    "date": date or "all seasons", "device": "cpu", "seconds": 0.01, "title": "fake (synthetic)"})
+                    "date": {None: "all seasons", "random": "all seasons, random dates"}.get(date, date), "device": "cpu", "seconds": 0.01, "title": "fake (synthetic)"})
             return out
         finally:
             with self._lock:
@@ -366,7 +366,7 @@ def test_date_conditioned_models_sample_for_the_reference_date(queue):
     assert "±21 d of 03-09" in s.panel_title("reference")
     s.conditioned = False  # all seasons: every held-out state
     _sampled(s, members=4)
-    assert pipe.calls[-1][-1] is None and s.panel_title("latent").endswith("· all seasons")
+    assert pipe.calls[-1][-1] == "random" and s.panel_title("latent").endswith("· all seasons")
     assert s.reference_selection()[0].sizes["time"] == pipe.reference.sizes["time"]
     assert s.panel_title("reference").endswith("· all seasons")
 
