@@ -116,8 +116,9 @@ def card(name: str, folder: Path, report: dict | None) -> list[str]:
     vals = [h for h in history if h.get("val_loss") is not None]
     if vals:
         best = min(vals, key=lambda h: h["val_loss"])
-        needed = " and ".join(([f"{100 * opt['min_delta']:g} %"] if opt.get("min_delta") else [])
-                              + ([f"{opt['min_improvement']:g} (absolute)"] if opt.get("min_improvement") else [])) or "any amount"
+        thresholds = ([f"{100 * opt['min_delta']:g} %"] if opt.get("min_delta") else []) + (
+            [f"{opt['min_improvement']:g} (absolute)"] if opt.get("min_improvement") else [])
+        needed = " and ".join(thresholds) or "any amount"
         rule = (f"rule: stop once {opt['patience']} validations in a row (every {opt['val_every']} steps) fail to "
                 f"improve the best by {needed}; " + (f"it stopped by this rule at step {meta['step']}"
                                                       if meta["step"] < opt["steps"]

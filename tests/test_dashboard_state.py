@@ -117,7 +117,8 @@ class FakePipeline:
                                       unclipped=decoder == "gaussian")
                 out[decoder] = self._dataset(fields, ("member", "y", "x"), {"member": np.arange(members)}, {
                     "space": space, "decoder": decoder, "sampler": sampler, "steps": steps, "seed": seed,
-                    "date": {None: "all seasons", "random": "all seasons, random dates"}.get(date, date), "device": "cpu", "seconds": 0.01, "title": "fake (synthetic)"})
+                    "date": {None: "all seasons", "random": "all seasons, random dates"}.get(date, date),
+                    "device": "cpu", "seconds": 0.01, "title": "fake (synthetic)"})
             return out
         finally:
             with self._lock:
