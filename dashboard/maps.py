@@ -435,11 +435,12 @@ class MapArea:
         arrows, key = self.arrow_layers(*uv_layers, xr_, yr_)
         layers += arrows
         layers.append(text_layer([*geography_labels(self.crs), key, ((x0 + x1) / 2, (y0 + y1) / 2, message or "", "message")]))
-        title = short_title(panel, s.panel_title(panel))
+        head, what, when = title_parts(panel, s.panel_title(panel))
         if mode == "difference" and panel != "reference":
-            title = title.split(" — ")[0] + f" — Δ {s.variable} vs reference"
+            what = f"Δ {s.variable} vs reference"
         elif mode == "spaghetti":
-            title = title.split(" — ")[0] + " — ice edges"
+            what = "ice edges"
+        title = f"{head}\n{what} · {when}"  # two lines: one did not fit over a map of FRAME pixels
         return hv.Overlay(layers).opts(
             hv.opts.Overlay(frame_width=FRAME, frame_height=FRAME, data_aspect=1, xaxis=None, yaxis=None,
                             xlim=(x0, x1), ylim=(y0, y1), bgcolor=views.NO_DATA_COLOUR,
@@ -555,10 +556,12 @@ class MapArea:
         )
 
 
-def short_title(panel: str, title: str) -> str:
-    """A panel title short enough for one line over a map of FRAME pixels (the panel's short name first)."""
+def title_parts(panel: str, title: str) -> tuple[str, str, str]:
+    """(model with the panel's short name, what is shown, date or "all seasons") of a panel title."""
+    head, _, rest = title.partition(" — ")
+    what, _, when = rest.rpartition(" · ")
     long = PANEL_TITLES[panel]
-    return views.PANEL_SHORT[panel] + title[len(long):] if title.startswith(long) else title
+    return (views.PANEL_SHORT[panel] + head[len(long):] if head.startswith(long) else head), what, when
 
 
 def joint_label(second: str) -> str:
