@@ -23,11 +23,10 @@ from seaice_ldm.options import (
     MAX_MEMBERS,
     MAX_SEED,
     MAX_STEPS,
-    RANDOM_DATES,
     SAMPLERS,
     SPACES,
     SampleRequest,
-    parse_date,
+    normalise_date,
 )
 
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
@@ -60,13 +59,10 @@ def _guidance(text: str) -> float:
 
 
 def _date(text: str) -> str | None:
-    if text.strip().lower() == RANDOM_DATES:
-        return RANDOM_DATES
     try:
-        stamp = parse_date(text)
+        return normalise_date(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
-    return None if stamp is None else stamp.strftime("%Y-%m-%d")
 
 
 def _device(text: str) -> str:

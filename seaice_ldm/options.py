@@ -74,6 +74,14 @@ def parse_date(value) -> pd.Timestamp | None:
     return stamp.normalize()
 
 
+def normalise_date(value) -> str | None:
+    """A request's date as the pipeline takes it: an ISO date, :data:`RANDOM_DATES`, or None for all seasons."""
+    if isinstance(value, str) and value.strip().lower() == RANDOM_DATES:
+        return RANDOM_DATES
+    stamp = parse_date(value)
+    return None if stamp is None else stamp.strftime("%Y-%m-%d")
+
+
 @dataclass(frozen=True)
 class SampleRequest:
     """One validated sampling request; equal requests give equal ensembles (the seed fixes all noise)."""
@@ -94,11 +102,7 @@ class SampleRequest:
         object.__setattr__(self, "members", _integer("members", self.members, 1, MAX_MEMBERS))
         object.__setattr__(self, "steps", _integer("steps", self.steps, 1, MAX_STEPS))
         object.__setattr__(self, "seed", _integer("seed", self.seed, 0, MAX_SEED))
-        if isinstance(self.date, str) and self.date.strip().lower() == RANDOM_DATES:
-            object.__setattr__(self, "date", RANDOM_DATES)
-        else:
-            stamp = parse_date(self.date)
-            object.__setattr__(self, "date", None if stamp is None else stamp.strftime("%Y-%m-%d"))
+        object.__setattr__(self, "date", normalise_date(self.date))
         g = self.guidance
         if isinstance(g, bool) or not isinstance(g, (int, float, np.floating)) or not math.isfinite(g) \
                 or not 0.0 <= g <= MAX_GUIDANCE:

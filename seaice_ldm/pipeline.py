@@ -179,13 +179,13 @@ class Pipeline:
             seconds = time.perf_counter() - start
             for decoder in decoders:
                 out[decoder] = self._to_dataset(self._generator(space, decoder), raw, decoder, space, req,
-                                                seconds)
+                                                seconds, days)
             return out
         for decoder in decoders:
             gen = self._generator(space, decoder)
             start = time.perf_counter()
             raw = self._sample_normalised(gen, members, steps, sampler, seed, batch_size, callback, days, guidance)
-            out[decoder] = self._to_dataset(gen, raw, decoder, space, req, time.perf_counter() - start)
+            out[decoder] = self._to_dataset(gen, raw, decoder, space, req, time.perf_counter() - start, days)
         return out
 
     def _default_batch(self, space: str) -> int:
@@ -248,7 +248,7 @@ class Pipeline:
         return torch.cat(outputs)
 
     def _to_dataset(self, gen: Generator, x: torch.Tensor, decoder: str, space: str, req: SampleRequest,
-                    seconds: float) -> xr.Dataset:
+                    seconds: float, days: np.ndarray | None = None) -> xr.Dataset:
         owner = gen.vae or gen.diffusion
         names = owner.stats.names
         units = owner.meta.get("units", {})
@@ -278,7 +278,7 @@ class Pipeline:
             "seconds": round(seconds, 3),
         })
         if req.date == RANDOM_DATES:
-            ds = ds.assign_coords(day_of_year=("member", 1.0 + req.days_of_year(), {
+            ds = ds.assign_coords(day_of_year=("member", 1.0 + days, {
                 "long_name": "day of the year the member was sampled for (1 = 1 January 00:00)", "units": "1"}))
         if decoder == "censored":  # point output of the censored decoder: the mean clipped to the bounds
             ds = clip_to_bounds(ds)
