@@ -24,6 +24,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from safetensors import safe_open
 
 from seaice_ldm.data import VARIABLE_NAMES
+from seaice_ldm.training.config import OptimConfig
+from seaice_ldm.training.loop import RunState
 
 MODELS = {
     "vae_censored": "VAE with the censored-Gaussian (Tobit) decoder",
@@ -45,6 +47,16 @@ def parameters(folder: Path) -> tuple[int, int]:
 
 def fmt(value: float) -> str:
     return f"{value:.3g}"
+
+
+def training_end(meta: dict, opt: dict) -> str:
+    """How the run ended: stopped by the rule, at the step cap, or still running (an interim export)."""
+    if RunState(step=meta["step"], history=meta["history"]).converged(OptimConfig(**opt)):
+        return f"it stopped by this rule at step {meta['step']}"
+    if meta["step"] >= opt["steps"]:
+        return f"it ran to the {opt['steps']}-step cap"
+    return (f"**interim export at step {meta['step']}**: training continues until the rule stops it or the "
+            f"{opt['steps']}-step cap")
 
 
 def scores(name: str, meta: dict, report: dict | None) -> list[str]:
@@ -120,9 +132,7 @@ def card(name: str, folder: Path, report: dict | None) -> list[str]:
             [f"{opt['min_improvement']:g} (absolute)"] if opt.get("min_improvement") else [])
         needed = " and ".join(thresholds) or "any amount"
         rule = (f"rule: stop once {opt['patience']} validations in a row (every {opt['val_every']} steps) fail to "
-                f"improve the best by {needed}; " + (f"it stopped by this rule at step {meta['step']}"
-                                                      if meta["step"] < opt["steps"]
-                                                      else f"it ran to the {opt['steps']}-step cap")
+                f"improve the best by {needed}; {training_end(meta, opt)}"
                 if opt.get("patience")
                 else "fixed number of steps")
         lines.append(f"- Validation loss (EMA weights): {vals[0]['val_loss']:.4g} at step {vals[0]['step']} -> "

@@ -15,6 +15,7 @@ from typing import Callable
 
 from seaice_ldm.data import GRIDS, LAND_MASK_CONVENTIONS, check_output
 from seaice_ldm.options import (
+    ALL_SEASONS,
     DECODERS,
     DEFAULT_MEMBERS,
     DEFAULT_SAMPLER,
@@ -293,6 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="members of each date-conditioned ensemble (15th of every test month); 0 skips that test")
     p.add_argument("--spread-steps", type=_int_in(0, MAX_STEPS), default=40,
                    help="the long sampler run the default steps' spread is compared with; 0 skips it")
+    p.add_argument("--all-seasons", choices=sorted(ALL_SEASONS), default=None,
+                   help="all-seasons ensembles behind the scores and claims: each member for a drawn day of the year "
+                        "or the date dropped (default: drawn for date-conditioned models); the other is scored beside")
     p.add_argument("--device", type=_device, default=None)
     p.set_defaults(func=_evaluate)
 

@@ -35,6 +35,20 @@ MAX_GUIDANCE = 10.0
 #: drawn uniformly from the seed, i.e. samples of p(x) = mean over the year of p(x | day) (the climatology).
 RANDOM_DATES = "random"
 DAYS_PER_YEAR = 365.25
+#: the two ways a date-conditioned model samples all seasons (``seaice-ldm evaluate --all-seasons``):
+#: each member for a drawn day (``date=RANDOM_DATES``) or the date dropped (``date=None``)
+ALL_SEASONS = {"drawn": "dates drawn", "dropped": "date dropped"}
+
+
+def all_seasons_way(way: str | None, date_conditioned: bool) -> tuple[str, str | None]:
+    """``(way, date)``: the checked way to sample all seasons (``None`` = drawn for date-conditioned models,
+    dropped otherwise) and the ``date`` argument of ``Pipeline.sample`` that samples it."""
+    way = way or ("drawn" if date_conditioned else "dropped")
+    if way not in ALL_SEASONS:
+        raise ValueError(f"all seasons must be sampled one of the ways {sorted(ALL_SEASONS)}, got {way!r}")
+    if way == "drawn" and not date_conditioned:
+        raise ValueError("all seasons with dates drawn needs date-conditioned models; these are unconditional")
+    return way, (RANDOM_DATES if way == "drawn" else None)
 
 
 def generator_label(space: str, decoder: str) -> str:

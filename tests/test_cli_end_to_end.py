@@ -166,18 +166,22 @@ def test_evaluate_writes_the_report_with_claim_verdicts(chain, tmp_path):
     dated = results["date_conditioned"]["LDM (censored)"]
     assert len(dated["dates"]) == 12 and sum(dated["rank_histogram"]) == 12  # the 15th of each test month
     assert set(results["sampler_spread"]["LDM (censored)"]) == {"2", "3"}
-    assert set(results["random_dates"]) == set(results["generators"]) - {"validation-year states"}
+    assert results["setup"]["all_seasons"] == "dates drawn"  # the default for date-conditioned models
+    assert results["all_seasons_other"]["way"] == "date dropped"
+    assert set(results["all_seasons_other"]["generators"]) == set(results["generators"]) - {"validation-year states"}
     assert results["generators"]["data-space DM (censored)"]["gflop_per_state"] > 0
     censored = results["generators"]["LDM (censored)"]
     assert all(v == 0 for v in censored["bound_violation"].values())
     text = (out / "report.md").read_text()
     assert "synthetic" in text and "## The paper's claims on this data" in text
     assert "The training noise levels differ between the models" in text
-    assert "## All seasons: date dropped or drawn" in text
+    assert "## All seasons: dates drawn (above) or date dropped" in text
     # a second run replaces the report; a folder that holds something else is never replaced
     assert main(["evaluate", "--checkpoints", str(chain / "checkpoints"), "--out", str(out), "--members", "2",
-                 "--test-states", "2", "--steps", "1"]) == 0
-    assert json.loads((out / "report.json").read_text())["setup"]["members"] == 2
+                 "--test-states", "2", "--steps", "1", "--all-seasons", "dropped", "--date-members", "0"]) == 0
+    second = json.loads((out / "report.json").read_text())
+    assert second["setup"]["members"] == 2
+    assert (second["setup"]["all_seasons"], second["all_seasons_other"]["way"]) == ("date dropped", "dates drawn")
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "DESIGN.md").write_text("keep me")
     assert main(["evaluate", "--checkpoints", str(chain / "checkpoints"), "--out", str(tmp_path / "docs")]) == 2

@@ -13,7 +13,7 @@ from seaice_ldm.checkpoints.build import Loaded
 from seaice_ldm.data import Grid
 from seaice_ldm.diffusion.precond import EDMPrecond
 from seaice_ldm.models.unet import UNet, UNetConfig
-from seaice_ldm.options import SampleRequest
+from seaice_ldm.options import RANDOM_DATES, SampleRequest, all_seasons_way
 from seaice_ldm.pipeline import Generator, Pipeline
 
 
@@ -26,6 +26,16 @@ def test_random_days_cover_the_year_evenly_and_each_is_uniform():
     # over seeds, one member's day is uniform on [0, 365.25): Kolmogorov-Smirnov against scipy's uniform
     first = [SampleRequest(date="random", members=5, seed=s).days_of_year()[0] for s in range(400)]
     assert stats.kstest(first, stats.uniform(loc=0.0, scale=365.25).cdf).pvalue > 0.01
+
+
+def test_all_seasons_are_drawn_for_date_conditioned_models_unless_asked_otherwise():
+    assert all_seasons_way(None, True) == ("drawn", RANDOM_DATES)
+    assert all_seasons_way(None, False) == ("dropped", None)  # an unconditional model has only that way
+    assert all_seasons_way("dropped", True) == ("dropped", None)
+    with pytest.raises(ValueError, match="needs date-conditioned models"):
+        all_seasons_way("drawn", False)
+    with pytest.raises(ValueError, match="drawn.*dropped.*got 'random'"):
+        all_seasons_way("random", True)
 
 
 def test_a_date_gives_every_member_its_day_and_none_gives_no_condition():

@@ -36,7 +36,7 @@ from seaice_ldm.evaluation.spectra import spectrum_boxes
 from seaice_ldm.evaluation.figures import save_figures
 from seaice_ldm.evaluation.flops import generation_cost
 from seaice_ldm.evaluation.reference import evenly, held_out
-from seaice_ldm.options import DECODERS, RANDOM_DATES, SPACES, generator_label
+from seaice_ldm.options import ALL_SEASONS, DECODERS, SPACES, all_seasons_way, generator_label
 from seaice_ldm.pipeline import Pipeline, load_pipeline
 
 INTEGRALS = ("extent", "area", "volume", "miz_area")
@@ -97,12 +97,16 @@ def _training_setup(pipe: Pipeline) -> dict[str, dict[str, float]]:
 
 def evaluate(pipe: Pipeline, members: int, test_states: int, steps: int, sampler: str, seed: int,
              progress: bool = True, date_members: int = 16, spread_steps: int = 40,
-             ) -> tuple[dict[str, Any], dict[str, xr.Dataset]]:
+             all_seasons: str | None = None) -> tuple[dict[str, Any], dict[str, xr.Dataset]]:
     """All numbers of the report, and the data sets the figures are drawn from.
 
     ``date_members``: members of each date-conditioned ensemble (0 skips that test); ``spread_steps``:
-    the long sampler run the default steps' ensemble spread is compared with (0 skips it).
+    the long sampler run the default steps' ensemble spread is compared with (0 skips it);
+    ``all_seasons``: how the all-seasons ensembles that the scores and claims rest on are sampled, ``"drawn"``
+    (each member for a random day of the year) or ``"dropped"`` (the date dropped: the unconditional model);
+    ``None`` = drawn for date-conditioned models. The other way is scored beside it.
     """
+    all_seasons, date = all_seasons_way(all_seasons, pipe.date_conditioned)
     test, val = pipeline_held_out(pipe)
     ref = evenly(test, test_states).load()
     boxes = spectrum_boxes(ref["sic"])
@@ -110,6 +114,7 @@ def evaluate(pipe: Pipeline, members: int, test_states: int, steps: int, sampler
     results: dict[str, Any] = {
         "setup": {"members": members, "test_states": int(ref.sizes["time"]), "steps": steps, "sampler": sampler,
                   "seed": seed, "device": str(pipe.device), "spectrum_boxes": len(boxes),
+                  "all_seasons": ALL_SEASONS[all_seasons],
                   "test_years": sorted({int(y) for y in test.time.dt.year.values}),
                   "training": _training_setup(pipe)},
         "reference": {"bound_share": bound_share(ref), "integrals": integral_stats(ref),
@@ -131,18 +136,19 @@ def evaluate(pipe: Pipeline, members: int, test_states: int, steps: int, sampler
     baseline = _as_members(evenly(val, members)).load()
     results["generators"][BASELINE] = score_ensemble(baseline, ref, ref_spectra, boxes)
     sets[BASELINE] = baseline
-    for (space, decoder), ens in _sample_all(pipe, members, steps, sampler, seed, progress).items():
+    for (space, decoder), ens in _sample_all(pipe, members, steps, sampler, seed, progress, date).items():
         name = generator_label(space, decoder)
         results["generators"][name] = score_ensemble(ens, ref, ref_spectra, boxes)
         results["generators"][name]["seconds_per_state"] = ens.attrs["seconds"] / members
         results["generators"][name]["gflop_per_state"] = gflop_per_state(pipe, space, decoder, sampler, steps)
         sets[name] = ens
     if pipe.date_conditioned:
-        # all seasons through the date condition (each member for a random day of the year), scored the same way
-        results["random_dates"] = {
+        # the other way to sample all seasons, scored beside the one the tables rest on
+        other, other_date = all_seasons_way("dropped" if all_seasons == "drawn" else "drawn", True)
+        results["all_seasons_other"] = {"way": ALL_SEASONS[other], "generators": {
             generator_label(*key): {"integrals": integral_stats(ens),
                                     "crps": ensemble_crps(ens, ref, names=VARIABLE_NAMES)}
-            for key, ens in _sample_all(pipe, members, steps, sampler, seed, progress, RANDOM_DATES).items()}
+            for key, ens in _sample_all(pipe, members, steps, sampler, seed, progress, other_date).items()}}
     if date_members and pipe.date_conditioned:
         results["date_conditioned"] = _date_conditioned(pipe, test, date_members, steps, sampler, seed, progress)
         # the all-seasons ensembles against the same dates: what knowing the date is worth
@@ -222,7 +228,9 @@ def to_markdown(results: dict[str, Any]) -> str:
         "(`seaice-ldm data synth`), not on observations. Numbers say how the methods behave on this data.",
         "",
         f"Held-out test years {setup['test_years']} ({setup['test_states']} states spread over the seasons); "
-        f"{setup['members']} members per generator; sampler {setup['sampler']} with {setup['steps']} steps; "
+        f"{setup['members']} members per generator"
+        + (f", all seasons with {setup['all_seasons']}" if "all_seasons" in setup else "")
+        + f"; sampler {setup['sampler']} with {setup['steps']} steps; "
         f"seed {setup['seed']}; device {setup['device']}. "
         f"'{BASELINE}' = states of the validation year resampled as an ensemble (what a perfect generator of "
         "this climate would roughly score).",
@@ -287,7 +295,7 @@ def to_markdown(results: dict[str, Any]) -> str:
             e = r["errors"]
             lines.append(f"| {decoder} | " + " | ".join(_fmt(e[n]["rmse"]) for n in VARIABLE_NAMES) + " | "
                          + " | ".join(_fmt(e[n]["rmse_miz"]) for n in VARIABLE_NAMES) + " |")
-    lines += _date_lines(results) + _random_date_lines(results) + _spread_lines(results)
+    lines += _date_lines(results) + _all_seasons_lines(results) + _spread_lines(results)
     lines += ["", "## Cost", "", "Counted GFLOP per generated state (network evaluations x one U-Net pass + one VAE "
               "decoder pass for latent models) and seconds per state in this run (sampling + decoding, same sampler "
               "and steps); see `seaice-ldm benchmark` for the controlled comparison.", "",
@@ -338,31 +346,32 @@ def _date_lines(results: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _random_date_lines(results: dict[str, Any]) -> list[str]:
-    """Markdown of the two ways to sample all seasons: date dropped (the tables above) or a random date each."""
-    drawn = results.get("random_dates")
-    if not drawn:
+def _all_seasons_lines(results: dict[str, Any]) -> list[str]:
+    """Markdown of the two ways to sample all seasons: the one every table above rests on and the other one."""
+    other = results.get("all_seasons_other")
+    if not other:
         return []
-    gens, ref = results["generators"], results["reference"]["integrals"]
+    gens, ref, used = results["generators"], results["reference"]["integrals"], results["setup"]["all_seasons"]
 
     def pm(stats: dict, key: str) -> str:
         return f"{stats[key]['mean']:.2f} ± {stats[key]['std']:.2f}"
 
-    lines = ["", "## All seasons: date dropped or drawn", "",
+    lines = ["", f"## All seasons: {used} (above) or {other['way']}", "",
              "The date-conditioned models sample all seasons two ways: with the date dropped (the unconditional "
-             "model, the paper's setting, used in every table above) or with each member's day of the year drawn "
-             "uniformly (`date=\"random\"`), which samples the mixture of the dated models over the year. Same "
-             "members, sampler and test states; extent and MIZ area in 1e6 km² (mean ± standard deviation).", "",
-             "| source | extent, date dropped | extent, dates drawn | MIZ, date dropped | MIZ, dates drawn | "
-             "CRPS drawn / dropped |", "|---|---|---|---|---|---|",
+             "model, the paper's setting) or with each member's day of the year drawn uniformly "
+             "(`date=\"random\"`, stratified over the year), which samples the mixture of the dated models over "
+             f"the year. The tables and claims above use **{used}**. Same members, sampler and test states; extent "
+             "and MIZ area in 1e6 km² (mean ± standard deviation).", "",
+             f"| source | extent, {used} | extent, {other['way']} | MIZ, {used} | MIZ, {other['way']} | "
+             f"CRPS {other['way']} / {used} |", "|---|---|---|---|---|---|",
              f"| reference | {pm(ref, 'extent')} | | {pm(ref, 'miz_area')} | | |"]
-    for name, d in drawn.items():
+    for name, d in other["generators"].items():
         g = gens[name]
         ratio, _ = geomean_ratio(d["crps"], g["crps"])
         lines.append(f"| {name} | {pm(g['integrals'], 'extent')} | {pm(d['integrals'], 'extent')} | "
                      f"{pm(g['integrals'], 'miz_area')} | {pm(d['integrals'], 'miz_area')} | {ratio:.2f} |")
-    lines += ["", "CRPS drawn / dropped: geometric mean over the variables of the fair CRPS ratio (< 1: the drawn "
-              "dates score better)."]
+    lines += ["", f"CRPS {other['way']} / {used}: geometric mean over the variables of the fair CRPS ratio (< 1: "
+              f"{other['way']} scores better)."]
     return lines
 
 
@@ -372,7 +381,9 @@ def _spread_lines(results: dict[str, Any]) -> list[str]:
     if not spread:
         return []
     lines = ["", "## Sampler spread: default steps vs a long run", "",
-             "Ensemble spread from the same initial noise with the default number of steps and with a long run "
+             "Ensemble spread from the same initial noise with the default number of steps and with a long run, "
+             "all seasons with the date dropped where the models take one (there the sampler itself decides the "
+             "season) "
              "(extent standard deviation over members, 1e6 km²; area-weighted mean per-cell standard deviation).", "",
              "| generator | steps | extent std | sic cell std | sit cell std | siu cell std |", "|---|---|---|---|---|---|"]
     for name, rows in spread.items():
@@ -411,7 +422,8 @@ def run_evaluation(args: argparse.Namespace) -> None:
     check_report_folder(args.out)
     pipe = load_pipeline(args.checkpoints, device=args.device, reference=False)
     results, sets = evaluate(pipe, args.members, args.test_states, args.steps, args.sampler, args.seed,
-                             date_members=args.date_members, spread_steps=args.spread_steps)
+                             date_members=args.date_members, spread_steps=args.spread_steps,
+                             all_seasons=args.all_seasons)
     out = write_report(results, sets, args.out)
     for claim in results["claims"]:
         print(f"claim {claim['number']}: {claim['holds']}: {claim['evidence']}")
