@@ -7,7 +7,8 @@ import pytest
 
 from seaice_ldm.data import get_grid
 from seaice_ldm.evaluation.edges import (
-    contour_lines, edge_length, edge_probability, iiee, iiee_sic, ice_mask, line_length, miz_area, miz_width,
+    contour_lines, edge_length, edge_probability, iiee, iiee_sic, ice_mask, isolated_ice_cells, line_length, miz_area,
+    miz_width,
 )
 
 N, DX = 400, 10e3
@@ -119,3 +120,29 @@ def test_contour_lines_of_a_cone_are_a_circle_and_nothing_on_an_all_nan_field():
     assert lines.shape[1] == 2 and len(lines) > 10
     np.testing.assert_allclose(np.hypot(*lines[np.isfinite(lines[:, 0])].T), 0.85, atol=0.02)
     assert contour_lines(np.full((40, 40), np.nan), x, y, 0.15).shape == (0, 2)
+
+
+def test_speckle_counts_single_cell_ice_patches():
+    sic = np.zeros((2, 8, 9))
+    sic[0, 1, 1] = 0.5                   # isolated
+    sic[0, 4, 4] = sic[0, 5, 5] = 0.9    # diagonal neighbours: one 8-connected patch, not speckle
+    sic[0, 7, 8] = 0.2                   # isolated, in the corner
+    sic[0, 2, 6] = 0.15                  # at the threshold: no ice
+    sic[0, 0, 8] = np.nan                # land
+    sic[1, 2:5, 2:5] = 1.0               # a solid patch
+    sic[1, 3, 3] = 0.0                   # with a hole: no speckle either
+    sic[1, 0, 7] = 0.3
+    assert isolated_ice_cells(sic).tolist() == [2, 1]
+
+
+def test_speckle_matches_a_neighbour_count_on_random_fields():
+    rng = np.random.default_rng(3)
+    sic = np.where(rng.random((5, 30, 40)) < 0.12, rng.uniform(0.16, 1.0, (5, 30, 40)), 0.0)
+    sic[:, :3, :3] = np.nan
+    ice = np.isfinite(sic) & (np.nan_to_num(sic) > 0.15)
+    padded = np.pad(ice, ((0, 0), (1, 1), (1, 1)))
+    neighbours = sum(padded[:, 1 + a:31 + a, 1 + b:41 + b].astype(int)
+                     for a in (-1, 0, 1) for b in (-1, 0, 1) if (a, b) != (0, 0))
+    expected = (ice & (neighbours == 0)).sum(axis=(1, 2))
+    assert expected.min() > 0
+    assert isolated_ice_cells(sic).tolist() == expected.tolist()

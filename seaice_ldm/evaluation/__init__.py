@@ -5,7 +5,17 @@ canonical layout (docs/DESIGN.md), with no torch; ``report``, ``benchmark`` and 
 of the pipeline and drive ``seaice-ldm evaluate`` and ``seaice-ldm benchmark``.
 """
 
-from .edges import contour_lines, edge_length, edge_probability, ice_mask, iiee, iiee_sic, miz_area, miz_width
+from .edges import (
+    contour_lines,
+    edge_length,
+    edge_probability,
+    ice_mask,
+    iiee,
+    iiee_sic,
+    isolated_ice_cells,
+    miz_area,
+    miz_width,
+)
 from .metrics import (
     DEFAULT_BOUNDS,
     VARIABLE_NAMES,
@@ -30,6 +40,7 @@ __all__ = [
     "ice_mask",
     "iiee",
     "iiee_sic",
+    "isolated_ice_cells",
     "miz_area",
     "miz_width",
     "DEFAULT_BOUNDS",

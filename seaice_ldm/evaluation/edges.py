@@ -10,11 +10,14 @@ Pure numpy functions on ``(y, x)`` fields in the canonical layout (land NaN, pro
   divided by the map scale factor ``k`` of its cell (``cell_area = dx^2 / k^2`` on a conformal grid).
 - MIZ width = MIZ area (0.15 < sic < 0.8) / ice-edge length (e.g. Strong & Rigor 2013 use the same
   area-over-perimeter idea).
+- Speckle: ice cells (sic > 0.15) with no ice among their 8 neighbours, i.e. 8-connected ice patches of
+  one cell (scipy.ndimage.label).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
 from seaice_ldm.data.variables import EXTENT_THRESHOLD, MIZ_LOWER, MIZ_UPPER
 
@@ -115,3 +118,15 @@ def edge_probability(sic: np.ndarray, threshold: float = EXTENT_THRESHOLD) -> np
     with np.errstate(invalid="ignore"):
         p = (s > threshold).mean(axis=0)
     return np.where(np.isfinite(s).all(axis=0), p, np.nan)
+
+
+def isolated_ice_cells(sic: np.ndarray, threshold: float = EXTENT_THRESHOLD) -> np.ndarray:
+    """Speckle of each field of ``sic`` ``(..., y, x)``: the number of ice cells (sic > threshold) with no ice
+    among their 8 neighbours (8-connected ice patches of a single cell); an integer array of shape ``(...)``."""
+    ice = ice_mask(sic, threshold)
+    flat = ice.reshape(-1, *ice.shape[-2:])
+    counts = np.empty(len(flat), dtype=np.int64)
+    for i, field in enumerate(flat):
+        labels, n = ndimage.label(field, structure=np.ones((3, 3), dtype=bool))
+        counts[i] = int((np.bincount(labels.ravel(), minlength=n + 1)[1:] == 1).sum())
+    return counts.reshape(ice.shape[:-2])

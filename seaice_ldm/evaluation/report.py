@@ -24,6 +24,7 @@ from seaice_ldm.evaluation import (
     energy_score,
     ensemble_crps,
     ice_integrals,
+    isolated_ice_cells,
     mean_spectrum,
     reconstruction_errors,
     small_scale_ratio,
@@ -40,6 +41,7 @@ from seaice_ldm.options import ALL_SEASONS, DECODERS, SPACES, all_seasons_way, g
 from seaice_ldm.pipeline import Pipeline, load_pipeline
 
 INTEGRALS = ("extent", "area", "volume", "miz_area")
+SPECKLE = "isolated_ice_cells"
 BASELINE = "validation-year states"
 
 
@@ -53,8 +55,9 @@ def _as_members(ds: xr.Dataset) -> xr.Dataset:
 
 
 def integral_stats(ds: xr.Dataset) -> dict[str, dict[str, float]]:
-    values = ice_integrals(ds)
-    return {k: {"mean": float(values[k].mean()), "std": float(values[k].std())} for k in INTEGRALS}
+    """Mean and standard deviation over states / members of the ice integrals and of the speckle count."""
+    values = ice_integrals(ds).assign(isolated_ice_cells=(ds["sic"].dims[0], isolated_ice_cells(ds["sic"].values)))
+    return {k: {"mean": float(values[k].mean()), "std": float(values[k].std())} for k in INTEGRALS + (SPECKLE,)}
 
 
 def score_ensemble(ens: xr.Dataset, ref: xr.Dataset, ref_spectra: dict, boxes: list | None = None) -> dict[str, Any]:
@@ -273,11 +276,13 @@ def to_markdown(results: dict[str, Any]) -> str:
     lines += ["", "## Ice extent, area, volume and MIZ area", "",
               "Mean ± standard deviation over states / members (1e6 km², volume 1e3 km³). Extent: area of the "
               "cells with sic > 0.15; area: sum of sic x cell area; volume: sum of sit x sic x cell area (sit is "
-              "the thickness of the ice-covered part of a cell); MIZ area: cells with 0.15 < sic < 0.8.", "",
-              "| source | extent | area | volume | MIZ area |", "|---|---|---|---|---|"]
+              "the thickness of the ice-covered part of a cell); MIZ area: cells with 0.15 < sic < 0.8. Speckle: "
+              "ice cells (sic > 0.15) without ice among their 8 neighbours, per state.", "",
+              "| source | extent | area | volume | MIZ area | speckle |", "|---|---|---|---|---|---|"]
     rows = {"reference": results["reference"]["integrals"], **{k: g["integrals"] for k, g in gens.items()}}
     for name, stats in rows.items():
-        lines.append(f"| {name} | " + " | ".join(f"{stats[k]['mean']:.2f} ± {stats[k]['std']:.2f}" for k in INTEGRALS) + " |")
+        lines.append(f"| {name} | " + " | ".join(f"{stats[k]['mean']:.2f} ± {stats[k]['std']:.2f}"
+                                                 for k in INTEGRALS + (SPECKLE,) if k in stats) + " |")
     lines += ["", "## Smoothness: radially averaged power spectra", "",
               "Mean ratio generated / reference power at wavenumbers above half the Nyquist wavenumber "
               "(< 1 smoother than the reference, > 1 noisier), from the periodograms of "
