@@ -163,7 +163,10 @@ def loss_figure(name: str, meta: dict, out: Path) -> None:
 
 def frontier_lines(frontier: dict | None) -> list[str]:
     if not frontier:
-        return []
+        return ["## Latent model size: quality/cost frontier", "",
+                "Not measured yet (no `docs/frontier.json`): the frontier's larger candidate "
+                "(`configs/ldm_censored_m.toml`) has not finished training. The shipped size is "
+                "`configs/ldm_censored.toml`.", ""]
     lines = ["## Latent model size: quality/cost frontier", "",
              f"Two sizes of latent diffusion model were trained on the censored VAE's latents under the same rule and "
              f"scored by fair CRPS ({frontier['setup']['members']} members against {frontier['setup']['test_states']} "
