@@ -43,8 +43,9 @@ def _geography(ax) -> None:
 
     from seaice_ldm.data.geography import MERIDIAN_STEP, PARALLELS, projected_coastline
 
-    coast = projected_coastline("EPSG:3413")
-    ax.plot(coast[:, 0], coast[:, 1], color="#1b2630", lw=0.5, transform=ax.projection)
+    coast = projected_coastline("EPSG:3413")  # already in the axes' projection, NaN between the lines:
+    # drawn in data coordinates (cartopy would re-project it through shapely, which warns on the NaNs)
+    ax.plot(coast[:, 0], coast[:, 1], color="#1b2630", lw=0.5, transform=ax.transData)
     ax.gridlines(crs=ccrs.PlateCarree(), xlocs=np.arange(-180.0, 181.0, MERIDIAN_STEP), ylocs=list(PARALLELS),
                  color="#5f6b75", linewidth=0.4, linestyle="--", alpha=0.8)
 
