@@ -51,8 +51,10 @@ def fmt(value: float) -> str:
 
 def training_end(meta: dict, opt: dict) -> str:
     """How the run ended: stopped by the rule, at the step cap, or still running (an interim export)."""
-    if RunState(step=meta["step"], history=meta["history"]).converged(OptimConfig(**opt)):
-        return f"it stopped by this rule at step {meta['step']}"
+    state, cfg = RunState(step=meta["step"], history=meta["history"]), OptimConfig(**opt)
+    if state.converged(cfg):
+        return (f"it stopped by this rule at step {meta['step']} (the last improvement that large was at step "
+                f"{state.history[state.last_improvement(cfg)]['step']})")
     if meta["step"] >= opt["steps"]:
         return f"it ran to the {opt['steps']}-step cap"
     return (f"**interim export at step {meta['step']}**: training continues until the rule stops it or the "

@@ -48,6 +48,13 @@ def test_absolute_threshold_for_losses_that_cross_zero():
     assert not history([0.05, 0.0, -0.03, -0.035, -0.045]).converged(cfg)
 
 
+def test_last_improvement_is_the_last_validation_that_beat_the_threshold():
+    cfg = OptimConfig(patience=3, min_delta=0.01)
+    # 0.995 and 0.992 are each under 1 % better than 1.0; 0.985 is 1.5 % better, so it counts
+    assert history([1.2, 1.0, 0.995, 0.992, 0.985, 0.984]).last_improvement(cfg) == 4
+    assert history([]).last_improvement(cfg) == -1
+
+
 class _Scaled(torch.nn.Module):
     def __init__(self):
         super().__init__()

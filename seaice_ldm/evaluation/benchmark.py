@@ -25,7 +25,7 @@ from seaice_ldm.evaluation.report import pipeline_held_out
 from seaice_ldm.evaluation.scores import ensemble_crps
 from seaice_ldm.models.latent import latent_mask
 from seaice_ldm.models.vae import VAELoss
-from seaice_ldm.options import SAMPLERS, SPACES
+from seaice_ldm.options import ALL_SEASONS, SAMPLERS, SPACES, all_seasons_way
 from seaice_ldm.pipeline import Pipeline, load_pipeline
 
 
@@ -148,9 +148,11 @@ def equal_quality(rows: list[dict[str, Any]], flops: dict[str, Any], sampler: st
 
 
 def quality_vs_steps(pipe: Pipeline, args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Fair CRPS of censored ensembles of each space against test states, per sampler and NFE budget."""
+    """Fair CRPS of censored all-seasons ensembles of each space (sampled as ``seaice-ldm evaluate`` samples
+    them) against test states, per sampler and NFE budget."""
     test, _ = pipeline_held_out(pipe)
     ref = evenly(test, 32).load()
+    way, date = all_seasons_way(None, pipe.date_conditioned)
     rows = []
     for space in SPACES:
         for sampler in SAMPLERS:
@@ -158,11 +160,11 @@ def quality_vs_steps(pipe: Pipeline, args: argparse.Namespace) -> list[dict[str,
                 steps = steps_for_nfe(sampler, nfe)
                 start = time.perf_counter()
                 ens = pipe.sample(space, "censored", members=args.quality_members, steps=steps, sampler=sampler,
-                                  seed=0)
+                                  seed=0, date=date)
                 seconds = time.perf_counter() - start
                 crps = ensemble_crps(ens, ref, names=VARIABLE_NAMES)
                 rows.append({"space": space, "sampler": sampler, "nfe": nfe, "steps": steps, "seconds": seconds,
-                             "crps": crps})
+                             "all_seasons": ALL_SEASONS[way], "crps": crps})
     for space in SPACES:  # geometric mean over variables of CRPS relative to the space's best
         mine = [r for r in rows if r["space"] == space]
         best = {n: min(r["crps"][n] for r in mine) for n in VARIABLE_NAMES}
@@ -218,7 +220,8 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     if args.nfe:
         rows = quality_vs_steps(pipe, args)
         results["quality_vs_steps"] = rows
-        print(f"\nquality vs steps (censored, {args.quality_members} members; fair CRPS vs 32 test states; "
+        print(f"\nquality vs steps (censored, {args.quality_members} members, all seasons with "
+              f"{rows[0]['all_seasons']}; fair CRPS vs 32 test states; "
               "rel. = geometric mean over variables of CRPS / the space's best):")
         print(f"  {'space':>6} {'sampler':>8} {'NFE':>4} {'steps':>5} {'seconds':>8} {'CRPS sic':>9} {'CRPS sit':>9} "
               f"{'rel.':>6}")

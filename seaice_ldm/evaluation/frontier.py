@@ -1,9 +1,9 @@
 """Quality/cost frontier of latent diffusion models of several sizes on the latents of one VAE.
 
 Each candidate is scored like the report scores the shipped LDM (fair CRPS of an all-seasons ensemble,
-sampled the same way, against held-out test states) and costed in FLOPs per generated state; the rule that picks the model to
-ship is "the cheapest whose CRPS is within 5 % of the best" (geometric mean over variables of the
-CRPS relative to the best candidate's).
+sampled the same way, against held-out test states) and costed in FLOPs per generated state; the rule that
+picks the model to ship is "the cheapest whose CRPS is within 5 % of the best" (geometric mean over
+variables of the CRPS relative to the best candidate's).
 """
 
 from __future__ import annotations

@@ -67,16 +67,21 @@ class RunState:
         """The validation with the lowest loss so far (the earliest of equals)."""
         return min(self.history, key=lambda h: h["val_loss"], default=None)
 
-    def converged(self, cfg: OptimConfig) -> bool:
-        """The stopping rule: ``patience`` validations since the last improvement on the best loss before it
-        by more than ``min_delta`` of it (relative) and ``min_improvement`` (absolute); never with ``patience = 0``."""
-        if cfg.patience < 1:
-            return False
+    def last_improvement(self, cfg: OptimConfig) -> int:
+        """Index in ``history`` of the last validation that improved on the best loss before it by more than
+        ``min_delta`` of it (relative) and ``min_improvement`` (absolute); -1 before the first validation."""
         best, best_at = math.inf, -1
         for i, h in enumerate(self.history):
             needed = max(cfg.min_delta * abs(best), cfg.min_improvement)  # losses may be negative (NLL)
             if best_at < 0 or best - h["val_loss"] > needed:
                 best, best_at = h["val_loss"], i
+        return best_at
+
+    def converged(self, cfg: OptimConfig) -> bool:
+        """The stopping rule: ``patience`` validations since :meth:`last_improvement`; never with ``patience = 0``."""
+        if cfg.patience < 1:
+            return False
+        best_at = self.last_improvement(cfg)
         return best_at >= 0 and len(self.history) - 1 - best_at >= cfg.patience
 
 
