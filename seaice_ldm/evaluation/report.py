@@ -325,7 +325,8 @@ def _date_lines(results: dict[str, Any]) -> list[str]:
              f"For each of {len(first['dates'])} held-out dates (the 15th of every test month), an ensemble of "
              f"{members} members sampled for that day of the year, scored against that date's state. Spread/skill: "
              "sqrt((M+1)/M mean ensemble variance) / RMSE of the ensemble mean (1 = calibrated, < 1 overconfident). "
-             "'all seasons': the unconditional ensembles above, scored against the same dates.", "",
+             f"'all seasons': the all-seasons ensembles above ({results['setup'].get('all_seasons', 'date dropped')}), "
+             "scored against the same dates.", "",
              "| generator | " + " | ".join(f"CRPS {n}" for n in VARIABLE_NAMES) + " | "
              + " | ".join(f"spread/skill {n}" for n in VARIABLE_NAMES) + " | mean abs. extent error |",
              "|" + "---|" * (2 + 2 * len(VARIABLE_NAMES))]

@@ -1,6 +1,6 @@
 """Proper scores and distances between an ensemble of generated fields and reference states.
 
-The generated ensembles are unconditional: every member is a draw from the model's climatology,
+The all-seasons ensembles are climatological: every member is a draw from the model's climatology,
 not a forecast of one particular state. The scores below therefore evaluate the ensemble as a
 climatological forecast of *each* reference state and average over the reference states (and over
 ocean cells for the CRPS, weighted by cell area: the ocean cells of the default grid range from about
