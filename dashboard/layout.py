@@ -30,6 +30,9 @@ ACCENT = "#0b4f6c"
 #: Parameters that change what the maps, histograms, tables and spectra show (with a panel's version).
 DISPLAY_PARAMS = ["variable", "view", "member", "decoder", "arrows", "reference_index", "reference_mode"]
 
+# histograms and tables stand under the maps, one column per map: wider, the third column left the page's
+# main area at 1280 and 1600 pixels and had to be scrolled to
+COLUMN = maps.FRAME + 8
 FONT = "system-ui, 'DejaVu Sans', 'Helvetica Neue', Arial, sans-serif"
 #: Bokeh theme of every plot: the system sans-serif font (no web font), quiet grid and axes.
 PLOT_THEME = Theme(json={"attrs": {
@@ -61,11 +64,11 @@ def _stream(state: DashboardState, names: list[str]) -> hv.streams.Params:
 
 
 def _hist_cb(state: DashboardState, panel: str, **_) -> hv.Overlay:
-    return views.panel_histogram(state, panel)
+    return views.panel_histogram(state, panel, width=COLUMN)
 
 
 def _spectra_cb(state: DashboardState, **_) -> hv.Overlay:
-    return views.spectra_plot(state)
+    return views.spectra_plot(state, width=2 * COLUMN)
 
 
 def _histograms(state: DashboardState) -> pn.pane.HoloViews:
@@ -91,7 +94,7 @@ def _tables(state: DashboardState) -> pn.Row:
     for panel in PANELS:
         fn = pn.bind(lambda *_, panel=panel: views.panel_table(state, panel),
                      *[state.param[p] for p in (*DISPLAY_PARAMS, VERSION_PARAMS[panel])])
-        panes.append(_html(fn, width=430, css_classes=["sl-table-pane", f"sl-table-{panel}"],
+        panes.append(_html(fn, width=COLUMN - 10, css_classes=["sl-table-pane", f"sl-table-{panel}"],
                                   name=f"table-{panel}"))
     return pn.Row(*panes, css_classes=["sl-tables"])
 

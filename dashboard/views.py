@@ -418,7 +418,7 @@ def spectra_overlay(spectra: dict[str, tuple[np.ndarray, np.ndarray] | None], va
         hv.opts.Overlay(width=width, height=height, logx=True, logy=True, framewise=True, legend_position="bottom_left",
                         invert_xaxis=True, xticks=[100, 200, 500, 1000, 2000, 5000],
                         xlabel="wavelength (km), large scales left", ylabel=curves[0].vdims[0].label,
-                        title=f"Radially averaged power spectrum of {variable} (mean over samples)",
+                        title=f"Radially averaged spectrum of {variable} (sample mean)",
                         hooks=[_spectra_hook], toolbar=None, fontscale=0.9, show_legend=True)
     )
 
@@ -429,7 +429,7 @@ def panel_histogram(state, panel: str, width: int = 430, height: int = 200) -> h
     """Histogram of the panel's cell values of the shown variable (all members / reference states)."""
     ds = state.panel_dataset(panel)
     values = None if ds is None else variable_array(ds, state.variable).values
-    n = "" if ds is None else f" ({ds.sizes[sample_dim(ds['sic'])]} × ocean cells)"
+    n = "" if ds is None else f"\n{ds.sizes[sample_dim(ds['sic'])]} × ocean cells"  # two lines: fits a map's width
     return histogram_overlay(values, state.variable, title=f"{PANEL_SHORT[panel]}: {state.variable} values{n}",
                              colour=PANEL_COLOURS[panel], width=width, height=height)
 

@@ -231,6 +231,12 @@ def test_real_dashboard_three_maps_fit_with_geography(browser, dashboard_url, ar
         legend = page.locator(".sl-map-legend").bounding_box()
         assert legend["y"] + legend["height"] <= SIZES[size]["height"], legend  # no scrolling for the legend
         expect(page.locator(".sl-header")).to_contain_text("SYNTHETIC")
+        # the histograms, tables and spectra below the maps fit the main area: no column cut off at the right
+        expect(page.locator(".sl-table-reference")).to_be_attached(timeout=60_000)
+        expect(page.locator(".sl-spectra")).to_be_attached(timeout=60_000)
+        page.wait_for_timeout(1000)
+        overflow = page.evaluate("() => { const m = document.querySelector('#main'); return m.scrollWidth - m.clientWidth; }")
+        assert overflow <= 1, f"the main area scrolls sideways by {overflow} px at {size}"
         shot(page, artifacts, f"10_real_{size}.png")
         watch.check()
     finally:
