@@ -56,7 +56,7 @@ def _as_members(ds: xr.Dataset) -> xr.Dataset:
 
 def integral_stats(ds: xr.Dataset) -> dict[str, dict[str, float]]:
     """Mean and standard deviation over states / members of the ice integrals and of the speckle count."""
-    values = ice_integrals(ds).assign(isolated_ice_cells=(ds["sic"].dims[0], isolated_ice_cells(ds["sic"].values)))
+    values = ice_integrals(ds).assign({SPECKLE: (ds["sic"].dims[0], isolated_ice_cells(ds["sic"].values))})
     return {k: {"mean": float(values[k].mean()), "std": float(values[k].std())} for k in INTEGRALS + (SPECKLE,)}
 
 
