@@ -128,11 +128,13 @@ def test_speckle_counts_single_cell_ice_patches():
     sic[0, 4, 4] = sic[0, 5, 5] = 0.9    # diagonal neighbours: one 8-connected patch, not speckle
     sic[0, 7, 8] = 0.2                   # isolated, in the corner
     sic[0, 2, 6] = 0.15                  # at the threshold: no ice
-    sic[0, 0, 8] = np.nan                # land
+    sic[:, 0, 8] = np.nan                # land
     sic[1, 2:5, 2:5] = 1.0               # a solid patch
     sic[1, 3, 3] = 0.0                   # with a hole: no speckle either
     sic[1, 0, 7] = 0.3
     assert isolated_ice_cells(sic).tolist() == [2, 1]
+    # in open water: (1, 1) and (7, 8) (the grid's border is not land); (0, 7) touches the land at (0, 8)
+    assert isolated_ice_cells(sic, open_water=True).tolist() == [2, 0]
 
 
 def test_speckle_matches_a_neighbour_count_on_random_fields():
@@ -146,3 +148,9 @@ def test_speckle_matches_a_neighbour_count_on_random_fields():
     expected = (ice & (neighbours == 0)).sum(axis=(1, 2))
     assert expected.min() > 0
     assert isolated_ice_cells(sic).tolist() == expected.tolist()
+    ocean = np.pad(np.isfinite(sic), ((0, 0), (1, 1), (1, 1)), constant_values=True)  # beyond the border: not land
+    ocean_ring = sum(ocean[:, 1 + a:31 + a, 1 + b:41 + b].astype(int)
+                     for a in (-1, 0, 1) for b in (-1, 0, 1) if (a, b) != (0, 0))
+    open_water = (ice & (neighbours == 0) & (ocean_ring == 8)).sum(axis=(1, 2))
+    assert 0 < open_water.sum() < expected.sum()
+    assert isolated_ice_cells(sic, open_water=True).tolist() == open_water.tolist()

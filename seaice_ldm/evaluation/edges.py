@@ -120,13 +120,21 @@ def edge_probability(sic: np.ndarray, threshold: float = EXTENT_THRESHOLD) -> np
     return np.where(np.isfinite(s).all(axis=0), p, np.nan)
 
 
-def isolated_ice_cells(sic: np.ndarray, threshold: float = EXTENT_THRESHOLD) -> np.ndarray:
+def isolated_ice_cells(sic: np.ndarray, threshold: float = EXTENT_THRESHOLD, open_water: bool = False) -> np.ndarray:
     """Speckle of each field of ``sic`` ``(..., y, x)``: the number of ice cells (sic > threshold) with no ice
-    among their 8 neighbours (8-connected ice patches of a single cell); an integer array of shape ``(...)``."""
+    among their 8 neighbours (8-connected ice patches of a single cell); an integer array of shape ``(...)``.
+    ``open_water`` counts only those without land (NaN) among their 8 neighbours: spots of ice in open water,
+    not ice in a bay or channel that the land mask leaves one cell wide (beyond the grid's border is not land)."""
     ice = ice_mask(sic, threshold)
     flat = ice.reshape(-1, *ice.shape[-2:])
+    ocean = np.isfinite(np.asarray(sic, dtype=np.float64)).reshape(flat.shape)
+    ring = np.ones((3, 3), dtype=np.int64)
+    ring[1, 1] = 0
     counts = np.empty(len(flat), dtype=np.int64)
     for i, field in enumerate(flat):
         labels, n = ndimage.label(field, structure=np.ones((3, 3), dtype=bool))
-        counts[i] = int((np.bincount(labels.ravel(), minlength=n + 1)[1:] == 1).sum())
+        single = (np.bincount(labels.ravel(), minlength=n + 1) == 1)[labels] & field
+        if open_water:
+            single &= ndimage.convolve(ocean[i].astype(np.int64), ring, mode="constant", cval=1) == 8
+        counts[i] = int(single.sum())
     return counts.reshape(ice.shape[:-2])
