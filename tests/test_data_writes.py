@@ -2,6 +2,7 @@
 folder replaced with no moment in which neither the old nor the new one is there (fault injection)."""
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -21,6 +22,7 @@ CTRL_C_SCRIPT = textwrap.dedent("""
     import xarray.backends.locks as locks
     from seaice_ldm.data import Grid, make_dataset, write_dataset
 
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C as in a terminal, even in a background job
     grid = Grid("custom", 12, 10, 50_000.0)
     ds = make_dataset({"sic": np.full((4, 10, 12), 0.5)}, grid, time=np.arange(4).astype("datetime64[D]"),
                       land=np.zeros((10, 12), bool))
@@ -125,9 +127,15 @@ def test_replace_is_one_atomic_swap_where_the_system_has_one(tmp_path, monkeypat
     assert (old / "zarr.json").read_text() == "new" and not new.exists() and seen == []
 
 
-def test_deferred_interrupt_raises_after_the_block(monkeypatch):
-    import signal
+@pytest.fixture
+def terminal_ctrl_c():
+    """Ctrl-C as in a terminal: a background job (``pytest &``) starts with SIGINT ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
+
+def test_deferred_interrupt_raises_after_the_block(terminal_ctrl_c):
     done = []
     with pytest.raises(KeyboardInterrupt):
         with atomic.deferred_interrupt():
