@@ -173,7 +173,8 @@ def test_evaluate_writes_the_report_with_claim_verdicts(chain, tmp_path):
     censored = results["generators"]["LDM (censored)"]
     assert all(v == 0 for v in censored["bound_violation"].values())
     speckle = censored["integrals"]
-    assert 0 <= speckle["isolated_ice_cells_open_water"]["mean"] <= speckle["isolated_ice_cells"]["mean"]
+    assert (0 <= speckle["isolated_ice_cells_open_water_grid_edge"]["mean"]
+            <= speckle["isolated_ice_cells_open_water"]["mean"] <= speckle["isolated_ice_cells"]["mean"])
     text = (out / "report.md").read_text()
     assert "synthetic" in text and "## The paper's claims on this data" in text
     assert "The training noise levels differ between the models" in text

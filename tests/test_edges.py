@@ -7,7 +7,7 @@ import pytest
 
 from seaice_ldm.data import get_grid
 from seaice_ldm.evaluation.edges import (
-    contour_lines, edge_length, edge_probability, iiee, iiee_sic, ice_mask, isolated_ice_cells, line_length, miz_area,
+    contour_lines, edge_length, edge_probability, grid_edge, iiee, iiee_sic, ice_mask, isolated_ice_cells, line_length, miz_area,
     miz_width,
 )
 
@@ -154,3 +154,16 @@ def test_speckle_matches_a_neighbour_count_on_random_fields():
     open_water = (ice & (neighbours == 0) & (ocean_ring == 8)).sum(axis=(1, 2))
     assert 0 < open_water.sum() < expected.sum()
     assert isolated_ice_cells(sic, open_water=True).tolist() == open_water.tolist()
+    # within two cells of the border: distance to the nearest of the four sides, counted cell by cell
+    rows, cols = np.indices((30, 40))
+    near = np.array([[min(r, 29 - r, c, 39 - c) <= 1 for r, c in zip(rr, cc)] for rr, cc in zip(rows, cols)])
+    at_edge = (ice & (neighbours == 0) & (ocean_ring == 8) & near).sum(axis=(1, 2))
+    assert 0 < at_edge.sum() < open_water.sum()
+    assert isolated_ice_cells(sic, open_water=True, within=grid_edge((30, 40), 2)).tolist() == at_edge.tolist()
+
+
+def test_grid_edge_marks_the_border_band():
+    edge = grid_edge((6, 7), 2)
+    assert edge.sum() == 6 * 7 - 2 * 3  # all but the 2 x 3 core
+    assert not edge[2:4, 2:5].any() and edge[1, 3] and edge[4, 3] and edge[3, 1] and edge[3, 5]
+    assert grid_edge((6, 7), 1).sum() == 6 * 7 - 4 * 5

@@ -120,11 +120,20 @@ def edge_probability(sic: np.ndarray, threshold: float = EXTENT_THRESHOLD) -> np
     return np.where(np.isfinite(s).all(axis=0), p, np.nan)
 
 
-def isolated_ice_cells(sic: np.ndarray, threshold: float = EXTENT_THRESHOLD, open_water: bool = False) -> np.ndarray:
+def grid_edge(shape: tuple[int, int], width: int = 2) -> np.ndarray:
+    """Bool ``(y, x)`` mask of the cells within ``width`` cells of the grid's border."""
+    ny, nx = shape
+    y, x = np.ogrid[:ny, :nx]
+    return np.minimum(np.minimum(y, ny - 1 - y), np.minimum(x, nx - 1 - x)) < width
+
+
+def isolated_ice_cells(sic: np.ndarray, threshold: float = EXTENT_THRESHOLD, open_water: bool = False,
+                       within: np.ndarray | None = None) -> np.ndarray:
     """Speckle of each field of ``sic`` ``(..., y, x)``: the number of ice cells (sic > threshold) with no ice
     among their 8 neighbours (8-connected ice patches of a single cell); an integer array of shape ``(...)``.
     ``open_water`` counts only those without land (NaN) among their 8 neighbours: spots of ice in open water,
-    not ice in a bay or channel that the land mask leaves one cell wide (beyond the grid's border is not land)."""
+    not ice in a bay or channel that the land mask leaves one cell wide (beyond the grid's border is not land).
+    ``within`` (bool ``(y, x)``, e.g. :func:`grid_edge`) counts only the cells inside it."""
     ice = ice_mask(sic, threshold)
     flat = ice.reshape(-1, *ice.shape[-2:])
     ocean = np.isfinite(np.asarray(sic, dtype=np.float64)).reshape(flat.shape)
@@ -136,5 +145,7 @@ def isolated_ice_cells(sic: np.ndarray, threshold: float = EXTENT_THRESHOLD, ope
         single = (np.bincount(labels.ravel(), minlength=n + 1) == 1)[labels] & field
         if open_water:
             single &= ndimage.convolve(ocean[i].astype(np.int64), ring, mode="constant", cval=1) == 8
+        if within is not None:
+            single &= within
         counts[i] = int(single.sum())
     return counts.reshape(ice.shape[:-2])

@@ -23,6 +23,7 @@ from seaice_ldm.evaluation import (
     bound_violation_share,
     energy_score,
     ensemble_crps,
+    grid_edge,
     ice_integrals,
     isolated_ice_cells,
     mean_spectrum,
@@ -43,6 +44,9 @@ from seaice_ldm.pipeline import Pipeline, load_pipeline
 INTEGRALS = ("extent", "area", "volume", "miz_area")
 SPECKLE = "isolated_ice_cells"
 SPECKLE_OPEN = "isolated_ice_cells_open_water"
+SPECKLE_EDGE = "isolated_ice_cells_open_water_grid_edge"
+EDGE_WIDTH = 2  # cells from the grid's border
+SPECKLES = (SPECKLE, SPECKLE_OPEN, SPECKLE_EDGE)
 BASELINE = "validation-year states"
 
 
@@ -58,10 +62,12 @@ def _as_members(ds: xr.Dataset) -> xr.Dataset:
 def integral_stats(ds: xr.Dataset) -> dict[str, dict[str, float]]:
     """Mean and standard deviation over states / members of the ice integrals and of the speckle count."""
     sic, dim = ds["sic"].values, ds["sic"].dims[0]
-    values = ice_integrals(ds).assign({SPECKLE: (dim, isolated_ice_cells(sic)),
-                                       SPECKLE_OPEN: (dim, isolated_ice_cells(sic, open_water=True))})
-    return {k: {"mean": float(values[k].mean()), "std": float(values[k].std())}
-            for k in INTEGRALS + (SPECKLE, SPECKLE_OPEN)}
+    edge = grid_edge(sic.shape[-2:], EDGE_WIDTH)
+    values = ice_integrals(ds).assign({
+        SPECKLE: (dim, isolated_ice_cells(sic)),
+        SPECKLE_OPEN: (dim, isolated_ice_cells(sic, open_water=True)),
+        SPECKLE_EDGE: (dim, isolated_ice_cells(sic, open_water=True, within=edge))})
+    return {k: {"mean": float(values[k].mean()), "std": float(values[k].std())} for k in INTEGRALS + SPECKLES}
 
 
 def score_ensemble(ens: xr.Dataset, ref: xr.Dataset, ref_spectra: dict, boxes: list | None = None) -> dict[str, Any]:
@@ -283,13 +289,14 @@ def to_markdown(results: dict[str, Any]) -> str:
               "the thickness of the ice-covered part of a cell); MIZ area: cells with 0.15 < sic < 0.8. Speckle: "
               "ice cells (sic > 0.15) without ice among their 8 neighbours, per state; in open water: those of them "
               "without land among their 8 neighbours (the others lie at the coast, in bays and channels the grid "
-              "leaves narrow).",
-              "", "| source | extent | area | volume | MIZ area | speckle | in open water |",
-              "|---|---|---|---|---|---|---|"]
+              f"leaves narrow); at the grid's edge: those in open water within {EDGE_WIDTH} cells of the grid's "
+              "border.",
+              "", "| source | extent | area | volume | MIZ area | speckle | in open water | at the grid's edge |",
+              "|---|---|---|---|---|---|---|---|"]
     rows = {"reference": results["reference"]["integrals"], **{k: g["integrals"] for k, g in gens.items()}}
     for name, stats in rows.items():
         lines.append(f"| {name} | " + " | ".join(f"{stats[k]['mean']:.2f} ± {stats[k]['std']:.2f}"
-                                                 for k in INTEGRALS + (SPECKLE, SPECKLE_OPEN) if k in stats) + " |")
+                                                 for k in INTEGRALS + SPECKLES if k in stats) + " |")
     lines += ["", "## Smoothness: radially averaged power spectra", "",
               "Mean ratio generated / reference power at wavenumbers above half the Nyquist wavenumber "
               "(< 1 smoother than the reference, > 1 noisier), from the periodograms of "
