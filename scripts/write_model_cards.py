@@ -91,6 +91,30 @@ def scores(name: str, meta: dict, report: dict | None) -> list[str]:
     ]
 
 
+def stage_one(meta: dict) -> dict | None:
+    """The ``config.json`` of the run a fine-tuned model was warm-started from, if it is still on disk."""
+    source = meta.get("init_from")
+    path = Path(source["run"]) / "config.json" if source else None
+    return json.loads(path.read_text()) if path and path.exists() else None
+
+
+def warm_start_line(meta: dict) -> list[str]:
+    """How a fine-tuned model began: the stage-1 run, its steps and wall time, and what the fine-tune changed."""
+    source = meta.get("init_from")
+    if not source:
+        return []
+    first = stage_one(meta)
+    ended = ""
+    if first is not None:
+        ended = "; " + training_end(first, first["config"]["optim"])
+    wall = f", {source['wall_time_s'] / 60:.0f} min" if source.get("wall_time_s") else ""
+    return [f"- Stage 1: `configs/{Path(source['run']).name}.toml`, {source['step']} steps{wall} (run "
+            f"`{source['run_id']}`{ended}). Stage 2 (these weights) started from its EMA weights with the grid inside "
+            f"a ring of land {meta['config']['unet'].get('margin', 0)} cells wide (`margin`; docs/DESIGN.md, \"A ring "
+            "of land\"), a fresh optimiser and the same stopping rule afresh; the training steps, wall time and "
+            "validation losses in this card are stage 2's."]
+
+
 def card(name: str, folder: Path, report: dict | None) -> list[str]:
     meta = json.loads((folder / "config.json").read_text())
     cfg, data = meta["config"], meta["data"]
@@ -106,12 +130,13 @@ def card(name: str, folder: Path, report: dict | None) -> list[str]:
         f"- Split by year: train {years['train'][0]}-{years['train'][-1]} ({data['states']['train']} daily states), "
         f"validation {', '.join(map(str, years['val']))}, test {', '.join(map(str, years['test']))}; "
         "normalisation statistics from the training years only.",
-        f"- Config: `configs/{name}.toml`; architecture `{json.dumps(arch)}`.",
+        f"- Config: `configs/{Path(cfg['out']).name}.toml`; architecture `{json.dumps(arch)}`.",
         f"- Training: {meta['step']} steps, batch {opt['batch_size']}, AdamW lr {opt['lr']}, EMA {opt['ema_decay']}; "
         f"wall time {meta['wall_time_s'] / 60:.1f} min on {meta['hardware']}; code `{meta['code_version']}`, "
         f"run `{meta['run_id']}`.",
         f"- Weights: EMA, {meta.get('weights_dtype', 'float32')}, {n_params / 1e6:.2f} M parameters, "
         f"{size / 1e6:.1f} MB.",
+        *warm_start_line(meta),
     ]
     if meta["kind"] == "diffusion":
         edm = cfg["diffusion"]
@@ -148,8 +173,15 @@ def loss_figure(name: str, meta: dict, out: Path) -> None:
     history = [h for h in meta.get("history") or [] if h.get("val_loss") is not None]
     if not history:
         return
+    first = stage_one(meta)
+    if first is not None:  # both stages on one axis, stage 2's steps counted on from where stage 1 stopped
+        offset = meta["init_from"]["step"]
+        history = [h for h in first["history"] if h.get("val_loss") is not None] + [
+            {**h, "step": offset + h["step"]} for h in history]
     steps = [h["step"] for h in history]
     fig, ax = plt.subplots(figsize=(5, 3), dpi=100)
+    if first is not None:
+        ax.axvline(offset, color="tab:red", lw=0.8, label=f"stage 2: margin {meta['config']['unet']['margin']}")
     ax.plot(steps, [h["train_loss"] for h in history], label="training (running mean)")
     ax.plot(steps, [h["val_loss"] for h in history], label="validation (EMA weights)")
     best = min(history, key=lambda h: h["val_loss"])

@@ -48,3 +48,15 @@ def test_missing_models_are_not_tested():
     r = _results()
     del r["generators"]["data-space DM (censored)"]
     assert [c["holds"] for c in verdicts(r)] == [None, None, True, None]
+
+
+def test_report_says_which_models_were_fine_tuned_inside_a_ring_of_land():
+    from seaice_ldm.evaluation.report import _training_lines
+
+    line = _training_lines({
+        "LDM (censored)": {"steps": 12000, "best_val_step": 12000, "p_mean": 0.1, "p_std": 2.0, "sigma_max": 150.0},
+        "data-space DM": {"steps": 1500, "best_val_step": 250, "p_mean": 0.5, "p_std": 2.2, "sigma_max": 307.0,
+                          "margin": 8, "warm_start_steps": 13250},
+    })[0]
+    assert "LDM (censored) 12000 steps (best validation at 12000)" in line
+    assert "data-space DM 13250 steps, then 1500 with a ring of land 8 cells wide (best validation at 250 of those)" in line

@@ -199,3 +199,46 @@ def test_benchmark_prints_ratios_and_a_recommendation(chain, capsys):
     assert "ratio sampling data / latent" in printed and "ratio training step data / latent" in printed
     assert "cheapest setting within 5% of the best CRPS in both spaces" in printed
     assert "ratio data / latent at equal steps" in printed and "arctic12km" in printed
+
+
+def test_warm_start_fine_tunes_a_converged_run_with_a_margin(chain, tmp_path, capsys):
+    """``init_from`` starts from the source run's EMA weights (the network with a margin has the same tensors)
+    and records where it came from; a source with another network or space is refused by name."""
+    import torch
+
+    from seaice_ldm.checkpoints.format import load_weights
+    from seaice_ldm.diffusion.precond import EDMPrecond
+    from seaice_ldm.models.unet import UNet
+    from seaice_ldm.training.config import load_config
+    from seaice_ldm.training.prepare import prepare
+    from seaice_ldm.training.trainers import warm_start
+
+    source = chain / "runs" / "ddm"
+    text = (TINY / "ddm.toml").read_text().replace('space = "data"\n', f'space = "data"\ninit_from = "{source}"\n')
+    config = tmp_path / "ddm_margin.toml"
+    config.write_text(text.replace("attention_levels = [3]\n", "attention_levels = [3]\nmargin = 4\n"))
+    cfg = load_config(config, "diffusion")
+    precond = EDMPrecond(UNet(cfg.unet), sigma_data=1.0)
+    record = warm_start(precond, cfg, prepare(cfg.data))
+    expected = load_weights(source, "ema")
+    assert all(torch.equal(value.float(), expected[key].float()) for key, value in precond.state_dict().items())
+    assert record["run_id"] == read_meta(source)["run_id"] and record["step"] == 4 and record["margin"] == 0
+
+    assert main(["train", "diffusion", "--config", str(config), "--out", str(tmp_path / "ft"), "--steps", "2"]) == 0
+    meta = read_meta(tmp_path / "ft")
+    assert meta["step"] == 2 and meta["config"]["unet"]["margin"] == 4
+    assert meta["init_from"]["run_id"] == read_meta(source)["run_id"] and meta["run_id"] != meta["init_from"]["run_id"]
+    assert main(["train", "diffusion", "--config", str(config), "--out", str(tmp_path / "ft"), "--steps", "3"]) == 0
+    resumed = read_meta(tmp_path / "ft")  # resumed from its own checkpoint, still saying where it began
+    assert resumed["step"] == 3 and resumed["run_id"] == meta["run_id"] and resumed["init_from"] == meta["init_from"]
+
+    wider = tmp_path / "wider.toml"
+    wider.write_text(config.read_text().replace("channels = [16, 32, 32, 32]", "channels = [16, 32, 32, 48]"))
+    capsys.readouterr()
+    assert main(["train", "diffusion", "--config", str(wider), "--out", str(tmp_path / "w"), "--steps", "1"]) == 2
+    assert "its [unet] differs in ['channels']; only margin may change" in capsys.readouterr().err
+    latent = tmp_path / "latent.toml"
+    latent.write_text(config.read_text().replace(str(source), str(chain / "runs" / "ldm_censored")))
+    assert main(["train", "diffusion", "--config", str(latent), "--out", str(tmp_path / "l"), "--steps", "1"]) == 2
+    assert "not a data-space diffusion run" in capsys.readouterr().err
+    assert not (tmp_path / "w").exists() and not (tmp_path / "l").exists()

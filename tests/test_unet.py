@@ -85,3 +85,23 @@ def test_errors():
         net(x[..., :10], c_noise, mask[..., :10])
     with pytest.raises(ValueError, match="mask must have shape"):
         net(x, c_noise, mask[..., :8])
+
+
+def test_margin_runs_the_grid_inside_a_ring_of_land():
+    """With ``margin = m`` the network's output equals that of the same weights run on a grid m cells larger
+    on every side whose extra cells are land (fields 0, mask 0), cropped back: edge cells see a coast."""
+    plain = tiny_unet()
+    ringed = UNet(UNetConfig(**{**plain.cfg.__dict__, "margin": 4}))
+    ringed.load_state_dict(plain.state_dict())
+    x, c_noise, mask = inputs(h=8, w=12)
+    big_x = torch.zeros(4, 3, 16, 20)
+    big_x[..., 4:12, 4:16] = x
+    big_mask = torch.zeros(1, 1, 16, 20)
+    big_mask[..., 4:12, 4:16] = mask
+    expected = plain(big_x, c_noise, big_mask)[..., 4:12, 4:16]
+    torch.testing.assert_close(ringed(x, c_noise, mask), expected)
+    assert not torch.allclose(plain(x, c_noise, mask), expected)  # zero padding alone is not the same
+    with pytest.raises(ValueError, match="plus a margin of 4 on each side is not divisible by 4"):
+        ringed(x[..., :6, :], c_noise, mask[..., :6, :])
+    with pytest.raises(ValueError, match="margin must not be negative"):
+        UNetConfig(3, 2, margin=-1)

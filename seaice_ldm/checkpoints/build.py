@@ -85,6 +85,7 @@ RULES: dict[str, dict[str, Rule]] = {
         "dropout": (lambda v: _finite(v) and 0 <= v < 1, "a number in [0, 1)"),
         "mask_channel": FLAG,
         "date_conditioning": FLAG,
+        "margin": (lambda v: _integer(v) and v >= 0, "an integer >= 0"),
     },
     "diffusion": {
         "sigma_data": POSITIVE,

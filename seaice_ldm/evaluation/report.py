@@ -104,7 +104,10 @@ def _training_setup(pipe: Pipeline) -> dict[str, dict[str, float]]:
         best = min(history, key=lambda h: h["val_loss"]) if history else {}
         out[name] = {"steps": int(meta["step"]), "p_mean": edm["p_mean"], "p_std": edm["p_std"],
                      "sigma_max": edm.get("sigma_max") or SIGMA_MAX, "best_val_step": best.get("step"),
-                     "date_conditioned": gen.date_conditioned}
+                     "date_conditioned": gen.date_conditioned,
+                     "margin": meta["config"]["unet"].get("margin", 0)}
+        if meta.get("init_from"):  # a stage-2 fine-tune: say what it started from
+            out[name]["warm_start_steps"] = int(meta["init_from"]["step"])
     return out
 
 
@@ -222,7 +225,13 @@ def _fmt(value: float, digits: int = 3) -> str:
 def _training_lines(training: dict[str, dict[str, float]]) -> list[str]:
     if not training:
         return []
-    items = "; ".join(f"{name} {t['steps']} steps (best validation at {t.get('best_val_step')}), "
+    def steps(t: dict) -> str:
+        if "warm_start_steps" not in t:
+            return f"{t['steps']} steps (best validation at {t.get('best_val_step')})"
+        return (f"{t['warm_start_steps']} steps, then {t['steps']} with a ring of land {t['margin']} cells wide "
+                f"(best validation at {t.get('best_val_step')} of those)")
+
+    items = "; ".join(f"{name} {steps(t)}, "
                       f"ln sigma ~ N({t['p_mean']:g}, {t['p_std']:g}^2), sigma_max {t.get('sigma_max', 80):g}"
                       for name, t in training.items())
     same = len({(t["p_mean"], t["p_std"]) for t in training.values()}) == 1

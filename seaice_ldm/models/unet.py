@@ -7,6 +7,11 @@ middle block; the land mask is an extra input channel. Optionally the day of the
 network too (date-conditioned generation): its sine and cosine enter the same embedding as the noise
 level through a bias-free MLP, so a missing date (NaN) contributes exactly nothing and the same weights
 serve unconditional sampling (classifier-free guidance, Ho & Salimans 2022).
+
+With ``margin > 0`` the network runs on its grid embedded in a ring of land (fields 0, mask 0) that many
+cells wide and crops its output back: a cell at the grid's edge then has the neighbours a coastal cell
+has at every layer, instead of the zero padding of every convolution (which, in data space, let the
+input noise of the outermost ring through to the output as isolated specks of ice; docs/DESIGN.md).
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ class UNetConfig:
     dropout: float = 0.0
     mask_channel: bool = True
     date_conditioning: bool = False
+    margin: int = 0  # cells of land around the grid inside the network (0: plain zero padding)
 
     def __post_init__(self):
         self.channels = tuple(self.channels)
@@ -55,6 +61,8 @@ class UNetConfig:
             raise ValueError(f"attention_levels {bad} outside levels 0..{len(self.channels) - 1}")
         if self.emb_channels is None:
             self.emb_channels = 4 * self.channels[0]
+        if self.margin < 0:
+            raise ValueError(f"UNetConfig.margin must not be negative, got {self.margin}")
 
     @property
     def downsampling_factor(self) -> int:
@@ -138,15 +146,17 @@ class UNet(nn.Module):
         """Evaluate the network.
 
         Args:
-            x: input ``(B, in_channels, H, W)``, H and W divisible by ``cfg.downsampling_factor``.
+            x: input ``(B, in_channels, H, W)``; ``H + 2 margin`` and ``W + 2 margin`` divisible by
+                ``cfg.downsampling_factor``.
             c_noise: noise-level conditioning ``(B,)`` or a scalar.
             mask: ``(B or 1, 1, H, W)``, 1 = ocean; required when ``cfg.mask_channel``.
             day_of_year: 0-based day of the year ``(B,)`` or a scalar, NaN for no date; only for a
                 date-conditioned network (``None`` = no date).
         """
-        f = self.cfg.downsampling_factor
-        if x.shape[-2] % f or x.shape[-1] % f:
-            raise ValueError(f"input size {tuple(x.shape[-2:])} is not divisible by {f}")
+        f, m = self.cfg.downsampling_factor, self.cfg.margin
+        if (x.shape[-2] + 2 * m) % f or (x.shape[-1] + 2 * m) % f:
+            grown = f" plus a margin of {m} on each side" if m else ""
+            raise ValueError(f"input size {tuple(x.shape[-2:])}{grown} is not divisible by {f}")
         b = x.shape[0]
         c_noise = torch.as_tensor(c_noise, dtype=x.dtype, device=x.device).reshape(-1).expand(b)
         emb = self.emb_mlp(self.embed(c_noise).to(x.dtype))
@@ -159,6 +169,8 @@ class UNet(nn.Module):
             if mask is None:
                 raise ValueError("this U-Net takes the land mask as an input channel: pass mask")
             x = torch.cat([x, expand_mask(mask, x)], dim=1)
+        if m:
+            x = F.pad(x, (m, m, m, m))  # the ring of land: fields 0 and mask 0
 
         h = self.conv_in(x)
         skips = [h]
@@ -172,4 +184,5 @@ class UNet(nn.Module):
                 h = block(torch.cat([h, skips.pop()], dim=1), emb)
             else:
                 h = block(h)
-        return self.conv_out(F.silu(self.norm_out(h)))
+        out = self.conv_out(F.silu(self.norm_out(h)))
+        return out[..., m:out.shape[-2] - m, m:out.shape[-1] - m] if m else out

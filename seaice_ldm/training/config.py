@@ -103,6 +103,9 @@ class DiffusionTrainConfig:
     out: str = "runs/diffusion"
     space: str = "latent"  # "latent": on a VAE's latents; "data": on the normalised fields
     vae_checkpoint: str = ""  # required for space = "latent"
+    # warm start: begin from the EMA weights of this diffusion run (fresh optimiser and stopping rule); for
+    # fine-tuning a converged model after a change that keeps every weight's shape, e.g. [unet] margin
+    init_from: str = ""
     data: DataConfig = field(default_factory=DataConfig)
     unet: UNetConfig = field(default_factory=lambda: UNetConfig(in_channels=8, out_channels=8))
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import torch
 from tqdm.auto import tqdm
 
 from seaice_ldm.checkpoints.build import bounds_tensors, load_model, model_id
-from seaice_ldm.checkpoints.format import CONFIG_FILE, CheckpointError, read_meta
+from seaice_ldm.checkpoints.format import CONFIG_FILE, CheckpointError, load_into, load_weights, read_meta
 from seaice_ldm.data import VARIABLES
 from seaice_ldm.diffusion.coverage import NoiseCoverage, leading_mode_std, noise_levels_for, share_of_sigmas_above
 from seaice_ldm.diffusion.loss import EDMLoss
@@ -117,6 +118,29 @@ def choose_noise_levels(x: torch.Tensor, cfg: DiffusionTrainConfig, verbose: boo
     return {"leading_mode_std": round(spread, 4), "share_above": round(cov.share_above, 5)}
 
 
+def warm_start(precond: EDMPrecond, cfg: DiffusionTrainConfig, prepared: PreparedData) -> dict:
+    """Load the EMA weights of the diffusion run ``cfg.init_from`` into ``precond``; refuse a run of another
+    space, data normalisation or network (only ``[unet] margin`` may differ). Returns what to record."""
+    src = Path(cfg.init_from)
+    meta = read_meta(src)
+    if meta.get("kind") != "diffusion" or meta.get("space") != cfg.space:
+        raise CheckpointError(f"init_from = {src}: not a {cfg.space}-space diffusion run "
+                              f"(kind {meta.get('kind')!r}, space {meta.get('space')!r})")
+    own = {k: v for k, v in config_to_dict(cfg.unet).items() if k != "margin"}
+    theirs = {k: v for k, v in meta["config"]["unet"].items() if k != "margin"}
+    differ = sorted(k for k in own if json.dumps(own[k]) != json.dumps(theirs.get(k)))
+    if differ:
+        raise CheckpointError(f"init_from = {src}: its [unet] differs in {differ}; only margin may change")
+    if meta["norm_stats"] != json.loads(json.dumps(prepared.stats.to_dict())):
+        raise CheckpointError(f"init_from = {src}: it was trained on differently normalised data")
+    if cfg.space == "latent" and meta["config"].get("vae_checkpoint") != cfg.vae_checkpoint:
+        raise CheckpointError(f"init_from = {src}: it was trained on the latents of another VAE "
+                              f"({meta['config'].get('vae_checkpoint')!r}, not {cfg.vae_checkpoint!r})")
+    load_into(precond, load_weights(src, "ema", meta), str(src))
+    return {"run": str(src), "run_id": meta["run_id"], "step": meta["step"], "wall_time_s": meta.get("wall_time_s"),
+            "margin": meta["config"]["unet"].get("margin", 0)}
+
+
 def train_diffusion(
     cfg: DiffusionTrainConfig, device: str | None = None, resume: bool = True, progress: bool = True
 ) -> Path:
@@ -138,6 +162,11 @@ def train_diffusion(
     precond = EDMPrecond(UNet(cfg.unet), sigma_data=cfg.diffusion.sigma_data)
     meta = {**_base_meta("diffusion", cfg, prepared, out, resume), "space": cfg.space, "noise_coverage": coverage,
             **extra}
+    if cfg.init_from:  # a resumed run keeps the record of where it started; its own weights are loaded below
+        resuming = resume and (out / CONFIG_FILE).exists()
+        record = read_meta(out).get("init_from") if resuming else warm_start(precond, cfg, prepared)
+        if record:
+            meta["init_from"] = record
 
     def loss_of(module: EDMPrecond) -> EDMLoss:
         d = cfg.diffusion
