@@ -205,7 +205,10 @@ def frontier_lines(frontier: dict | None) -> list[str]:
              f"Two sizes of latent diffusion model were trained on the censored VAE's latents under the same rule and "
              f"scored by fair CRPS ({frontier['setup']['members']} members against {frontier['setup']['test_states']} "
              f"held-out states, {frontier['setup']['sampler']} {frontier['setup']['steps']} steps). The shipped size is "
-             "the cheapest within 5 % of the best (`scripts/latent_frontier.py`, `docs/frontier.json`).", "",
+             "the cheapest within 5 % of the best (`scripts/latent_frontier.py`, `docs/frontier.json`). Candidates: "
+             + ", ".join(f"`{r['path']}` ({r['steps_trained']} steps)" for r in frontier["candidates"].values())
+             + "; a stage-1 run is on the bare grid, and the ring of land of stage 2 multiplies the U-Net FLOPs of "
+             "either size by the same factor.", "",
              "| candidate | channels | parameters | GFLOP / state | CRPS sic | CRPS sit | relative CRPS | shipped |",
              "|---|---|---|---|---|---|---|---|"]
     for name, r in frontier["candidates"].items():

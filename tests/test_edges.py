@@ -7,7 +7,7 @@ import pytest
 
 from seaice_ldm.data import get_grid
 from seaice_ldm.evaluation.edges import (
-    contour_lines, edge_length, edge_probability, grid_edge, iiee, iiee_sic, ice_mask, isolated_ice_cells, line_length,
+    contour_lines, edge_length, edge_probability, grid_edge, iiee, iiee_sic, ice_mask, isolated_ice_cells, isolated_pack_gaps, line_length,
     miz_area, miz_width,
 )
 
@@ -160,6 +160,32 @@ def test_speckle_matches_a_neighbour_count_on_random_fields():
     at_edge = (ice & (neighbours == 0) & (ocean_ring == 8) & near).sum(axis=(1, 2))
     assert 0 < at_edge.sum() < open_water.sum()
     assert isolated_ice_cells(sic, open_water=True, within=grid_edge((30, 40), 2)).tolist() == at_edge.tolist()
+
+
+def test_pack_gaps_are_single_cells_below_0_8_inside_pack_ice_at_sea():
+    sic = np.full((2, 9, 9), 0.95)
+    sic[0, 2, 2] = 0.79                  # a gap
+    sic[0, 6, 6] = 0.8                   # at the threshold: pack, not a gap
+    sic[0, 4, 7] = sic[0, 5, 8] = 0.5    # diagonal neighbours: one patch of two cells, not a gap
+    sic[0, 0, 4] = 0.0                   # on the border (beyond it is not land): a gap
+    sic[1, 1, 1] = 0.3
+    sic[1, 0, 0] = np.nan                # land next to (1, 1): not at sea
+    sic[1, 7, 7] = 0.6
+    sic[1, 6, 6] = 0.7                   # touches (7, 7)
+    assert isolated_pack_gaps(sic).tolist() == [2, 0]
+
+
+def test_pack_gaps_match_a_neighbour_count_on_random_fields():
+    rng = np.random.default_rng(5)
+    sic = np.where(rng.random((4, 30, 40)) < 0.1, rng.uniform(0.0, 0.8, (4, 30, 40)), rng.uniform(0.8, 1.0, (4, 30, 40)))
+    sic[:, 10:13, 20:22] = np.nan
+    gap = np.isfinite(sic) & (np.nan_to_num(sic, nan=1.0) < 0.8)
+    pack_at_sea = np.pad(np.isfinite(sic) & ~gap, ((0, 0), (1, 1), (1, 1)), constant_values=True)
+    surrounded = np.all([pack_at_sea[:, 1 + a:31 + a, 1 + b:41 + b]
+                         for a in (-1, 0, 1) for b in (-1, 0, 1) if (a, b) != (0, 0)], axis=0)
+    expected = (gap & surrounded).sum(axis=(1, 2))
+    assert expected.min() > 0
+    assert isolated_pack_gaps(sic).tolist() == expected.tolist()
 
 
 def test_grid_edge_marks_the_border_band():

@@ -14,6 +14,7 @@ from .edges import (
     iiee,
     iiee_sic,
     isolated_ice_cells,
+    isolated_pack_gaps,
     miz_area,
     miz_width,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "iiee",
     "iiee_sic",
     "isolated_ice_cells",
+    "isolated_pack_gaps",
     "miz_area",
     "miz_width",
     "DEFAULT_BOUNDS",

@@ -11,7 +11,7 @@ Pure numpy functions on ``(y, x)`` fields in the canonical layout (land NaN, pro
 - MIZ width = MIZ area (0.15 < sic < 0.8) / ice-edge length (e.g. Strong & Rigor 2013 use the same
   area-over-perimeter idea).
 - Speckle: ice cells (sic > 0.15) with no ice among their 8 neighbours, i.e. 8-connected ice patches of
-  one cell (scipy.ndimage.label).
+  one cell (scipy.ndimage.label); gaps in the pack: the same for cells below sic = 0.8 among pack ice.
 """
 
 from __future__ import annotations
@@ -149,3 +149,11 @@ def isolated_ice_cells(sic: np.ndarray, threshold: float = EXTENT_THRESHOLD, ope
             single &= within
         counts[i] = int(single.sum())
     return counts.reshape(ice.shape[:-2])
+
+
+def isolated_pack_gaps(sic: np.ndarray) -> np.ndarray:
+    """Single cells below the pack's threshold (sic < 0.8, the MIZ's inner edge) whose 8 neighbours are all
+    pack ice at sea (sic >= 0.8, no land): the pack's speckle, each a closed loop of the sic = 0.8 contour;
+    an integer array of shape ``(...)``."""
+    # a gap is an isolated cell of 1 - sic > 1 - 0.8 with only ocean around it
+    return isolated_ice_cells(1.0 - np.asarray(sic, dtype=np.float64), threshold=1.0 - MIZ_UPPER, open_water=True)

@@ -26,6 +26,7 @@ from seaice_ldm.evaluation import (
     grid_edge,
     ice_integrals,
     isolated_ice_cells,
+    isolated_pack_gaps,
     mean_spectrum,
     reconstruction_errors,
     small_scale_ratio,
@@ -45,8 +46,9 @@ INTEGRALS = ("extent", "area", "volume", "miz_area")
 SPECKLE = "isolated_ice_cells"
 SPECKLE_OPEN = "isolated_ice_cells_open_water"
 SPECKLE_EDGE = "isolated_ice_cells_open_water_grid_edge"
+PACK_GAPS = "isolated_pack_gaps"
 EDGE_WIDTH = 2  # cells from the grid's border
-SPECKLES = (SPECKLE, SPECKLE_OPEN, SPECKLE_EDGE)
+SPECKLES = (SPECKLE, SPECKLE_OPEN, SPECKLE_EDGE, PACK_GAPS)
 BASELINE = "validation-year states"
 
 
@@ -66,7 +68,8 @@ def integral_stats(ds: xr.Dataset) -> dict[str, dict[str, float]]:
     values = ice_integrals(ds).assign({
         SPECKLE: (dim, isolated_ice_cells(sic)),
         SPECKLE_OPEN: (dim, isolated_ice_cells(sic, open_water=True)),
-        SPECKLE_EDGE: (dim, isolated_ice_cells(sic, open_water=True, within=edge))})
+        SPECKLE_EDGE: (dim, isolated_ice_cells(sic, open_water=True, within=edge)),
+        PACK_GAPS: (dim, isolated_pack_gaps(sic))})
     return {k: {"mean": float(values[k].mean()), "std": float(values[k].std())} for k in INTEGRALS + SPECKLES}
 
 
@@ -299,9 +302,11 @@ def to_markdown(results: dict[str, Any]) -> str:
               "ice cells (sic > 0.15) without ice among their 8 neighbours, per state; in open water: those of them "
               "without land among their 8 neighbours (the others lie at the coast, in bays and channels the grid "
               f"leaves narrow); at the grid's edge: those in open water within {EDGE_WIDTH} cells of the grid's "
-              "border.",
-              "", "| source | extent | area | volume | MIZ area | speckle | in open water | at the grid's edge |",
-              "|---|---|---|---|---|---|---|---|"]
+              "border. Gaps in the pack: single cells below sic = 0.8 whose 8 neighbours are all pack ice (sic >= 0.8) "
+              "at sea, each a small closed loop of the MIZ's inner contour.",
+              "", "| source | extent | area | volume | MIZ area | speckle | in open water | at the grid's edge "
+              "| gaps in the pack |",
+              "|---|---|---|---|---|---|---|---|---|"]
     rows = {"reference": results["reference"]["integrals"], **{k: g["integrals"] for k, g in gens.items()}}
     for name, stats in rows.items():
         lines.append(f"| {name} | " + " | ".join(f"{stats[k]['mean']:.2f} ± {stats[k]['std']:.2f}"
