@@ -7,8 +7,8 @@ import pytest
 
 from seaice_ldm.data import get_grid
 from seaice_ldm.evaluation.edges import (
-    contour_lines, edge_length, edge_probability, grid_edge, iiee, iiee_sic, ice_mask, isolated_ice_cells, isolated_pack_gaps, line_length,
-    miz_area, miz_width,
+    contour_lines, edge_length, edge_probability, grid_edge, iiee, iiee_sic, ice_mask, isolated_ice_cells,
+    isolated_pack_gaps, line_length, miz_area, miz_width,
 )
 
 N, DX = 400, 10e3
