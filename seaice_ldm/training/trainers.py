@@ -24,10 +24,14 @@ from seaice_ldm.training.loop import TrainingData, train
 from seaice_ldm.training.prepare import PreparedData, prepare
 
 
+def _resumed_meta(out: Path, resume: bool) -> dict | None:
+    """The record of the run in ``out`` that this one resumes, or None for a fresh run."""
+    return read_meta(out) if resume and (out / CONFIG_FILE).exists() else None
+
+
 def _run_id(out: Path, resume: bool) -> str:
-    if resume and (out / CONFIG_FILE).exists():
-        return read_meta(out)["run_id"]
-    return uuid.uuid4().hex[:12]
+    previous = _resumed_meta(out, resume)
+    return previous["run_id"] if previous else uuid.uuid4().hex[:12]
 
 
 def _base_meta(kind: str, cfg, prepared: PreparedData, out: Path, resume: bool) -> dict:
@@ -163,8 +167,8 @@ def train_diffusion(
     meta = {**_base_meta("diffusion", cfg, prepared, out, resume), "space": cfg.space, "noise_coverage": coverage,
             **extra}
     if cfg.init_from:  # a resumed run keeps the record of where it started; its own weights are loaded below
-        resuming = resume and (out / CONFIG_FILE).exists()
-        record = read_meta(out).get("init_from") if resuming else warm_start(precond, cfg, prepared)
+        previous = _resumed_meta(out, resume)
+        record = previous.get("init_from") if previous else warm_start(precond, cfg, prepared)
         if record:
             meta["init_from"] = record
 
