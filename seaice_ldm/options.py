@@ -108,6 +108,7 @@ class SampleRequest:
     seed: int = 0
     date: str | None = None  # ISO date; None = all seasons, unconditional; "random" = all seasons, a date each
     guidance: float = 1.0  # classifier-free guidance scale (1 = plain conditional)
+    no_ice_rule: bool = True  # thickness, damage and drift set to 0 where sic <= 0 (data.no_ice_rule)
 
     def __post_init__(self):
         check_choice("space", self.space, SPACES)
@@ -122,6 +123,9 @@ class SampleRequest:
                 or not 0.0 <= g <= MAX_GUIDANCE:
             raise ValueError(f"guidance must be a number between 0 and {MAX_GUIDANCE:g}, got {g!r}")
         object.__setattr__(self, "guidance", float(g))
+        if not isinstance(self.no_ice_rule, (bool, np.bool_)):
+            raise ValueError(f"no_ice_rule must be true or false, got {self.no_ice_rule!r}")
+        object.__setattr__(self, "no_ice_rule", bool(self.no_ice_rule))
 
     def days_of_year(self) -> np.ndarray | None:
         """Each member's 0-based day of the year (the model's condition); None for the unconditional model.

@@ -25,6 +25,7 @@ from seaice_ldm.checkpoints.build import Loaded, check_pair, load_model
 from seaice_ldm.checkpoints.format import CheckpointError, load_weights
 from seaice_ldm.data import (VARIABLES, Grid, canonical_coords, clip_to_bounds, denormalise, make_dataset,
                              normalise, open_dataset, to_arrays)
+from seaice_ldm.data.derived import no_ice_rule as apply_no_ice_rule
 from seaice_ldm.diffusion.samplers import get_sampler
 from seaice_ldm.diffusion.schedules import RHO, SIGMA_MAX, SIGMA_MIN, karras_sigmas
 from seaice_ldm.models.device import pick_device
@@ -137,7 +138,8 @@ class Pipeline:
 
     def sample(self, space: str = "latent", decoder: str = "censored", members: int = DEFAULT_MEMBERS,
                steps: int = DEFAULT_STEPS, sampler: str = DEFAULT_SAMPLER, seed: int = 0, batch_size: int | None = None,
-               callback: Callable[[dict], None] | None = None, date=None, guidance: float = 1.0) -> xr.Dataset:
+               callback: Callable[[dict], None] | None = None, date=None, guidance: float = 1.0,
+               no_ice_rule: bool = True) -> xr.Dataset:
         """An ensemble of ``members`` states ``(member, y, x)`` in physical units, land NaN.
 
         ``date`` (e.g. ``"2008-03-15"``) conditions a date-conditioned model on that day of the year;
@@ -145,15 +147,16 @@ class Pipeline:
         through the date condition, each member for a day of the year drawn from the seed (recorded in the
         ``day_of_year`` coordinate). ``guidance`` is the
         classifier-free guidance scale w in ``D = D_uncond + w (D_date - D_uncond)`` (1 = plain conditional).
+        ``no_ice_rule`` sets thickness, damage and drift to 0 where sic <= 0 (:func:`seaice_ldm.data.no_ice_rule`).
         """
         return self.sample_decoders(space, (decoder,), members, steps, sampler, seed, batch_size, callback,
-                                    date, guidance)[decoder]
+                                    date, guidance, no_ice_rule)[decoder]
 
     def sample_decoders(self, space: str, decoders: tuple[str, ...] = DECODERS, members: int = DEFAULT_MEMBERS,
                         steps: int = DEFAULT_STEPS, sampler: str = DEFAULT_SAMPLER, seed: int = 0,
                         batch_size: int | None = None,
                         callback: Callable[[dict], None] | None = None, date=None,
-                        guidance: float = 1.0) -> dict[str, xr.Dataset]:
+                        guidance: float = 1.0, no_ice_rule: bool = True) -> dict[str, xr.Dataset]:
         """Ensembles for several decoders from the same seed (and date, see :meth:`sample`).
 
         In data space the censored and Gaussian versions are the *same* samples, clipped to the bounds
@@ -162,7 +165,7 @@ class Pipeline:
         """
         try:
             req = SampleRequest(space, decoders[0] if decoders else "censored", members, steps, sampler, seed,
-                                date, guidance)
+                                date, guidance, no_ice_rule)
         except ValueError as err:
             raise SamplingError(str(err)) from None
         days = req.days_of_year()
@@ -274,6 +277,7 @@ class Pipeline:
             "seed": req.seed,
             "date": {None: "all seasons", RANDOM_DATES: "all seasons, random dates"}.get(req.date, req.date),
             "guidance": req.guidance,
+            "no_ice_rule": "sit, sid, siu, siv set to 0 where sic <= 0" if req.no_ice_rule else "off",
             "device": str(self.device),
             "seconds": round(seconds, 3),
         })
@@ -282,7 +286,7 @@ class Pipeline:
                 "long_name": "day of the year the member was sampled for (1 = 1 January 00:00)", "units": "1"}))
         if decoder == "censored":  # point output of the censored decoder: the mean clipped to the bounds
             ds = clip_to_bounds(ds)
-        return ds
+        return apply_no_ice_rule(ds) if req.no_ice_rule else ds
 
     @torch.no_grad()
     def reconstruct(self, states: xr.Dataset, decoder: str = "censored", batch_size: int = 32) -> xr.Dataset:

@@ -87,12 +87,12 @@ class FakePipeline:
         return dict(self.grid.coords(land=~self.ocean))
 
     def sample(self, space="latent", decoder="censored", members=8, steps=10, sampler="dpmpp2m", seed=0,
-               batch_size=None, callback=None, date=None, guidance=1.0):
+               batch_size=None, callback=None, date=None, guidance=1.0, no_ice_rule=True):
         return self.sample_decoders(space, (decoder,), members, steps, sampler, seed, batch_size, callback, date,
-                                    guidance)[decoder]
+                                    guidance, no_ice_rule)[decoder]
 
     def sample_decoders(self, space, decoders=("censored", "gaussian"), members=8, steps=10, sampler="dpmpp2m",
-                        seed=0, batch_size=None, callback=None, date=None, guidance=1.0):
+                        seed=0, batch_size=None, callback=None, date=None, guidance=1.0, no_ice_rule=True):
         if date is not None and not self._date_conditioned:
             raise ValueError("not date-conditioned")
         with self._lock:

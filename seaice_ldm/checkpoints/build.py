@@ -12,7 +12,7 @@ import torch
 from seaice_ldm.data import NormStats, normalised_bounds
 from seaice_ldm.diffusion.precond import EDMPrecond
 from seaice_ldm.models.unet import UNet, UNetConfig
-from seaice_ldm.models.vae import VAE, VAEConfig
+from seaice_ldm.models.vae import VAE, VAE_SCALES, VAEConfig
 from seaice_ldm.checkpoints.format import CheckpointError, load_into, load_weights, read_meta
 from seaice_ldm.options import DECODERS, SPACES
 
@@ -74,6 +74,8 @@ RULES: dict[str, dict[str, Rule]] = {
         "decoder": (lambda v: v in DECODERS, f"one of {list(DECODERS)}"),
         "kl_weight": (lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
         "init_log_scale": FINITE,
+        "scale": (lambda v: v in VAE_SCALES, f"one of {list(VAE_SCALES)}"),
+        "fit_scale": (lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
     },
     "unet": {
         "in_channels": POSITIVE_INT,

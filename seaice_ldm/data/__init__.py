@@ -5,7 +5,7 @@ of docs/DESIGN.md.
 """
 
 from .canonical import canonical_coords, cf_encoding, check_canonical, make_dataset, variable_attrs, with_cf
-from .derived import drift_speed, sea_ice_extent
+from .derived import drift_speed, no_ice_rule, sea_ice_extent
 from .dims import SAMPLE_DIMS, SPATIAL_DIMS, sample_dim
 from .geography import (
     build_coastline,
@@ -51,7 +51,7 @@ from .variables import (
 
 __all__ = [
     "canonical_coords", "cf_encoding", "check_canonical", "make_dataset", "variable_attrs", "with_cf",
-    "drift_speed", "sea_ice_extent",
+    "drift_speed", "no_ice_rule", "sea_ice_extent",
     "SAMPLE_DIMS", "SPATIAL_DIMS", "sample_dim",
     "build_coastline", "cartopy_crs", "configure_cartopy", "graticule", "load_coastline", "project_lonlat",
     "projected_coastline", "sea_labels",

@@ -1,4 +1,5 @@
-"""Quantities derived from the canonical variables, each defined once: drift speed and sea-ice extent."""
+"""Quantities derived from the canonical variables, each defined once: drift speed, sea-ice extent, and the
+no-ice rule that makes a state physically consistent."""
 
 from __future__ import annotations
 
@@ -24,3 +25,21 @@ def sea_ice_extent(sic: xr.DataArray, cell_area: xr.DataArray) -> xr.DataArray:
     # extent = sum_{sic > 0.15} A
     extent = cell_area.where(sic > EXTENT_THRESHOLD).sum(SPATIAL_DIMS) * M2_TO_MKM2
     return extent.assign_attrs(units="1e6 km2", long_name="sea-ice extent (sic > 0.15)")
+
+
+#: the variables that describe ice, and so are 0 where there is none (the data's convention)
+ICE_PROPERTIES = ("sit", "sid", "siu", "siv")
+
+
+def no_ice_rule(ds: xr.Dataset) -> xr.Dataset:
+    """Thickness, damage and drift set to exactly 0 where a state has no ice (``sic <= 0``: censored at 0, or
+    a Gaussian decoder's concentration at or below it), as in the data; land (NaN) and ``sic`` itself untouched.
+
+    A modelling choice (docs/DESIGN.md, "No ice, no thickness"): the generators learn it only approximately,
+    and a cell without ice that carries thickness or drift is physically inconsistent.
+    """
+    no_ice = ds["sic"] <= 0.0  # NaN (land) compares False
+    out = ds.copy()
+    for name in (n for n in ICE_PROPERTIES if n in ds.data_vars):
+        out[name] = ds[name].where(~no_ice, 0.0).assign_attrs(ds[name].attrs)
+    return out

@@ -8,6 +8,7 @@ the physical bounds of each variable (Finn et al. 2024, following the Tobit mode
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -37,6 +38,12 @@ class VAEConfig:
     decoder: str = "censored"
     kl_weight: float = 1e-3
     init_log_scale: float = -1.0
+    # "variable": one learned scale per variable; "cell": the decoder predicts a log-scale for every cell
+    scale: str = "variable"
+    # > 0: the decoder's mean is fitted as if every scale were this fixed value (normalised units), and the
+    # scales are fitted by their own likelihood with the mean held fixed (docs/DESIGN.md, "The autoencoder");
+    # 0: mean and scales are fitted together by one likelihood
+    fit_scale: float = 0.0
 
     def __post_init__(self):
         self.channels = tuple(self.channels)
@@ -44,6 +51,15 @@ class VAEConfig:
             raise ValueError("VAEConfig.channels must name at least one level")
         if self.decoder not in DECODERS:
             raise ValueError(f"VAEConfig.decoder must be one of {DECODERS}, got {self.decoder!r}")
+        if self.scale not in VAE_SCALES:
+            raise ValueError(f"VAEConfig.scale must be one of {VAE_SCALES}, got {self.scale!r}")
+        if not (self.fit_scale >= 0 and math.isfinite(self.fit_scale)):
+            raise ValueError(f"VAEConfig.fit_scale must be a finite number >= 0, got {self.fit_scale!r}")
+
+    @property
+    def decoder_outputs(self) -> int:
+        """Channels of the decoder's head: the means, and a log-scale per variable when ``scale = "cell"``."""
+        return self.in_channels * (2 if self.scale == "cell" else 1)
 
     @property
     def downsampling_factor(self) -> int:
@@ -55,6 +71,11 @@ def kl_standard_normal(mean: Tensor, logvar: Tensor) -> Tensor:
     """Elementwise KL(N(mean, exp(logvar)) || N(0, 1))."""
     # KL = 0.5 (mu^2 + sigma^2 - 1 - ln sigma^2)  (Kingma & Welling 2014, appendix B)
     return 0.5 * (mean.square() + torch.exp(logvar) - 1.0 - logvar)
+
+
+#: The decoder's scale: one learned per variable, or predicted by the decoder for every cell.
+VAE_SCALES = ("variable", "cell")
+LOG_SCALE_MIN, LOG_SCALE_MAX = -9.0, 3.0  # a per-cell log-scale's range (normalised units)
 
 
 class _Encoder(nn.Module):
@@ -102,11 +123,12 @@ class _Decoder(nn.Module):
         self.head = nn.Sequential(
             nn.Conv2d(c + 1, c, 3, padding=1),
             nn.SiLU(),
-            nn.Conv2d(c, cfg.in_channels, 3, padding=1),
+            nn.Conv2d(c, cfg.decoder_outputs, 3, padding=1),
         )
 
     def forward(self, z: Tensor, mask_latent: Tensor, mask: Tensor) -> Tensor:
-        """Decode; the full-resolution mask enters just before the last convolutions."""
+        """Decode to the head's outputs (:attr:`VAEConfig.decoder_outputs`); the full-resolution mask enters
+        just before the last convolutions."""
         h = self.blocks(self.conv_in(torch.cat([z, mask_latent], dim=1)))
         h = F.silu(self.norm_out(h))
         return self.head(torch.cat([h, mask], dim=1))
@@ -169,12 +191,21 @@ class VAE(nn.Module):
         mean, logvar = self.encoder(x, mask).chunk(2, dim=1)
         return mean, logvar.clamp(-30.0, 20.0)
 
-    def decode(self, z: Tensor, mask: Tensor) -> Tensor:
-        """Decoder mean ``mu`` ``(B, C, H, W)`` from latents ``z`` and the full-resolution mask."""
+    def decode_params(self, z: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """Decoder mean ``mu`` ``(B, C, H, W)`` and log-scale (per cell ``(B, C, H, W)``, or the learned
+        per-variable ``(C,)``) from latents ``z`` and the full-resolution mask."""
         f = self.downsampling_factor
         b, _, h, w = z.shape
         mask = expand_mask(mask, z.new_empty(b, 1, h * f, w * f))
-        return self.decoder(z, latent_mask(mask, f), mask)
+        out = self.decoder(z, latent_mask(mask, f), mask)
+        if self.cfg.scale == "cell":
+            mu, log_scale = out.chunk(2, dim=1)
+            return mu, log_scale.clamp(LOG_SCALE_MIN, LOG_SCALE_MAX)
+        return out, self.log_scale
+
+    def decode(self, z: Tensor, mask: Tensor) -> Tensor:
+        """Decoder mean ``mu`` ``(B, C, H, W)`` from latents ``z`` and the full-resolution mask."""
+        return self.decode_params(z, mask)[0]
 
     def point(self, mu: Tensor) -> Tensor:
         """Point output: ``mu`` clipped to the bounds for the censored decoder, ``mu`` otherwise."""
@@ -184,14 +215,16 @@ class VAE(nn.Module):
         """Random output: a draw from the decoder distribution around ``mu``."""
         return sample_decoder(mu, self.log_scale, self.lower, self.upper, self.censored, generator)
 
-    def nll(self, x: Tensor, mu: Tensor, mask: Tensor) -> Tensor:
-        """Per-element NLL ``(B, C, H, W)`` of ``x`` under the decoder; exactly 0 on land."""
+    def nll(self, x: Tensor, mu: Tensor, mask: Tensor, log_scale: Tensor | None = None) -> Tensor:
+        """Per-element NLL ``(B, C, H, W)`` of ``x`` under the decoder with ``log_scale`` (default: the
+        learned per-variable scales); exactly 0 on land."""
+        log_scale = self.log_scale if log_scale is None else log_scale
         ocean = expand_mask(mask, x) > 0.5
         x = torch.where(ocean, x, torch.zeros_like(x))  # NaN-free land, so gradients stay finite
         if self.censored:
-            nll = censored_gaussian_nll(x, mu, self.log_scale, self.lower, self.upper)
+            nll = censored_gaussian_nll(x, mu, log_scale, self.lower, self.upper)
         else:
-            nll = gaussian_nll(x, mu, self.log_scale)
+            nll = gaussian_nll(x, mu, log_scale)
         return torch.where(ocean, nll, torch.zeros_like(nll))
 
     def loss(
@@ -199,22 +232,33 @@ class VAE(nn.Module):
     ) -> dict[str, Tensor]:
         """Negative ELBO terms on a batch.
 
-        Returns ``loss = nll + kl_weight * kl`` with ``nll`` the mean NLL over ocean cells and
-        variables, ``nll_per_var`` ``(C,)`` the mean over ocean cells per variable, and ``kl`` the
-        mean KL per latent element. ``z`` is drawn by reparameterisation, seeded by ``generator``.
+        Returns ``score = nll + kl_weight * kl`` (the negative ELBO with a weighted KL term, which the
+        stopping rule watches) with ``nll`` the mean NLL over ocean cells and variables, ``nll_per_var``
+        ``(C,)`` the mean over ocean cells per variable, and ``kl`` the mean KL per latent element; and
+        ``loss``, what training minimises: ``score`` itself, or with ``fit_scale > 0`` the NLL of the mean
+        at that fixed scale plus the NLL of the scales with the mean held fixed (and the KL term).
+        ``z`` is drawn by reparameterisation, seeded by ``generator``.
         """
         mask = expand_mask(mask, x)
         mean, logvar = self.encode(x, mask)
         eps = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
         # reparameterisation trick (Kingma & Welling 2014, eq. 10)
         z = mean + torch.exp(0.5 * logvar) * eps
-        mu = self.decode(z, mask)
+        mu, log_scale = self.decode_params(z, mask)
         n_ocean = (mask > 0.5).sum().clamp(min=1)
-        nll_per_var = self.nll(x, mu, mask).sum(dim=(0, 2, 3)) / n_ocean
-        nll = nll_per_var.mean()
+
+        def per_var(mu: Tensor, log_scale: Tensor) -> Tensor:
+            return self.nll(x, mu, mask, log_scale).sum(dim=(0, 2, 3)) / n_ocean
+
         kl = kl_standard_normal(mean, logvar).mean()
-        loss = nll + self.cfg.kl_weight * kl  # negative ELBO with a weighted KL term
-        return {"loss": loss, "nll": nll, "kl": kl, "nll_per_var": nll_per_var}
+        fit = self.cfg.fit_scale
+        nll_per_var = per_var(mu.detach() if fit else mu, log_scale)
+        nll = nll_per_var.mean()
+        score = nll + self.cfg.kl_weight * kl  # negative ELBO with a weighted KL term
+        loss = score
+        if fit:  # the mean sees a fixed scale: a weighted squared error inside the bounds, tail terms at them
+            loss = loss + per_var(mu, mu.new_full((), math.log(fit))).mean()
+        return {"loss": loss, "score": score, "nll": nll, "kl": kl, "nll_per_var": nll_per_var}
 
     def reconstruct(self, x: Tensor, mask: Tensor) -> Tensor:
         """Point reconstruction of ``x`` from the posterior mean."""

@@ -131,7 +131,8 @@ def _validate(loss_module: torch.nn.Module, data: TrainingData, cfg: OptimConfig
         devices = [info.device] if info.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices), _autocast(info.device, cfg.precision):
             torch.manual_seed(cfg.seed + i)
-            losses.append(float(loss_module(x.to(info.device), data.mask.to(info.device), doy.to(info.device))["loss"]))
+            out = loss_module(x.to(info.device), data.mask.to(info.device), doy.to(info.device))
+            losses.append(float(out.get("score", out["loss"])))  # "score": what the stopping rule watches
     return all_reduce_mean(sum(losses) / len(losses), info)
 
 
