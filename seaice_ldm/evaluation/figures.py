@@ -12,11 +12,21 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from seaice_ldm.data import MIZ_LOWER, MIZ_UPPER, VARIABLE_NAMES, VARIABLES, drift_speed, sample_dim  # noqa: E402
+from seaice_ldm.data import MIZ_LOWER, MIZ_UPPER, VARIABLES, drift_speed, sample_dim  # noqa: E402
 from seaice_ldm.evaluation.metrics import ice_integrals  # noqa: E402
 
 
 SYNTHETIC = "synthetic data, not observations"
+
+
+def _data_note(results: dict[str, Any]) -> str:
+    """What the states are, for the figure titles: synthetic only where the checkpoints say so."""
+    return f" ({SYNTHETIC})" if results["setup"].get("synthetic") else ""
+
+
+def _present(ds: xr.Dataset, names: tuple[str, ...]) -> tuple[str, ...]:
+    """``names`` that ``ds`` can draw (speed needs both velocity components)."""
+    return tuple(n for n in names if (n in ds) or (n == "speed" and "siu" in ds and "siv" in ds))
 
 
 def _sources(sets: dict[str, xr.Dataset]) -> dict[str, xr.Dataset]:
@@ -73,10 +83,10 @@ def _map(ax, ds: xr.Dataset, name: str, index: int):
     return image, units
 
 
-def samples_figure(sets: dict[str, xr.Dataset], path: Path) -> None:
+def samples_figure(sets: dict[str, xr.Dataset], path: Path, note: str = "") -> None:
     """First member of each generator (and a reference state) for sit, sic, sid and speed."""
     sources = _sources(sets)
-    columns = ("sit", "sic", "sid", "speed")
+    columns = _present(sets["reference"], ("sit", "sic", "sid", "speed"))
     fig, axes = _map_axes(len(sources), len(columns), (3.0 * len(columns), 2.8 * len(sources)))
     for row, (label, ds) in enumerate(sources.items()):
         for col, name in enumerate(columns):
@@ -86,31 +96,34 @@ def samples_figure(sets: dict[str, xr.Dataset], path: Path) -> None:
             if row == len(sources) - 1:
                 fig.colorbar(image, ax=axes[:, col], orientation="horizontal", shrink=0.8, pad=0.01)
         _row_label(axes[row, 0], label)
-    fig.suptitle(f"Generated states next to held-out reference states ({SYNTHETIC}); "
+    fig.suptitle(f"Generated states next to held-out reference states{note}; "
                  f"MIZ contours {MIZ_LOWER} / {MIZ_UPPER}")
     fig.savefig(path, dpi=80)
     plt.close(fig)
 
 
-def sic_samples_figure(sets: dict[str, xr.Dataset], path: Path, n: int = 4) -> None:
-    """Several members (or states) of sea-ice concentration per source."""
-    sources = _sources(sets)
+def members_figure(sets: dict[str, xr.Dataset], path: Path, name: str = "sic", n: int = 4, note: str = "",
+                   reconstructions: bool = False) -> None:
+    """Several members (or states) of one variable per source (and the reconstructions when asked)."""
+    sources = sets if reconstructions else _sources(sets)
     fig, axes = _map_axes(len(sources), n, (2.6 * n, 2.5 * len(sources)))
     for row, (label, ds) in enumerate(sources.items()):
         count = ds.sizes[sample_dim(ds)]
         for col in range(n):
-            image, _ = _map(axes[row, col], ds, "sic", int(col * count / n))
+            image, units = _map(axes[row, col], ds, name, int(col * count / n))
         _row_label(axes[row, 0], label)
-    fig.colorbar(image, ax=axes, shrink=0.6, label="sic [1]")
-    fig.suptitle(f"Sea-ice concentration: members of each generator and reference states ({SYNTHETIC})")
+    fig.colorbar(image, ax=axes, shrink=0.6, label=f"{name} [{units}]")
+    fig.suptitle(f"{VARIABLES[name].long_name}: members of each generator and reference states{note}")
     fig.savefig(path, dpi=80)
     plt.close(fig)
 
 
 def histograms_figure(sets: dict[str, xr.Dataset], path: Path) -> None:
     """Cell-value histograms (log counts): the mass exactly at the bounds is the point of censoring."""
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4), layout="constrained")
-    for ax, name in zip(axes, ("sic", "sit", "sid")):
+    names = _present(sets["reference"], ("sic", "sit", "sid"))
+    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 4), layout="constrained", squeeze=False)
+    axes = axes[0]
+    for ax, name in zip(axes, names):
         lo, hi = VARIABLES[name].display_range
         bins = np.linspace(lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo), 61)
         for label, ds in sets.items():
@@ -130,9 +143,11 @@ def histograms_figure(sets: dict[str, xr.Dataset], path: Path) -> None:
 
 def spectra_figure(results: dict[str, Any], path: Path) -> None:
     """Radially averaged power spectra per variable, all sources on one panel each."""
-    fig, axes = plt.subplots(1, len(VARIABLE_NAMES), figsize=(4 * len(VARIABLE_NAMES), 3.6), layout="constrained")
+    names = list(results["reference"]["spectra"])
+    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.6), layout="constrained", squeeze=False)
+    axes = axes[0]
     curves = {"reference": results["reference"]["spectra"], **{k: g["spectra"] for k, g in results["generators"].items()}}
-    for ax, name in zip(axes, VARIABLE_NAMES):
+    for ax, name in zip(axes, names):
         for label, spectra in curves.items():
             k, p = spectra[name]
             ax.loglog(k, p, label=label, lw=2 if label == "reference" else 1,
@@ -148,7 +163,7 @@ def spectra_figure(results: dict[str, Any], path: Path) -> None:
 def integrals_figure(sets: dict[str, xr.Dataset], path: Path) -> None:
     """Distributions of extent, area, volume and MIZ area per source."""
     sources = {k: ice_integrals(v) for k, v in _sources(sets).items()}
-    keys = ("extent", "area", "volume", "miz_area")
+    keys = tuple(k for k in ("extent", "area", "volume", "miz_area") if k in next(iter(sources.values())))
     fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 4), layout="constrained")
     for ax, key in zip(axes, keys):
         data = [v[key].values for v in sources.values()]
@@ -160,8 +175,11 @@ def integrals_figure(sets: dict[str, xr.Dataset], path: Path) -> None:
 
 
 def save_figures(results: dict[str, Any], sets: dict[str, xr.Dataset], folder: Path) -> None:
-    samples_figure(sets, folder / "samples.png")
-    sic_samples_figure(sets, folder / "samples_sic.png")
+    note = _data_note(results)
+    samples_figure(sets, folder / "samples.png", note=note)
+    members_figure(sets, folder / "samples_sic.png", "sic", note=note)
+    if "sid" in sets["reference"]:  # damage lines: the reference, the reconstructions and every generator
+        members_figure(sets, folder / "samples_sid.png", "sid", note=note, reconstructions=True)
     histograms_figure(sets, folder / "histograms.png")
     spectra_figure(results, folder / "spectra.png")
     integrals_figure(sets, folder / "integrals.png")

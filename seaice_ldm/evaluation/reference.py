@@ -19,11 +19,16 @@ def data_config(meta: dict[str, Any]) -> DataConfig:
     return DataConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
-def held_out(meta: dict[str, Any]) -> tuple[xr.Dataset, xr.Dataset]:
-    """(test years, validation years) of the data a checkpoint was trained on (re-synthesised or re-opened)."""
+def held_out(meta: dict[str, Any]) -> dict[str, xr.Dataset]:
+    """The "train", "val" and "test" years of the data a checkpoint was trained on (re-synthesised or
+    re-opened)."""
     cfg = data_config(meta)
-    splits = split_by_year(load_source(cfg), val_years=cfg.val_years, test_years=cfg.test_years)
-    return splits["test"], splits["val"]
+    return split_by_year(load_source(cfg), val_years=cfg.val_years, test_years=cfg.test_years)
+
+
+def pipeline_splits(pipe) -> dict[str, xr.Dataset]:
+    """The splits of the data a pipeline's models were trained on (all its models share one data set)."""
+    return held_out(next(iter(pipe.generators.values())).diffusion.meta)
 
 
 def evenly(ds: xr.Dataset, n: int) -> xr.Dataset:
@@ -36,7 +41,7 @@ def write_reference(checkpoint: str | Path, out: str | Path, states: int = 48) -
     """Ship ``states`` test-year states (spread over the first test year) for the dashboard."""
     if states < 1:
         raise ValueError(f"--states must be at least 1, got {states}")
-    test, _ = held_out(read_meta(checkpoint))
+    test = held_out(read_meta(checkpoint))["test"]
     first_year = int(test.time.dt.year.min())
     picked = evenly(test.sel(time=str(first_year)), states).load()
     comment = (picked.attrs.get("comment", "") + f" Held-out test year {first_year}, {picked.sizes['time']} "

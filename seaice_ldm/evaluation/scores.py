@@ -54,24 +54,30 @@ def _paired_fields(
     return a, b
 
 
-def ensemble_crps(
+def crps_per_state(
     ds_ens: xr.Dataset, ds_ref: xr.Dataset, names: Iterable[str] | None = None
-) -> dict[str, float]:
-    """Mean fair CRPS of the ensemble per variable, over ocean cells and reference states.
+) -> dict[str, np.ndarray]:
+    """Fair CRPS of the ensemble per variable and reference state, ``{name: (n_ref,)}``.
 
     ``ds_ens`` has dims ``(member, y, x)`` and ``ds_ref`` ``(time, y, x)``. At each cell the members
     form the (climatological) predictive distribution for every reference state in turn:
-    ``mean_t sum_cells A CRPS_fair(ensemble(cell), ref_t(cell)) / sum_cells A`` with ``A`` the
-    ``cell_area`` coordinate (equal weights without it), in the units of the variable.
+    ``sum_cells A CRPS_fair(ensemble(cell), ref_t(cell)) / sum_cells A`` with ``A`` the ``cell_area``
+    coordinate (equal weights without it), in the units of the variable.
     """
     out = {}
     for name in common_names(ds_ens, ds_ref, names=names):
         ens, ref = _paired_fields(ds_ens, ds_ref, name)
         weights = _cell_weights(ds_ens, ds_ref, name)
         ens = np.sort(ens, axis=0)  # sort once, reused for every reference state
-        out[name] = float(np.mean([np.average(crps_fair(ens, y, 0, sorted_ensemble=True), weights=weights)
-                                   for y in ref]))
+        out[name] = np.array([np.average(crps_fair(ens, y, 0, sorted_ensemble=True), weights=weights) for y in ref])
     return out
+
+
+def ensemble_crps(
+    ds_ens: xr.Dataset, ds_ref: xr.Dataset, names: Iterable[str] | None = None
+) -> dict[str, float]:
+    """Mean fair CRPS of the ensemble per variable over the reference states (:func:`crps_per_state`)."""
+    return {name: float(np.mean(v)) for name, v in crps_per_state(ds_ens, ds_ref, names).items()}
 
 
 def _cell_weights(ds_a: xr.Dataset, ds_b: xr.Dataset, name: str) -> np.ndarray | None:

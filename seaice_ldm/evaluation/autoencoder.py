@@ -1,0 +1,58 @@
+"""What an autoencoder keeps of what scientists look at: its reconstructions scored against the states they
+reconstruct, noise-free (the decoder's point output of the posterior mean).
+
+One function serves the report and the autoencoder ablation (``scripts/score_vae_ablation.py``): the MIZ of the
+pairs (:mod:`.miz`), damage lines (:mod:`.damage`), small-scale power of every variable relative to the same
+states and roughness in the pack (:mod:`.smoothness`), bound violations and RMSE per variable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from seaice_ldm.evaluation import damage, miz, smoothness
+from seaice_ldm.evaluation.metrics import bound_violation_share, common_names, reconstruction_errors
+from seaice_ldm.evaluation.uncertainty import paired_difference, ratio_of_means
+
+
+def line_summary(ds: xr.Dataset) -> dict[str, float]:
+    """Damage lines of a data set pooled over its states: share of high-damage pack cells in lines, lines per
+    state, high-damage pack cells per state."""
+    pooled = damage.total(damage.damage_lines(ds))
+    return {"share": pooled.share, "lines_per_state": pooled.lines_per_state,
+            "high_cells_per_state": pooled.high_cells / max(pooled.states, 1)}
+
+
+def score_reconstruction(truth: xr.Dataset, rec: xr.Dataset, boxes: list[tuple[slice, slice]],
+                         seed: int = 0) -> dict[str, Any]:
+    """Every measure of reconstructions ``rec`` of the states ``truth`` (same states, same order)."""
+    names = common_names(truth, rec)
+    out: dict[str, Any] = {
+        "miz": miz.summarise(miz.paired_miz(truth, rec), seed=seed),
+        "errors": reconstruction_errors(truth, rec, names=names),
+        "bound_violation": bound_violation_share(rec),
+        "small_scale_ratio": {},
+        "roughness": {},
+    }
+    if "sid" in names and "sic" in names:
+        out["lines"] = line_summary(rec)
+    for name in names:
+        ref_power = smoothness.small_scale_power(truth[name], boxes)
+        out["small_scale_ratio"][name] = ratio_of_means(smoothness.small_scale_power(rec[name], boxes), ref_power,
+                                                        paired=True, seed=seed)
+        if name != "sic":
+            out["roughness"][name] = {
+                "reconstruction": float(np.nanmean(smoothness.roughness(rec[name], rec["sic"]))),
+                "truth": float(np.nanmean(smoothness.roughness(truth[name], truth["sic"])))}
+    return out
+
+
+def paired_misclassification(truth: xr.Dataset, rec_a: xr.Dataset, rec_b: xr.Dataset, seed: int = 0) -> dict:
+    """Misclassified share of the truth's MIZ cells, reconstructions ``a`` minus ``b`` of the same states, with
+    its interval over the states (paired)."""
+    a, b = miz.paired_miz(truth, rec_a), miz.paired_miz(truth, rec_b)
+    cells = np.maximum(a["miz_cells"], 1.0)
+    return paired_difference(a["misclassified"] / cells, b["misclassified"] / cells, seed=seed).to_dict()

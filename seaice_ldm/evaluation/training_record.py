@@ -1,0 +1,33 @@
+"""What the report says about how its models were trained and what they cost per generated state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from seaice_ldm.evaluation.flops import generation_cost
+from seaice_ldm.options import generator_label
+from seaice_ldm.pipeline import Pipeline
+
+
+def gflop_per_state(pipe: Pipeline, space: str, decoder: str, sampler: str, steps: int) -> float:
+    """Counted GFLOP to generate one state with a pipeline's model (VAE decoder included)."""
+    gen = pipe.generators[(space, "censored" if space == "data" else decoder)]
+    vae = gen.vae.module if gen.vae is not None else None
+    return generation_cost(gen.diffusion.module.net, pipe.grid.ny, pipe.grid.nx, sampler, steps, vae).total / 1e9
+
+
+def training_setup(pipe: Pipeline) -> dict[str, dict[str, Any]]:
+    """Training steps, stages and noise-level distribution of each diffusion model (they bear on claim 1)."""
+    out = {}
+    for (space, decoder), gen in pipe.generators.items():
+        meta = gen.diffusion.meta
+        edm = meta["config"]["diffusion"]
+        name = generator_label(space, decoder) if space == "latent" else "data-space DM"  # one model, two rules
+        history = meta.get("history", [])
+        best = min(history, key=lambda h: h["val_loss"]) if history else {}
+        out[name] = {"steps": int(meta["step"]), "p_mean": edm["p_mean"], "p_std": edm["p_std"],
+                     "sigma_max": edm["sigma_max"], "best_val_step": best.get("step"),
+                     "date_conditioned": gen.date_conditioned, "margin": meta["config"]["unet"].get("margin", 0)}
+        if meta.get("init_from"):  # a stage-2 fine-tune: say what it started from
+            out[name]["warm_start_steps"] = int(meta["init_from"]["step"])
+    return out
