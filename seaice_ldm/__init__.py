@@ -4,12 +4,7 @@ Public entry points: :func:`load_pipeline` (sampling), :mod:`seaice_ldm.data` (g
 synthetic data, loaders), ``seaice-ldm`` (the command line).
 """
 
-from importlib import metadata as _metadata
-
-try:
-    __version__ = _metadata.version("seaice-ldm")  # spelt once, in pyproject.toml
-except _metadata.PackageNotFoundError:  # a source tree on sys.path that was never installed
-    __version__ = "0+unknown"
+from seaice_ldm.options import VERSION as __version__  # spelt once, in pyproject.toml
 
 __all__ = ["__version__", "load_pipeline", "Pipeline"]
 

@@ -181,9 +181,7 @@ def _sample(args: argparse.Namespace) -> None:
         bar.n = info["batch"] * info["n"] + info["i"] + 1
         bar.refresh()
 
-    ds = pipe.sample(space=req.space, decoder=req.decoder, members=req.members, steps=req.steps,
-                     sampler=req.sampler, seed=req.seed, batch_size=args.batch_size, callback=progress,
-                     date=req.date, guidance=req.guidance)
+    ds = pipe.sample(req, callback=progress, batch_size=args.batch_size)
     bar.close()
     write_dataset(ds, args.out)
     print(f"wrote {args.out}: {req.members} members in {ds.attrs['seconds']:.2f} s on {pipe.device}")

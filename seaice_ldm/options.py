@@ -1,5 +1,5 @@
-"""The names every layer shares, spelt once: spaces, decoders, samplers, precisions, generator labels,
-request limits.
+"""The names every layer shares, spelt once: spaces, decoders, samplers, precisions, the generators (which
+model serves which decoder, labels, colours), request limits, the package version.
 
 Pure Python (no torch): the CLI's choices, the pipeline, the evaluation and the dashboard all read these,
 and :class:`SampleRequest` is the one validated form of "sample an ensemble like this".
@@ -8,7 +8,8 @@ and :class:`SampleRequest` is the one validated form of "sample an ensemble like
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from importlib import metadata
 
 import numpy as np
 import pandas as pd
@@ -17,13 +18,13 @@ import pandas as pd
 SPACES = ("latent", "data")
 #: The VAE decoder's likelihood: censored Gaussian (Tobit, mass at the physical bounds) or plain Gaussian.
 DECODERS = ("censored", "gaussian")
-#: Samplers -> (network evaluations of a full step, evaluations saved on the last step). Heun's last step,
-#: to sigma = 0, is an Euler step (Karras et al. 2022, Algorithm 1, line 6).
-SAMPLERS = {"dpmpp2m": (1, 0), "heun": (2, 1), "euler": (1, 0)}
+#: Sampler names; each one's function and network evaluations per step: ``seaice_ldm.diffusion.samplers.SAMPLERS``.
+SAMPLERS = ("dpmpp2m", "heun", "euler")
 DEFAULT_SAMPLER = "dpmpp2m"
 DEFAULT_STEPS = 10
 DEFAULT_MEMBERS = 8
-#: Arithmetic of training and sampling (bf16 autocast or float32); "auto" lets the device decide.
+#: Arithmetic of training and sampling (bf16 autocast or float32); "auto": bf16 where the device computes it
+#: natively. The one rule that turns a choice into arithmetic: ``seaice_ldm.models.device.resolve_precision``.
 PRECISIONS = ("auto", "float32", "bfloat16")
 
 #: Request limits, the same for the library, the CLI and the dashboard.
@@ -51,15 +52,63 @@ def all_seasons_way(way: str | None, date_conditioned: bool) -> tuple[str, str |
     return way, (RANDOM_DATES if way == "drawn" else None)
 
 
+def _package_version() -> str:
+    try:
+        return metadata.version("seaice-ldm")  # from pyproject.toml, through the installed distribution
+    except metadata.PackageNotFoundError:  # a source tree on sys.path that was never installed
+        return "0+unknown"
+
+
+#: The package version (``seaice_ldm.__version__``, and the release part of a checkpoint's ``code_version``).
+VERSION = _package_version()
+
+
+@dataclass(frozen=True)
+class GeneratorSpec:
+    """One trained generator of a checkpoints folder: where it runs, which decoders' outputs it serves, what
+    it is called and drawn with. Latent models have a VAE of their own decoder; the data-space model is one
+    model whose output serves both decoders (clipped to the bounds: censored; as it is: Gaussian)."""
+
+    space: str
+    decoder: str  # the decoder of its checkpoint (data space: "censored", the name it is held under)
+    serves: tuple[str, ...]  # the decoders whose outputs it gives
+    folder: str  # its diffusion checkpoint in a checkpoints folder
+    vae_folder: str | None  # the VAE that decodes its latents (None in data space)
+    label: str  # e.g. "LDM (censored)", "data-space DM"
+    short: str  # e.g. "LDM-C", for tight places (legends, badges)
+    colour: str  # one colour per generator, in the report's figures and the dashboard
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """``(space, decoder)``: how a pipeline holds it."""
+        return self.space, self.decoder
+
+    def output_label(self, decoder: str) -> str:
+        """Display name of its output under ``decoder``: its label, with the decoder where it serves several."""
+        check_choice("decoder", decoder, self.serves)
+        return self.label if len(self.serves) == 1 else f"{self.label} ({decoder})"
+
+
+#: Every generator a checkpoints folder can hold, in the order they are loaded, sampled and shown.
+GENERATORS = (
+    GeneratorSpec("latent", "censored", ("censored",), "ldm_censored", "vae_censored", "LDM (censored)", "LDM-C",
+                  "#1f77b4"),
+    GeneratorSpec("latent", "gaussian", ("gaussian",), "ldm_gaussian", "vae_gaussian", "LDM (gaussian)", "LDM-G",
+                  "#6a3d9a"),
+    GeneratorSpec("data", "censored", DECODERS, "ddm", None, "data-space DM", "DM", "#d95f02"),
+)
+
+
+def generator_for(space: str, decoder: str) -> GeneratorSpec:
+    """The generator whose output serves ``decoder`` in ``space`` (in data space, the one model for both)."""
+    check_choice("space", space, SPACES)
+    check_choice("decoder", decoder, DECODERS)
+    return next(g for g in GENERATORS if g.space == space and decoder in g.serves)
+
+
 def generator_label(space: str, decoder: str) -> str:
-    """Display name of a generator, e.g. ``"LDM (censored)"`` or ``"data-space DM (gaussian)"``."""
-    return f"{'LDM' if space == 'latent' else 'data-space DM'} ({decoder})"
-
-
-def evaluations(sampler: str, steps: int) -> int:
-    """Network evaluations of ``steps`` steps of ``sampler``: ``steps`` per step less the saved last one."""
-    per_step, saved_last = SAMPLERS[check_choice("sampler", sampler, SAMPLERS)]
-    return per_step * steps - saved_last
+    """Display name of a generator's output, e.g. ``"LDM (censored)"`` or ``"data-space DM (gaussian)"``."""
+    return generator_for(space, decoder).output_label(decoder)
 
 
 def check_choice(what: str, value, choices) -> str:
@@ -144,9 +193,9 @@ class SampleRequest:
             return part * (DAYS_PER_YEAR / self.members)
         return np.full(self.members, float(pd.Timestamp(self.date).day_of_year - 1))
 
-    @property
-    def label(self) -> str:
-        return generator_label(self.space, self.decoder)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+    def member_seeds(self) -> list[int]:
+        """Each member's own seed: member i's noise (initial and any a sampler adds) comes from it alone, so
+        the same request gives the same ensemble at any batch size, and with one date (or none) the first k
+        members of a larger ensemble are the ensemble of k (EDM's ``generate.py`` seeds each image alike)."""
+        return [int(np.random.SeedSequence([self.seed, i]).generate_state(1, np.uint64)[0] % 2**63)
+                for i in range(self.members)]

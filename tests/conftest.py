@@ -42,6 +42,17 @@ def pytest_collection_modifyitems(config, items):
         items[:] = selected
 
 
+@pytest.fixture
+def one_thread():
+    """One torch thread for tiny networks: two threads on a busy 2-core machine are many times slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 TINY_GRID = Grid("custom", nx=12, ny=10, dx=50_000.0)
 
 

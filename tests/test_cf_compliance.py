@@ -75,10 +75,11 @@ def test_sample_zarr_exported_to_netcdf(sampled, tmp_path):
 
 def test_dashboard_download(tmp_path):
     from dashboard import export
+    from seaice_ldm.options import DECODERS, SampleRequest
     from seaice_ldm.pipeline import load_pipeline
 
     pipe = load_pipeline(CHECKPOINTS, device="cpu", reference=False)
-    results = {"latent": pipe.sample_decoders("latent", members=2, steps=2)}
+    results = {"latent": pipe.sample(SampleRequest("latent", members=2, steps=2), decoders=DECODERS)}
     data = export.netcdf_bytes(export.ensemble_dataset(results, pipe.synthetic, pipe.grid))
     path = tmp_path / "download.nc"
     path.write_bytes(data.getvalue())

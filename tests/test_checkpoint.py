@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from seaice_ldm.checkpoints.build import Loaded, build_precond, check_pair, load_model
+from seaice_ldm.checkpoints.build import TrainedModel, build_precond, check_pair, load_model
 from seaice_ldm.checkpoints.format import (
     CheckpointError,
     load_weights,
@@ -114,8 +114,8 @@ def test_optimizer_state_round_trip():
 
 
 def test_latent_model_must_match_its_vae():
-    vae = Loaded(torch.nn.Identity(), {"run_id": "abc", "step": 100}, Path("vae"))
-    ldm = Loaded(torch.nn.Identity(), {"space": "latent", "vae": {"model_id": "abc@90"}}, Path("ldm"))
+    vae = TrainedModel(torch.nn.Identity(), {"run_id": "abc", "step": 100}, Path("vae"))
+    ldm = TrainedModel(torch.nn.Identity(), {"space": "latent", "vae": {"model_id": "abc@90"}}, Path("ldm"))
     with pytest.raises(CheckpointError, match="trained on the latents of VAE abc@90"):
         check_pair(vae, ldm)
     ldm.meta["vae"]["model_id"] = "abc@100"

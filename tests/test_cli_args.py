@@ -82,8 +82,8 @@ def test_date_and_guidance_reach_the_pipeline(tmp_path, monkeypatch, capsys):
     class FakePipeline:
         device = "cpu"
 
-        def sample(self, **kwargs):
-            seen.update(kwargs)
+        def sample(self, request, **kwargs):
+            seen.update(vars(request))
             from seaice_ldm.data import Grid, make_dataset
 
             ds = make_dataset({"sic": np.zeros((1, 10, 12))}, Grid("custom", 12, 10, 5e4),

@@ -50,7 +50,6 @@ class FakePipeline:
                  date_conditioned: bool = False, errors: dict | None = None):
         self.grid = grid or Grid("custom", 32, 32, 200_000.0)
         self.device = FakeDevice()
-        self.bf16 = False
         self.errors = dict(errors or {})
         xx, yy = np.meshgrid(self.grid.x, self.grid.y)
         self._r = np.hypot(xx, yy) / np.abs(self.grid.x).max()
@@ -86,10 +85,22 @@ class FakePipeline:
     def coords(self):
         return dict(self.grid.coords(land=~self.ocean))
 
-    def sample(self, space="latent", decoder="censored", members=8, steps=10, sampler="dpmpp2m", seed=0,
-               batch_size=None, callback=None, date=None, guidance=1.0, no_ice_rule=True):
-        return self.sample_decoders(space, (decoder,), members, steps, sampler, seed, batch_size, callback, date,
-                                    guidance, no_ice_rule)[decoder]
+    @property
+    def bf16(self) -> bool:
+        return False
+
+    @property
+    def device_name(self) -> str:
+        return "cpu: fake"
+
+    def generator(self, space, decoder):
+        return self.generators[("data", "censored") if space == "data" else (space, decoder)]
+
+    def sample(self, request, decoders=None, callback=None, batch_size=None):
+        r = request
+        out = self.sample_decoders(r.space, decoders or (r.decoder,), r.members, r.steps, r.sampler, r.seed,
+                                   batch_size, callback, r.date, r.guidance, r.no_ice_rule)
+        return out if decoders else out[r.decoder]
 
     def sample_decoders(self, space, decoders=("censored", "gaussian"), members=8, steps=10, sampler="dpmpp2m",
                         seed=0, batch_size=None, callback=None, date=None, guidance=1.0, no_ice_rule=True):

@@ -6,7 +6,7 @@ import torch
 from seaice_ldm.evaluation.flops import count_flops, flop_ratio_by_grid, generation_cost, unet_flops
 from seaice_ldm.models.unet import UNet, UNetConfig
 from seaice_ldm.models.vae import VAE, VAEConfig
-from seaice_ldm.options import evaluations
+from seaice_ldm.diffusion.samplers import evaluations
 
 
 def test_one_convolution_against_a_hand_count():

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 from scipy import stats
 
-from seaice_ldm.checkpoints.build import Loaded
-from seaice_ldm.data import Grid
-from seaice_ldm.diffusion.precond import EDMPrecond
-from seaice_ldm.models.unet import UNet, UNetConfig
+import tiny_models as tiny
 from seaice_ldm.options import RANDOM_DATES, SampleRequest, all_seasons_way
-from seaice_ldm.pipeline import Generator, Pipeline
+from seaice_ldm.pipeline.generate import sample_batch, MemberNoise
 
 
 def test_random_days_cover_the_year_evenly_and_each_is_uniform():
@@ -44,25 +39,18 @@ def test_a_date_gives_every_member_its_day_and_none_gives_no_condition():
     assert SampleRequest(date=None).days_of_year() is None
 
 
-def _pipeline() -> tuple[Pipeline, Generator]:
-    torch.manual_seed(0)
-    net = UNet(UNetConfig(2, 2, (8, 16), 1, (), date_conditioning=True))
-    for p in net.parameters():  # the zero-initialised output layer would hide every date
-        torch.nn.init.normal_(p, std=0.2) if p.ndim > 1 else None
-    meta = {"space": "data", "config": {"diffusion": {"sigma_max": 20.0}}}
-    gen = Generator(Loaded(EDMPrecond(net).eval(), meta, Path("tiny")))
-    ocean = np.ones((8, 8), bool)
-    return Pipeline({("data", "censored"): gen}, ocean, Grid("custom", 8, 8, 5e4), torch.device("cpu")), gen
-
-
+@pytest.mark.usefixtures("one_thread")
 @pytest.mark.parametrize("sampler", ["dpmpp2m", "heun"])
 def test_each_member_is_sampled_for_its_own_day(sampler):
-    """Member i of a random-date ensemble (in batches of 2) = member i of an ensemble all for member i's day."""
-    pipe, gen = _pipeline()
-    days = SampleRequest(date="random", members=5, seed=3).days_of_year()
-    mixed = pipe._sample_normalised(gen, 5, 4, sampler, 3, 2, None, days)
+    """Member i of a random-date ensemble = member i of an ensemble whose members all have member i's day."""
+    gen, mask = tiny.data_generator(date_conditioning=True), tiny.mask()
+    request = SampleRequest("data", members=5, steps=4, sampler=sampler, seed=3, date="random")
+    days = torch.as_tensor(request.days_of_year(), dtype=torch.float32)
+
+    def run(days):
+        return sample_batch(gen, request, MemberNoise(request.member_seeds(), mask.device), days, mask, "float32")
+
+    mixed = run(days)
     for i, day in enumerate(days):
-        alone = pipe._sample_normalised(gen, 5, 4, sampler, 3, 5, None, np.full(5, day))
-        torch.testing.assert_close(mixed[i], alone[i], rtol=1e-5, atol=1e-5)
-    unconditional = pipe._sample_normalised(gen, 5, 4, sampler, 3, 2, None, None)
-    assert (mixed - unconditional).abs().amax() > 1e-3  # the days did reach the network
+        torch.testing.assert_close(mixed[i], run(torch.full((5,), float(day)))[i], rtol=1e-5, atol=1e-5)
+    assert (mixed - run(None)).abs().amax() > 1e-3  # the days did reach the network

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
 
-from seaice_ldm.data import NormStats, normalised_bounds
+from seaice_ldm.data import VARIABLES, NormStats, normalised_bounds
 from seaice_ldm.diffusion.precond import EDMPrecond
 from seaice_ldm.models.unet import UNet, UNetConfig
 from seaice_ldm.models.vae import VAE, VAE_SCALES, VAEConfig
@@ -132,12 +133,16 @@ def _check_latent_stats(meta: dict[str, Any], channels: int) -> None:
 def check_config(meta: dict[str, Any], kind: str) -> None:
     """Refuse, naming the key, stored values that do not describe a valid ``vae`` or ``diffusion`` model
     (a hand-edited ``config.json``): wrong types, non-positive sizes or scales, out-of-range levels,
-    whitening statistics that do not fit the latents. Called before any network is built."""
+    whitening statistics that do not fit the latents, units other than the canonical ones. Called before any network is built."""
     if "norm_stats" in meta:
         try:
             NormStats.from_dict(meta["norm_stats"])
         except (TypeError, ValueError, AttributeError) as err:
             raise CheckpointError(f"config.json: {err}") from None
+    for name, units in (meta.get("units") or {}).items():
+        if name in VARIABLES and units != VARIABLES[name].units:
+            raise CheckpointError(f"config.json: units.{name} is {units!r}; the model works in "
+                                  f"{VARIABLES[name].units!r}")
     if kind == "vae":
         _section(meta, "vae")
         return
@@ -155,8 +160,8 @@ def check_config(meta: dict[str, Any], kind: str) -> None:
 
 
 @dataclass
-class Loaded:
-    """A network with its checkpoint metadata."""
+class TrainedModel:
+    """A trained network (in eval mode, on its device) with its checkpoint's metadata and folder."""
 
     module: torch.nn.Module
     meta: dict[str, Any]
@@ -164,10 +169,16 @@ class Loaded:
 
     @property
     def stats(self) -> NormStats:
+        """The normalisation of the fields it was trained on."""
         return NormStats.from_dict(self.meta["norm_stats"])
 
 
-def load_model(path: str | Path, kind: str, device: torch.device | str = "cpu", weights: str = "ema") -> Loaded:
+def read_ocean(model: TrainedModel) -> np.ndarray:
+    """The ocean mask ``(H, W)`` bool it was trained with (``grid.safetensors``)."""
+    return load_weights(model.path, "grid", model.meta)["ocean"].numpy().astype(bool)
+
+
+def load_model(path: str | Path, kind: str, device: torch.device | str = "cpu", weights: str = "ema") -> TrainedModel:
     """Load a ``vae`` or ``diffusion`` checkpoint folder onto ``device`` in eval mode."""
     path = Path(path)
     meta = read_meta(path)
@@ -182,10 +193,10 @@ def load_model(path: str | Path, kind: str, device: torch.device | str = "cpu", 
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(f"checkpoint {path}: config.json does not describe a valid {kind} ({err})") from None
     load_into(module, load_weights(path, weights, meta), str(path))
-    return Loaded(module.to(device).eval().requires_grad_(False), meta, path)
+    return TrainedModel(module.to(device).eval().requires_grad_(False), meta, path)
 
 
-def check_pair(vae: Loaded, diffusion: Loaded) -> None:
+def check_pair(vae: TrainedModel, diffusion: TrainedModel) -> None:
     """A latent diffusion model only makes sense with the very VAE whose latents it learnt."""
     expected = diffusion.meta.get("vae", {}).get("model_id")
     if diffusion.meta.get("space") != "latent":

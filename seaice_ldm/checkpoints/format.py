@@ -6,6 +6,7 @@ Layout of a checkpoint folder::
                            description, code version, step, wall time, hardware, history,
                            sha256 of every weight file
     ema.safetensors        EMA weights (what sampling uses)
+    grid.safetensors       the ocean mask ``ocean`` (H, W) uint8 the model was trained with
     raw.safetensors        raw weights (optional; dropped from shipped checkpoints)
     optim.safetensors      optimiser state for resuming (optional; dropped from shipped checkpoints)
 
@@ -19,7 +20,6 @@ import hashlib
 import json
 import os
 import subprocess
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from seaice_ldm.data.atomic import atomic_directory
+from seaice_ldm.options import VERSION
 
 FORMAT = "seaice-ldm-checkpoint"
 FORMAT_VERSION = 1
@@ -39,11 +40,7 @@ class CheckpointError(ValueError):
 
 
 def code_version() -> str:
-    """Package version (of the installed distribution), plus the git commit when run from a checkout."""
-    try:
-        release = version("seaice-ldm")
-    except PackageNotFoundError:  # a source tree on sys.path that was never installed
-        release = "0+unknown"
+    """Package version (:data:`seaice_ldm.options.VERSION`), plus the git commit when run from a checkout."""
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
@@ -54,15 +51,7 @@ def code_version() -> str:
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         sha = ""
-    return f"{release}+g{sha}" if sha else release
-
-
-def hardware_description(device: torch.device | str) -> str:
-    """One line naming the device a model was trained or timed on."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        return f"cuda: {torch.cuda.get_device_name(device)}"
-    return f"cpu: {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+    return f"{VERSION}+g{sha}" if sha else VERSION
 
 
 def _sha256(path: Path) -> str:

@@ -1,24 +1,36 @@
 """Samplers of the probability-flow ODE / SDE as pure functions (k-diffusion style).
 
-Every sampler has the signature ``sample_xxx(denoise, x, sigmas, *, callback=None,
-generator=None, **opts) -> x`` where ``denoise(x, sigma) -> x0_hat`` takes ``sigma`` of shape
-``(B,)``, ``x`` is the initial noise already scaled by ``sigmas[0]`` and ``sigmas`` is a
-decreasing schedule that ends with 0. ``callback`` receives ``{"i", "n", "x", "sigma",
-"denoised"}`` after every step.
+Every sampler has the signature ``sample_xxx(denoise, x, sigmas, *, callback=None, **opts) -> x``
+where ``denoise(x, sigma) -> x0_hat`` takes ``sigma`` of shape ``(B,)``, ``x`` is the initial noise
+already scaled by ``sigmas[0]`` and ``sigmas`` is a decreasing schedule that ends with 0.
+``callback`` receives ``{"i", "n", "x", "sigma", "denoised"}`` after every step. A stochastic sampler
+also takes ``randn_like(x) -> eps``, standard normal noise shaped like ``x`` (the caller draws it
+per sample, so a result never depends on the batch it was computed in).
+
+:data:`SAMPLERS` registers each one under its name in :data:`seaice_ldm.options.SAMPLERS`, with its
+cost in network evaluations.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
 from torch import Tensor
 
-from seaice_ldm.options import SAMPLERS, check_choice
+from seaice_ldm.options import SAMPLERS as SAMPLER_NAMES
+from seaice_ldm.options import check_choice
 
 Denoiser = Callable[[Tensor, Tensor], Tensor]
 Callback = Callable[[dict], None] | None
+RandnLike = Callable[[Tensor], Tensor]
+
+
+def to_d(x: Tensor, sigma: float, denoised: Tensor) -> Tensor:
+    """The probability-flow ODE's derivative with sigma(t) = t (Karras et al. 2022, eq. 3)."""
+    return (x - denoised) / sigma  # dx/dsigma = (x - D(x; sigma)) / sigma
 
 
 def _sigma_batch(sigma: float, x: Tensor) -> Tensor:
@@ -39,16 +51,14 @@ def sample_euler(
     sigmas: Tensor,
     *,
     callback: Callback = None,
-    generator: torch.Generator | None = None,
 ) -> Tensor:
-    """Euler (first-order) solver of the probability-flow ODE; deterministic (no ``generator``)."""
+    """Euler (first-order) solver of the probability-flow ODE; deterministic."""
     levels = sigmas.tolist()
     n = len(levels) - 1
     for i in range(n):
         sigma, sigma_next = levels[i], levels[i + 1]
         denoised = denoise(x, _sigma_batch(sigma, x))
-        d = (x - denoised) / sigma  # eq. 3 with sigma(t) = t: dx/dsigma = (x - D(x; sigma)) / sigma
-        x = x + (sigma_next - sigma) * d
+        x = x + (sigma_next - sigma) * to_d(x, sigma, denoised)  # Euler step of eq. 3
         _report(callback, i, n, x, sigma, denoised)
     return x
 
@@ -64,13 +74,13 @@ def sample_heun(
     s_tmax: float = math.inf,
     s_noise: float = 1.0,
     callback: Callback = None,
-    generator: torch.Generator | None = None,
+    randn_like: RandnLike = torch.randn_like,
 ) -> Tensor:
     """Heun's second-order sampler, Karras et al. 2022, Algorithm 2.
 
     With ``churn = 0`` this is the deterministic Algorithm 1. With ``churn > 0`` each step whose
     sigma lies in ``[s_tmin, s_tmax]`` first adds noise to raise sigma by a factor ``1 + gamma``;
-    the noise is drawn from ``generator``. The last step, to sigma = 0, is an Euler step.
+    that noise is ``randn_like(x)``. The last step, to sigma = 0, is an Euler step.
     """
     levels = sigmas.tolist()
     n = len(levels) - 1
@@ -80,13 +90,12 @@ def sample_heun(
         gamma = gamma_max if s_tmin <= sigma <= s_tmax else 0.0
         sigma_hat = sigma * (1.0 + gamma)  # Alg. 2 line 5: t_hat = t + gamma t
         if gamma > 0:
-            eps = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-            x = x + math.sqrt(sigma_hat**2 - sigma**2) * s_noise * eps  # Alg. 2 line 6
+            x = x + math.sqrt(sigma_hat**2 - sigma**2) * s_noise * randn_like(x)  # Alg. 2 line 6
         denoised = denoise(x, _sigma_batch(sigma_hat, x))
-        d = (x - denoised) / sigma_hat  # Alg. 2 line 7
+        d = to_d(x, sigma_hat, denoised)  # Alg. 2 line 7
         x_next = x + (sigma_next - sigma_hat) * d  # Alg. 2 line 8 (Euler step)
         if sigma_next > 0:
-            d_next = (x_next - denoise(x_next, _sigma_batch(sigma_next, x))) / sigma_next  # line 10
+            d_next = to_d(x_next, sigma_next, denoise(x_next, _sigma_batch(sigma_next, x)))  # line 10
             x_next = x + (sigma_next - sigma_hat) * 0.5 * (d + d_next)  # line 11 (trapezoidal rule)
         x = x_next
         _report(callback, i, n, x, sigma, denoised)
@@ -100,7 +109,6 @@ def sample_dpmpp_2m(
     sigmas: Tensor,
     *,
     callback: Callback = None,
-    generator: torch.Generator | None = None,
 ) -> Tensor:
     """DPM-Solver++(2M), Lu et al. 2022 (Algorithm 2), in ``t = -log(sigma)``; deterministic.
 
@@ -128,11 +136,35 @@ def sample_dpmpp_2m(
     return x
 
 
-#: The sampler functions under the names of :data:`seaice_ldm.options.SAMPLERS`.
-SAMPLER_FUNCTIONS = {"heun": sample_heun, "euler": sample_euler, "dpmpp2m": sample_dpmpp_2m}
-assert set(SAMPLER_FUNCTIONS) == set(SAMPLERS), "every named sampler needs a function"
+@dataclass(frozen=True)
+class Sampler:
+    """A sampler function and its cost: ``evals_per_step`` network evaluations a step, ``saved_last`` fewer
+    on the last one (Heun's last step, to sigma = 0, is an Euler step: Karras et al. 2022, Alg. 1 line 6);
+    ``stochastic``: it takes ``randn_like`` (see the module docstring)."""
+
+    fn: Callable[..., Tensor]
+    evals_per_step: int
+    saved_last: int = 0
+    stochastic: bool = False
+
+    def evaluations(self, steps: int) -> int:
+        """Network evaluations of ``steps`` steps."""
+        return self.evals_per_step * steps - self.saved_last
 
 
-def get_sampler(name: str) -> Callable[..., Tensor]:
-    """The sampler function registered under ``name``."""
-    return SAMPLER_FUNCTIONS[check_choice("sampler", name, SAMPLERS)]
+#: Every sampler under its name (the names and their order: :data:`seaice_ldm.options.SAMPLERS`).
+SAMPLERS: dict[str, Sampler] = {
+    "dpmpp2m": Sampler(sample_dpmpp_2m, 1),
+    "heun": Sampler(sample_heun, 2, saved_last=1, stochastic=True),
+    "euler": Sampler(sample_euler, 1),
+}
+
+
+def get_sampler(name: str) -> Sampler:
+    """The sampler registered under ``name`` (a ValueError naming the choices for an unknown one)."""
+    return SAMPLERS[check_choice("sampler", name, SAMPLER_NAMES)]
+
+
+def evaluations(sampler: str, steps: int) -> int:
+    """Network evaluations of ``steps`` steps of ``sampler``."""
+    return get_sampler(sampler).evaluations(steps)

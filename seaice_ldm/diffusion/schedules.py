@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from seaice_ldm.options import SAMPLERS, check_choice
+from seaice_ldm.diffusion.samplers import get_sampler
 
 SIGMA_MIN, SIGMA_MAX, RHO = 0.002, 80.0, 7.0  # EDM schedule (Karras et al. 2022, Table 1)
 
@@ -31,8 +31,7 @@ def steps_for_nfe(sampler: str, nfe: int) -> int:
 
     Heun with ``n`` steps costs ``2n - 1`` evaluations; Euler and DPM-Solver++(2M) cost ``n``.
     """
-    check_choice("sampler", sampler, SAMPLERS)
+    chosen = get_sampler(sampler)
     if nfe < 1:
         raise ValueError(f"need at least one network evaluation, got nfe={nfe}")
-    per_step, saved_last = SAMPLERS[sampler]
-    return (nfe + saved_last) // per_step
+    return (nfe + chosen.saved_last) // chosen.evals_per_step

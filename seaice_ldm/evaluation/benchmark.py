@@ -13,7 +13,6 @@ import numpy as np
 import torch
 
 from seaice_ldm.checkpoints.build import build_precond, build_vae
-from seaice_ldm.checkpoints.format import hardware_description
 from seaice_ldm.data import VARIABLE_NAMES
 from seaice_ldm.data.io import atomic_file
 from seaice_ldm.diffusion.loss import EDMLoss
@@ -23,9 +22,10 @@ from seaice_ldm.evaluation.flops import flop_ratio_by_grid, generation_cost, par
 from seaice_ldm.evaluation.reference import evenly
 from seaice_ldm.evaluation.report import pipeline_held_out
 from seaice_ldm.evaluation.scores import ensemble_crps
+from seaice_ldm.models.device import device_name
 from seaice_ldm.models.latent import latent_mask
 from seaice_ldm.models.vae import VAELoss
-from seaice_ldm.options import ALL_SEASONS, SAMPLERS, SPACES, all_seasons_way
+from seaice_ldm.options import ALL_SEASONS, SAMPLERS, SPACES, SampleRequest, all_seasons_way
 from seaice_ldm.pipeline import Pipeline, load_pipeline
 
 
@@ -50,7 +50,7 @@ def median_seconds(fn: Callable[[], Any], repeats: int, device: torch.device) ->
 def sampling_seconds(pipe: Pipeline, space: str, batch: int, steps: int, sampler: str, repeats: int) -> float:
     """Seconds per generated state (diffusion sampling plus VAE decoding for latent models)."""
     def run():
-        pipe.sample(space, "censored", members=batch, steps=steps, sampler=sampler, seed=0, batch_size=batch)
+        pipe.sample(SampleRequest(space, "censored", batch, steps, sampler, seed=0), batch_size=batch)
     return median_seconds(run, repeats, pipe.device) / batch
 
 
@@ -159,8 +159,8 @@ def quality_vs_steps(pipe: Pipeline, args: argparse.Namespace) -> list[dict[str,
             for nfe in args.nfe:
                 steps = steps_for_nfe(sampler, nfe)
                 start = time.perf_counter()
-                ens = pipe.sample(space, "censored", members=args.quality_members, steps=steps, sampler=sampler,
-                                  seed=0, date=date)
+                ens = pipe.sample(SampleRequest(space, "censored", args.quality_members, steps, sampler, seed=0,
+                                                date=date))
                 seconds = time.perf_counter() - start
                 crps = ensemble_crps(ens, ref, names=VARIABLE_NAMES)
                 rows.append({"space": space, "sampler": sampler, "nfe": nfe, "steps": steps, "seconds": seconds,
@@ -192,8 +192,8 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     for key in (("latent", "censored"), ("data", "censored")):
         if key not in pipe.generators:
             raise ValueError(f"the benchmark needs a {key[0]}-space model in {args.checkpoints}")
-    print(f"device: {hardware_description(pipe.device)} (torch {torch.__version__})")
-    results: dict[str, Any] = {"device": hardware_description(pipe.device), "batch": args.batch,
+    print(f"device: {device_name(pipe.device)} (torch {torch.__version__})")
+    results: dict[str, Any] = {"device": device_name(pipe.device), "batch": args.batch,
                                "steps": args.steps, "sampler": args.sampler}
     results["flops"] = flop_costs(pipe, args.sampler, args.steps)
     results["flops_by_grid"] = flops_by_grid(pipe, args.sampler, args.steps)

@@ -17,7 +17,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from seaice_ldm.models.unet import UNet, UNetConfig
 from seaice_ldm.models.vae import VAE, VAEConfig
-from seaice_ldm.options import evaluations
+from seaice_ldm.diffusion.samplers import evaluations
 
 
 def count_flops(fn, *args) -> int:

@@ -18,7 +18,7 @@ from seaice_ldm.data.variables import VARIABLE_NAMES
 from seaice_ldm.evaluation.flops import generation_cost, parameters
 from seaice_ldm.evaluation.reference import evenly, held_out
 from seaice_ldm.evaluation.scores import ensemble_crps
-from seaice_ldm.options import ALL_SEASONS, DEFAULT_SAMPLER, DEFAULT_STEPS, all_seasons_way
+from seaice_ldm.options import ALL_SEASONS, DEFAULT_SAMPLER, DEFAULT_STEPS, SampleRequest, all_seasons_way
 from seaice_ldm.pipeline import load_pipeline
 
 
@@ -49,7 +49,7 @@ def latent_frontier(vae: str | Path, candidates: dict[str, str | Path], members:
             test, _ = held_out(gen.diffusion.meta)
             ref = evenly(test, test_states).load()
             way, date = all_seasons_way(all_seasons, gen.date_conditioned)
-            ens = pipe.sample("latent", decoder, members=members, steps=steps, sampler=sampler, seed=seed, date=date)
+            ens = pipe.sample(SampleRequest("latent", decoder, members, steps, sampler, seed, date))
             net = gen.diffusion.module.net
             cost = generation_cost(net, pipe.grid.ny, pipe.grid.nx, sampler, steps, gen.vae.module)
             rows[name] = {"path": str(path), "channels": list(net.cfg.channels),

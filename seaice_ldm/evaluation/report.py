@@ -39,7 +39,7 @@ from seaice_ldm.evaluation.spectra import spectrum_boxes
 from seaice_ldm.evaluation.figures import save_figures
 from seaice_ldm.evaluation.flops import generation_cost
 from seaice_ldm.evaluation.reference import evenly, held_out
-from seaice_ldm.options import ALL_SEASONS, DECODERS, SPACES, all_seasons_way, generator_label
+from seaice_ldm.options import ALL_SEASONS, DECODERS, SPACES, SampleRequest, all_seasons_way, generator_label
 from seaice_ldm.pipeline import Pipeline, load_pipeline
 
 INTEGRALS = ("extent", "area", "volume", "miz_area")
@@ -91,7 +91,7 @@ def score_ensemble(ens: xr.Dataset, ref: xr.Dataset, ref_spectra: dict, boxes: l
 
 def gflop_per_state(pipe: Pipeline, space: str, decoder: str, sampler: str, steps: int) -> float:
     """Counted GFLOP to generate one state with a pipeline's model (VAE decoder included)."""
-    gen = pipe.generators[(space, "censored" if space == "data" else decoder)]
+    gen = pipe.generator(space, decoder)
     vae = gen.vae.module if gen.vae is not None else None
     return generation_cost(gen.diffusion.module.net, pipe.grid.ny, pipe.grid.nx, sampler, steps, vae).total / 1e9
 
@@ -179,7 +179,7 @@ def evaluate(pipe: Pipeline, members: int, test_states: int, steps: int, sampler
     if spread_steps:
         results["sampler_spread"] = {
             generator_label(space, "censored"): {str(k): v for k, v in spread_by_steps(
-                lambda n, space=space: pipe.sample(space, "censored", members, n, sampler, seed),
+                lambda n, space=space: pipe.sample(SampleRequest(space, "censored", members, n, sampler, seed)),
                 (steps, spread_steps)).items()}
             for space in SPACES if (space, "censored") in pipe.generators}
     results["claims"] = verdicts(results)
@@ -193,12 +193,12 @@ def _sample_all(pipe: Pipeline, members: int, steps: int, sampler: str, seed: in
     out = {}
     for space in SPACES:
         decoders = tuple(d for d in DECODERS if space == "data" or (space, d) in pipe.generators)
-        if space == "data" and ("data", "censored") not in pipe.generators:
+        if not decoders or (space == "data" and ("data", "censored") not in pipe.generators):
             continue
         bar = tqdm(total=None, desc=f"sample {space}" + (f" ({date})" if date else ""), disable=not progress,
                    leave=False)
-        for decoder, ens in pipe.sample_decoders(space, decoders, members, steps, sampler, seed,
-                                                 callback=lambda info: bar.update(1), date=date).items():
+        request = SampleRequest(space, decoders[0], members, steps, sampler, seed, date)
+        for decoder, ens in pipe.sample(request, decoders, callback=lambda info: bar.update(1)).items():
             out[(space, decoder)] = ens
         bar.close()
     return out

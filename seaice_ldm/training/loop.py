@@ -23,7 +23,6 @@ from tqdm.auto import tqdm
 
 from seaice_ldm.checkpoints.format import (
     code_version,
-    hardware_description,
     load_into,
     load_weights,
     optimizer_from_safetensors,
@@ -31,6 +30,7 @@ from seaice_ldm.checkpoints.format import (
     read_meta,
     save_checkpoint,
 )
+from seaice_ldm.models.device import device_name
 from seaice_ldm.training.config import OptimConfig
 from seaice_ldm.training.distributed import DistInfo, all_reduce_mean, barrier
 from seaice_ldm.training.ema import EMA
@@ -188,7 +188,7 @@ def train(
             **meta,
             "step": state.step,
             "wall_time_s": round(state.wall_time_s, 1),
-            "hardware": f"{info.world_size} x {hardware_description(info.device)}",
+            "hardware": f"{info.world_size} x {device_name(info.device)}",
             "code_version": code_version(),
             "history": state.history,
             "optim": optim_structure,
