@@ -126,7 +126,7 @@ def test_dashboard_uses_the_public_api_only(path):
 def test_the_analysis_sees_known_edges():
     """The checks above are only as good as the import parser: it must see absolute, relative and lazy imports."""
     assert "seaice_ldm.checkpoints.build" in own_imports(PACKAGE / "pipeline.py")
-    assert "seaice_ldm.data.grid" in own_imports(PACKAGE / "data" / "loaders.py")  # `from .grid import ...`
+    assert "seaice_ldm.data.grid" in own_imports(PACKAGE / "data" / "opening.py")  # `from .grid import ...`
     assert "seaice_ldm.pipeline" in own_imports(PACKAGE / "__init__.py")  # lazy, inside __getattr__
     assert layer_of("seaice_ldm.training.loop") == "training" and layer_of("seaice_ldm") == "package"
 

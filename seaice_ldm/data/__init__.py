@@ -20,16 +20,11 @@ from .geography import (
 from .grid import DEFAULT_GRID, GRIDS, Grid, get_grid, grid_from_dataset
 from .io import check_output, write_dataset
 from .landmask import build_land_mask, build_masks, coastline_segments, save_land_mask
-from .loaders import (
-    DEFAULT_TOLERANCE,
-    LAND_MASK_CONVENTIONS,
-    DataNote,
-    clip_to_bounds,
-    land_of,
-    open_dataset,
-    to_arrays,
-    validate_dataset,
-)
+from .arrays import to_arrays
+from .clipping import DEFAULT_TOLERANCE, clip_to_bounds
+from .land import LAND_MASK_CONVENTIONS, land_of
+from .opening import DataNote, open_dataset
+from .validation import validate_dataset
 from .normalisation import NormStats, compute_norm_stats, denormalise, normalise, normalised_bounds
 from .shipped_masks import LandMask, load_land_mask
 from .regions import PAN_ARCTIC, REGIONS, region_box

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import xarray as xr
 
 from .grid import DEFAULT_GRID
-from .loaders import open_dataset
+from .opening import open_dataset
 from .synthetic import synthesize
 from .variables import VARIABLE_NAMES, canonical_name
 
