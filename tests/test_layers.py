@@ -22,9 +22,10 @@ import pytest
 ROOT = Path(__file__).parents[1]
 PACKAGE = ROOT / "seaice_ldm"
 
-BASE = {"options"}
+BASE = {"options", "interrupts"}
 BELOW = {
     "options": set(),
+    "interrupts": set(),
     "data": BASE,
     "models": BASE | {"data"},
     "diffusion": BASE | {"data", "models"},
@@ -32,7 +33,9 @@ BELOW = {
     "training": BASE | {"data", "models", "diffusion", "checkpoints"},
     "pipeline": BASE | {"data", "models", "diffusion", "checkpoints"},
     "evaluation": BASE | {"data", "models", "diffusion", "checkpoints", "pipeline"},
-    "cli": BASE | {"data", "models", "diffusion", "checkpoints", "training", "pipeline", "evaluation", "package"},
+    "workflow": BASE | {"data", "models", "diffusion", "checkpoints", "training", "pipeline", "evaluation"},
+    "cli": BASE | {"data", "models", "diffusion", "checkpoints", "training", "pipeline", "evaluation", "workflow",
+                   "package"},
     "package": {"pipeline"},  # seaice_ldm/__init__.py: the facade over load_pipeline
 }
 DASHBOARD_API = {"seaice_ldm", "seaice_ldm.options", "seaice_ldm.data", "seaice_ldm.evaluation", "seaice_ldm.pipeline"}
