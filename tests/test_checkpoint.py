@@ -191,10 +191,14 @@ def tiny_checkpoints(tmp_path_factory) -> Path:
 
 def _edited(tiny_checkpoints: Path, tmp_path: Path, name: str, key: str, value) -> Path:
     """A copy of the tiny checkpoint ``name`` whose config.json has ``value`` at the dotted ``key``
-    (``...`` deletes the key), as a user editing the file by hand would leave it."""
+    (``...`` deletes the key), as a user editing the file by hand would leave it; written as format 1, which
+    records no hash of config.json itself, so that the checks of the values are what refuses it (a format-2
+    edit is refused by its hash: test_edited_config_json_is_refused_by_its_hash)."""
     folder = tmp_path / name
     shutil.copytree(tiny_checkpoints / name, folder)
     meta = json.loads((folder / "config.json").read_text())
+    meta["format_version"] = 1
+    del meta["config_sha256"]
     *parents, last = key.split(".")
     table = meta
     for part in parents:

@@ -72,7 +72,7 @@ def test_sample_into_a_users_folder_is_refused_before_sampling(tmp_path, capsys,
     mine.mkdir()
     (mine / "notes.txt").write_text("mine")
     code, err = run(["sample", "--out", str(mine), "--checkpoints", CHECKPOINTS], capsys)
-    assert code == 2 and "is not a zarr store written by seaice-ldm" in err
+    assert code == 2 and "is an existing folder that seaice-ldm did not write" in err
     assert (mine / "notes.txt").read_text() == "mine"
 
 
@@ -125,7 +125,8 @@ def test_data_check_reads_a_mask_with_the_convention_given(tmp_path, capsys):
     land = np.zeros((10, 12), np.int8)
     land[:3, :4] = 1
     sic = np.where(land, 0.0, 0.5)[None].repeat(2, 0).astype(np.float32)
-    ds = xr.Dataset({"sic": (("time", "y", "x"), sic), "mask": (("y", "x"), 1 - land)},
+    ds = xr.Dataset({"sic": (("time", "y", "x"), sic, {"grid_mapping": "crs"}), "mask": (("y", "x"), 1 - land),
+                     "crs": ((), 0, __import__("pyproj").CRS("EPSG:3413").to_cf())},
                     coords={"x": np.arange(12) * 5e4, "y": np.arange(10) * 5e4,
                             "time": np.array(["2000-01-01", "2000-01-02"], dtype="datetime64[ns]")})
     ds.to_netcdf(tmp_path / "m.nc")

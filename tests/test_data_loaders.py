@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import numpy as np
+import pyproj
 import pytest
 import xarray as xr
 
@@ -11,11 +12,15 @@ from seaice_ldm.data import (
 
 
 def raw_file(path, variables, grid, times=None):
-    """A plain (non-canonical) file: only x/y/time coordinates and the given (dims, values, attrs) variables."""
+    """A plain (non-canonical) file: x/y/time coordinates, a CF grid mapping of the grid's CRS, and the given
+    (dims, values, attrs) variables."""
     coords = {"x": grid.x, "y": grid.y}
     if times is not None:
         coords["time"] = times
-    xr.Dataset({k: (dims, v, attrs) for k, (dims, v, attrs) in variables.items()}, coords=coords).to_netcdf(path)
+    ds = xr.Dataset({k: (dims, v, {**attrs, "grid_mapping": "polar_stereographic"})
+                     for k, (dims, v, attrs) in variables.items()}, coords=coords)
+    ds["polar_stereographic"] = xr.DataArray(np.int32(0), attrs=pyproj.CRS(grid.crs).to_cf())
+    ds.to_netcdf(path)
     return path
 
 

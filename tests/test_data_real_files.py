@@ -20,9 +20,10 @@ def cf_mapping(epsg: int, wkt: bool = False) -> dict:
     return attrs if wkt else {k: v for k, v in attrs.items() if k != "crs_wkt"}
 
 
-def product(path, fields: dict, x, y, *, mapping: tuple[str, dict] | None = None, dims=("time", "y", "x"),
-            times=None, xy_attrs=None, extra=None):
-    """A plain product file: ``fields`` {name: (values, attrs)}, x/y coordinates named after ``dims``."""
+def product(path, fields: dict, x, y, *, mapping: tuple[str, dict] | None = ("crs", cf_mapping(3413)),
+            dims=("time", "y", "x"), times=None, xy_attrs=None, extra=None):
+    """A plain product file: ``fields`` {name: (values, attrs)}, x/y coordinates named after ``dims``, the grid
+    mapping ``mapping`` (name, CF attributes; EPSG:3413 unless given, None for none)."""
     ydim, xdim = dims[-2:]
     attrs = xy_attrs or {}
     coords = {xdim: (xdim, x, attrs.get("x", {})), ydim: (ydim, y, attrs.get("y", {}))}
@@ -168,7 +169,10 @@ def test_ambiguous_mask_variable_is_refused_and_read_with_a_convention(tiny, tin
     with pytest.raises(DataError, match="'mask' of .*ocean_mask.nc does not say whether 1 means land or ocean"):
         open_dataset(path)
     np.testing.assert_array_equal(open_dataset(path, land_mask="1=ocean")["land"].values, land)
-    np.testing.assert_array_equal(open_dataset(path, land_mask="1=land")["land"].values, ~land)
+    # the wrong convention makes the zero-filled land the only "ocean": all-zero fields, refused
+    with pytest.raises(DataError, match=r"land mask of .*ocean_mask.nc \(--land-mask 1=land\) does not fit the data: "
+                                        r"every variable is 0 in every ocean cell.*wrong way round"):
+        open_dataset(path, land_mask="1=land")
 
 
 def test_mask_with_cf_flag_meanings_is_read_by_them(tiny, tiny_grid, tmp_path):

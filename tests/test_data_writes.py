@@ -77,7 +77,7 @@ def test_a_users_folder_is_never_replaced(tiny, tmp_path):
     mine = tmp_path / "mystuff.zarr"
     mine.mkdir()
     (mine / "thesis.tex").write_text("years of work")
-    with pytest.raises(DataError, match="mystuff.zarr exists and is not a zarr store written by seaice-ldm"):
+    with pytest.raises(DataError, match="mystuff.zarr is an existing folder that seaice-ldm did not write"):
         write_dataset(tiny, mine)
     assert (mine / "thesis.tex").read_text() == "years of work"
 

@@ -22,10 +22,11 @@ import pytest
 ROOT = Path(__file__).parents[1]
 PACKAGE = ROOT / "seaice_ldm"
 
-BASE = {"options", "palette"}
+BASE = {"options", "palette", "interrupts"}
 BELOW = {
     "options": set(),
     "palette": {"options"},
+    "interrupts": set(),
     "data": BASE,
     "models": BASE | {"data"},
     "diffusion": BASE | {"data", "models"},
@@ -33,7 +34,9 @@ BELOW = {
     "training": BASE | {"data", "models", "diffusion", "checkpoints"},
     "pipeline": BASE | {"data", "models", "diffusion", "checkpoints"},
     "evaluation": BASE | {"data", "models", "diffusion", "checkpoints", "pipeline"},
-    "cli": BASE | {"data", "models", "diffusion", "checkpoints", "training", "pipeline", "evaluation", "package"},
+    "workflow": BASE | {"data", "models", "diffusion", "checkpoints", "training", "pipeline", "evaluation"},
+    "cli": BASE | {"data", "models", "diffusion", "checkpoints", "training", "pipeline", "evaluation", "workflow",
+                   "package"},
     "package": BASE | {"pipeline"},  # seaice_ldm/__init__.py: the facade over load_pipeline
 }
 DASHBOARD_API = {"seaice_ldm", "seaice_ldm.options", "seaice_ldm.palette", "seaice_ldm.data", "seaice_ldm.evaluation",
@@ -128,7 +131,7 @@ def test_dashboard_uses_the_public_api_only(path):
 def test_the_analysis_sees_known_edges():
     """The checks above are only as good as the import parser: it must see absolute, relative and lazy imports."""
     assert "seaice_ldm.checkpoints.generators" in own_imports(PACKAGE / "pipeline" / "__init__.py")
-    assert "seaice_ldm.data.grid" in own_imports(PACKAGE / "data" / "loaders.py")  # `from .grid import ...`
+    assert "seaice_ldm.data.grid" in own_imports(PACKAGE / "data" / "opening.py")  # `from .grid import ...`
     assert "seaice_ldm.pipeline" in own_imports(PACKAGE / "__init__.py")  # lazy, inside __getattr__
     assert layer_of("seaice_ldm.training.loop") == "training" and layer_of("seaice_ldm") == "package"
 

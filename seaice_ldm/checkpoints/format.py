@@ -4,14 +4,17 @@ Layout of a checkpoint folder::
 
     config.json            kind, config, variables and bounds, normalisation stats, grid, data
                            description, code version, step, wall time, hardware, history,
-                           sha256 of every weight file
+                           sha256 of every weight file, and the sha256 of its own content
     ema.safetensors        EMA weights (what sampling uses)
     grid.safetensors       the ocean mask ``ocean`` (H, W) uint8 the model was trained with
     raw.safetensors        raw weights (optional; dropped from shipped checkpoints)
     optim.safetensors      optimiser state for resuming (optional; dropped from shipped checkpoints)
 
 A folder is written whole into a temporary sibling and renamed into place, so a crash never leaves a
-half-written checkpoint; the hashes in ``config.json`` catch files corrupted afterwards.
+half-written checkpoint; the hashes in ``config.json`` catch weight files corrupted afterwards, and its own
+hash (format version 2) an edit of ``config.json`` itself: a changed grid CRS, cell size, order of the
+normalisation names or VAE run id would otherwise change every output without a word. A folder is replaced
+only when it holds nothing but a checkpoint's own files.
 """
 
 from __future__ import annotations
@@ -28,11 +31,18 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from seaice_ldm.data.atomic import atomic_directory
+from seaice_ldm.data.grid import Grid
 from seaice_ldm.options import VERSION
 
 FORMAT = "seaice-ldm-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: config.json carries the sha256 of its own content (CONFIG_HASH)
 CONFIG_FILE = "config.json"
+CONFIG_HASH = "config_sha256"
+RESTORE = ("restore the folder from where it came (copy it again, or export the training run again: "
+           "seaice-ldm export RUN FOLDER)")
+#: keys every checkpoint's config.json holds, with their JSON types
+REQUIRED = {"kind": str, "run_id": str, "step": int, "config": dict, "norm_stats": dict}
+OPTIONAL = {"grid": dict, "variables": list, "data": dict, "files": dict, "space": str, "history": list}
 
 
 class CheckpointError(ValueError):
@@ -80,12 +90,11 @@ def save_checkpoint(
 ) -> Path:
     """Write ``weights`` (e.g. ``{"ema": state_dict, "raw": ...}``) and ``meta`` atomically.
 
-    ``dtype`` (e.g. ``torch.float16``) casts floating-point weights for shipping small files.
+    ``dtype`` (e.g. ``torch.float16``) casts floating-point weights for shipping small files. An existing
+    folder is replaced only when it is a checkpoint holding nothing but its own files.
     """
     directory = Path(directory)
-    if directory.exists() and any(directory.iterdir()) and not (directory / CONFIG_FILE).exists():
-        raise CheckpointError(f"{directory} exists and is not a checkpoint folder (no {CONFIG_FILE}); "
-                              "refusing to replace it: choose another output folder")
+    _check_replaceable(directory)
     with atomic_directory(directory) as tmp:
         tmp.mkdir()
         os.chmod(tmp, 0o755)
@@ -94,13 +103,41 @@ def save_checkpoint(
             path = tmp / f"{name}.safetensors"
             save_file(_contiguous(state, dtype), str(path))
             files[path.name] = _sha256(path)
+        meta = {k: v for k, v in meta.items() if k != CONFIG_HASH}
         meta = {**meta, "format": FORMAT, "format_version": FORMAT_VERSION, "files": files}
+        meta[CONFIG_HASH] = _config_hash(meta)
         (tmp / CONFIG_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
     return directory
 
 
+def _check_replaceable(directory: Path) -> None:
+    """Refuse to replace a folder the program did not write: one without a checkpoint's config.json, or one
+    holding files the checkpoint does not list (a user's notes)."""
+    if not directory.exists() or (directory.is_dir() and not any(directory.iterdir())):
+        return
+    try:
+        meta = json.loads((directory / CONFIG_FILE).read_text())
+        own = {CONFIG_FILE, *meta.get("files", {})} if meta.get("format") == FORMAT else None
+    except (OSError, ValueError, AttributeError):
+        own = None
+    if own is None:
+        raise CheckpointError(f"{directory} exists and is not a checkpoint folder (no {CONFIG_FILE} of a "
+                              "seaice-ldm checkpoint); refusing to replace it: choose another output folder")
+    foreign = sorted(p.name for p in directory.iterdir() if p.name not in own)
+    if foreign:
+        raise CheckpointError(f"{directory} holds files that are not part of its checkpoint ({', '.join(foreign[:5])}); "
+                              "refusing to replace it: move them out or choose another output folder")
+
+
+def _config_hash(meta: dict[str, Any]) -> str:
+    """sha256 of config.json's content without the hash itself (keys sorted, compact)."""
+    content = {k: v for k, v in meta.items() if k != CONFIG_HASH}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 def read_meta(directory: str | Path) -> dict[str, Any]:
-    """Read and check ``config.json`` of a checkpoint folder."""
+    """Read and check ``config.json`` of a checkpoint folder: JSON, a table of the right shape, a known format
+    version and, from version 2, unchanged since it was written (its own sha256)."""
     directory = Path(directory)
     path = directory / CONFIG_FILE
     if not path.is_file():
@@ -108,15 +145,49 @@ def read_meta(directory: str | Path) -> dict[str, Any]:
     try:
         meta = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CheckpointError(f"checkpoint {directory}: {CONFIG_FILE} is not valid JSON ({err})") from None
+        raise CheckpointError(f"checkpoint {directory}: {CONFIG_FILE} is not valid JSON ({err}); {RESTORE}") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"checkpoint {directory}: {CONFIG_FILE} holds a {type(meta).__name__}, not the table "
+                              f"of a checkpoint; {RESTORE}")
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a seaice-ldm checkpoint (format={meta.get('format')!r})")
-    if meta.get("format_version", 0) > FORMAT_VERSION:
+    version = meta.get("format_version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise CheckpointError(f"checkpoint {directory}: {CONFIG_FILE} key format_version must be an integer, got "
+                              f"{version!r}; {RESTORE}")
+    if version > FORMAT_VERSION:
         raise CheckpointError(
             f"checkpoint {directory} has format version {meta['format_version']}, "
             f"this seaice-ldm reads up to {FORMAT_VERSION}; upgrade the package"
         )
+    if version >= 2 and meta.get(CONFIG_HASH) != _config_hash(meta):
+        raise CheckpointError(f"checkpoint {directory}: {CONFIG_FILE} was changed after the checkpoint was written "
+                              f"(its content no longer has the sha256 it records); an edited grid, normalisation or "
+                              f"VAE id would change every output without a word. {RESTORE[0].upper()}{RESTORE[1:]}")
+    _check_shape(meta, directory)
     return meta
+
+
+def _check_shape(meta: dict[str, Any], directory: Path) -> None:
+    """Keys every consumer reads, with their types; the grid and the normalisation names consistent."""
+    for key, kind in (*REQUIRED.items(), *OPTIONAL.items()):
+        if key not in meta and key in REQUIRED:
+            raise CheckpointError(f"checkpoint {directory}: {CONFIG_FILE} lacks the key {key!r}; {RESTORE}")
+        value = meta.get(key)
+        if key in meta and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise CheckpointError(f"checkpoint {directory}: {CONFIG_FILE} key {key!r} must be a JSON "
+                                  f"{ {dict: 'object', list: 'list', str: 'string', int: 'integer'}[kind]}, got "
+                                  f"{value!r:.60}; {RESTORE}")
+    if "grid" in meta:
+        try:
+            Grid(**meta["grid"])
+        except (TypeError, ValueError) as err:
+            raise CheckpointError(f"checkpoint {directory}: {CONFIG_FILE} key 'grid' does not describe a grid "
+                                  f"({err}); {RESTORE}") from None
+    names = meta["norm_stats"].get("names")
+    if "variables" in meta and names != meta["variables"]:
+        raise CheckpointError(f"checkpoint {directory}: {CONFIG_FILE} norm_stats.names {names} differ from its "
+                              f"variables {meta['variables']} (names and order must match); {RESTORE}")
 
 
 def load_weights(directory: str | Path, name: str = "ema", meta: dict | None = None) -> dict[str, torch.Tensor]:

@@ -20,20 +20,15 @@ from .geography import (
 from .grid import DEFAULT_GRID, GRIDS, Grid, get_grid, grid_from_dataset
 from .io import check_output, write_dataset
 from .landmask import build_land_mask, build_masks, coastline_segments, save_land_mask
-from .loaders import (
-    DEFAULT_TOLERANCE,
-    LAND_MASK_CONVENTIONS,
-    DataNote,
-    clip_to_bounds,
-    land_of,
-    open_dataset,
-    to_arrays,
-    validate_dataset,
-)
+from .arrays import to_arrays
+from .clipping import DEFAULT_TOLERANCE, clip_to_bounds
+from .land import LAND_MASK_CONVENTIONS, land_of
+from .opening import DataNote, open_dataset
+from .validation import validate_dataset
 from .normalisation import NormStats, compute_norm_stats, denormalise, normalise, normalised_bounds
 from .shipped_masks import LandMask, load_land_mask
 from .regions import PAN_ARCTIC, REGIONS, region_box
-from .splits import dataset_years, split_by_year, split_years
+from .splits import dataset_years, describe_split, split_by_year, split_years
 from .summary import check_path, summarize
 from .synthetic import synthesize
 from .variables import (
@@ -62,7 +57,7 @@ __all__ = [
     "DEFAULT_TOLERANCE", "LAND_MASK_CONVENTIONS", "DataNote", "clip_to_bounds", "land_of", "open_dataset",
     "to_arrays", "validate_dataset",
     "NormStats", "compute_norm_stats", "denormalise", "normalise", "normalised_bounds",
-    "dataset_years", "split_by_year", "split_years",
+    "dataset_years", "describe_split", "split_by_year", "split_years",
     "check_path", "summarize",
     "synthesize",
     "EXTENT_THRESHOLD", "MIZ_LOWER", "MIZ_UPPER",

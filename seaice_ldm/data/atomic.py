@@ -1,5 +1,7 @@
-"""Atomic writes: a reader never sees a half-written file, a failed or interrupted write leaves nothing
-behind, and replacing an output folder never leaves a moment in which neither the old nor the new is there.
+"""Atomic writes: a reader never sees a half-written file, a failed or interrupted write (Ctrl-C, or SIGTERM
+through :mod:`seaice_ldm.interrupts`) leaves nothing behind, and replacing an output folder never leaves the
+path empty: one atomic swap where the system has it, else two renames with interrupts held back between them
+and the old folder put back after a hard kill.
 """
 
 from __future__ import annotations
@@ -8,40 +10,20 @@ import ctypes
 import errno
 import os
 import shutil
-import signal
 import tempfile
-import threading
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from seaice_ldm.interrupts import deferred_interrupt
+
+__all__ = ["atomic_directory", "atomic_file", "deferred_interrupt", "exchange", "replace_directory",
+           "restore_set_aside"]
+
 _FILE_MODE = 0o644  # what a plain open() gives under the usual umask (mkstemp would leave 0600)
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2  # renameat2 flag (Linux >= 3.15): swap two paths in one step
-
-
-@contextmanager
-def deferred_interrupt() -> Iterator[None]:
-    """Hold back Ctrl-C (SIGINT) until the block ends, then raise KeyboardInterrupt.
-
-    A KeyboardInterrupt raised inside a library while it holds a lock (xarray's netCDF/HDF5 lock, taken
-    in a Python loop) leaves the lock held, and the file's ``close()`` then waits forever. Deferring the
-    signal lets the write finish or fail cleanly; the caller's cleanup runs when the interrupt is raised.
-    Only the main thread receives signals; elsewhere this does nothing.
-    """
-    if threading.current_thread() is not threading.main_thread() \
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        yield
-        return
-    received = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if received:
-        raise KeyboardInterrupt
 
 
 @contextmanager
@@ -67,6 +49,7 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     temporary folder; at the end it replaces ``path`` in one step, or leaves the old ``path`` untouched."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    restore_set_aside(path)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         yield tmp
@@ -76,23 +59,43 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def replace_directory(new: Path, path: Path) -> None:
-    """Move folder ``new`` onto ``path``: an atomic swap where the system has one, else the old folder is
-    renamed aside and put back if the second rename fails. The old contents are then deleted."""
+    """Move folder ``new`` onto ``path``: an atomic swap where the system has one; else the old folder is
+    renamed aside (``.NAME.*.old``) and the new one moved in with interrupts held back between the two
+    renames, the old one put back if the second fails. The old contents are then deleted."""
     if not path.exists():
         os.replace(new, path)
         return
     if exchange(new, path):
-        shutil.rmtree(new, ignore_errors=True)  # ``new`` now holds the old contents
+        _remove(new)  # ``new`` now holds the old contents
         return
     old = path.with_name(f".{path.name}.{uuid.uuid4().hex}.old")
-    os.replace(path, old)
-    try:
-        os.replace(new, path)
-    except BaseException:
-        os.replace(old, path)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+    with deferred_interrupt():
+        os.replace(path, old)
+        try:
+            os.replace(new, path)
+        except BaseException:
+            os.replace(old, path)
+            raise
+    _remove(old)
+
+
+def restore_set_aside(path: Path) -> None:
+    """Put back an old folder that a replace set aside when the process died between its two renames (a
+    hard kill; interrupts are held back there), so the path is never left empty for good."""
+    if path.exists():
+        return
+    aside = sorted((p for p in path.parent.iterdir() if p.name.startswith(f".{path.name}.") and p.suffix == ".old"),
+                   key=lambda p: p.stat().st_mtime)
+    if aside:
+        os.replace(aside[-1], path)
 
 
 def exchange(a: Path, b: Path) -> bool:

@@ -1,8 +1,8 @@
-"""Writing Datasets: netCDF-4 or zarr, CF-1.8 on disk, atomic, safe against Ctrl-C, never over a user's folder."""
+"""Writing Datasets: netCDF-4 or zarr, CF-1.8 on disk, atomic, safe against Ctrl-C and SIGTERM, never over a
+file or folder the program did not write (:mod:`.ownership`) unless asked to."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -10,48 +10,53 @@ import xarray as xr
 
 from .atomic import atomic_directory, atomic_file, deferred_interrupt
 from .canonical import cf_encoding, with_flag_types
+from .ownership import forget_file, record_file, record_folder, written_here
 from .variables import DataError
 
-__all__ = ["atomic_directory", "atomic_file", "check_output", "write_dataset"]
+__all__ = ["atomic_directory", "atomic_file", "check_output", "check_parent", "write_dataset"]
 
 ZARR_TIME_CHUNK = 30  # states per zarr chunk: about a month of daily states
 OUTPUT_SUFFIXES = (".nc", ".zarr")
 
 
-def check_output(path: str | os.PathLike) -> Path:
-    """``path`` as a Path if :func:`write_dataset` may write it: ends in .nc or .zarr, and an existing
-    folder there is empty or a zarr store this package wrote (never someone's own folder)."""
+def check_parent(path: str | os.PathLike) -> Path:
+    """``path`` as a Path if it can be created: its nearest existing ancestor is a folder this process may
+    write into (checked before any work, so an impossible output is not found only at the end)."""
     path = Path(path)
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise DataError(f"output {path}: {parent} is a file, not a folder; choose another output path")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise DataError(f"output {path}: cannot write into {parent} (permission denied or a read-only file "
+                        "system); choose another output path")
+    return path
+
+
+def check_output(path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """``path`` as a Path if :func:`write_dataset` may write it: ends in .nc or .zarr, can be created, and what
+    is there already is nothing, an empty folder, or an output this program wrote and nobody changed since
+    (``overwrite=True`` replaces anything but a folder given a .nc name)."""
+    path = check_parent(path)
     if path.suffix not in OUTPUT_SUFFIXES:
         raise DataError(f"output {path} must end in .nc (netCDF) or .zarr (zarr store)")
     if path.suffix == ".nc" and path.is_dir():
         raise DataError(f"output {path} is an existing folder; choose a file name")
-    if path.suffix == ".zarr" and path.exists():
-        if not path.is_dir():
-            raise DataError(f"output {path} exists and is not a folder; refusing to replace it")
-        if any(path.iterdir()) and not _written_here(path):
-            raise DataError(f"output {path} exists and is not a zarr store written by seaice-ldm; "
-                            "refusing to replace it: choose another output name")
-    return path
+    if not path.exists() or overwrite or written_here(path) or (path.is_dir() and not any(path.iterdir())):
+        return path
+    what = "folder" if path.is_dir() else "file"
+    raise DataError(f"output {path} is an existing {what} that seaice-ldm did not write (or that was changed since); "
+                    "refusing to replace it: choose another output name, or pass --overwrite (overwrite=True) to "
+                    "replace it")
 
 
-def _written_here(store: Path) -> bool:
-    """A zarr store (v3 or v2) whose global attributes are those of a canonical Dataset."""
-    for meta, key in ((store / "zarr.json", "attributes"), (store / ".zattrs", None)):
-        try:
-            attrs = json.loads(meta.read_text())
-        except (OSError, ValueError):
-            continue
-        attrs = attrs.get(key, {}) if key else attrs
-        return isinstance(attrs, dict) and str(attrs.get("Conventions", "")).startswith("CF-") \
-            and "grid_name" in attrs
-    return False
-
-
-def write_dataset(ds: xr.Dataset, path: str | os.PathLike) -> Path:
+def write_dataset(ds: xr.Dataset, path: str | os.PathLike, overwrite: bool = False) -> Path:
     """Write ``ds`` atomically with CF encodings: netCDF-4 (zlib level 4, one chunk per state), or zarr
-    if ``path`` ends in .zarr. Ctrl-C during the write removes the partial output and re-raises."""
-    path = check_output(path)
+    if ``path`` ends in .zarr, and record it as the program's (:mod:`.ownership`). Ctrl-C or SIGTERM during
+    the write removes the partial output and re-raises. An existing output is replaced only as
+    :func:`check_output` allows."""
+    path = check_output(path, overwrite)
     ds = with_flag_types(ds.drop_encoding())
     encoding = cf_encoding(ds)
     if path.suffix == ".zarr":
@@ -60,11 +65,14 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike) -> Path:
             encoding[name]["chunks"] = _chunks(ds[name], ZARR_TIME_CHUNK)
         with atomic_directory(path) as tmp, deferred_interrupt():
             ds.to_zarr(tmp, mode="w", encoding=encoding, consolidated=False)
+            record_folder(tmp)
         return path
     for name in _arrays(ds):
         encoding[name].update(zlib=True, complevel=4, shuffle=True, chunksizes=_chunks(ds[name], 1))
+    forget_file(path)
     with atomic_file(path) as tmp, deferred_interrupt():
         ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding)
+    record_file(path)
     return path
 
 

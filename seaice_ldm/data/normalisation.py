@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import xarray as xr
 
-from .loaders import land_of
+from .land import land_of
 from .variables import VARIABLE_NAMES, DataError, bounds_array
 
 

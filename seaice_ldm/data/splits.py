@@ -57,3 +57,19 @@ def split_years(
             seen[year] = name
     year_of_state = ds["time"].dt.year
     return {name: ds.isel(time=np.flatnonzero(year_of_state.isin(years).values)) for name, years in splits.items()}
+
+
+def describe_split(years: dict[str, list[int]], states: dict[str, int], val_years: int, test_years: int) -> str:
+    """How the record fell into train / validation / test years (printed before training), with a warning
+    when few training years are left."""
+    def span(ys: list[int]) -> str:
+        return "none" if not ys else str(ys[0]) if len(ys) == 1 else f"{ys[0]}-{ys[-1]}"
+
+    total = sum(len(ys) for ys in years.values())
+    lines = [f"split by calendar year ({total} years in the data; the last {test_years} for testing, the "
+             f"{val_years} before them for validation): " + ", ".join(
+                 f"{name} {span(years[name])} ({states[name]} states)" for name in ("train", "val", "test"))]
+    if len(years["train"]) < max(2, len(years["val"]) + len(years["test"])):
+        lines.append(f"warning: only {len(years['train'])} of the {total} years are left for training; hold out "
+                     "fewer years ([data] val_years / test_years, --val-years / --test-years) or give a longer record")
+    return "\n".join(lines)

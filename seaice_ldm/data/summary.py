@@ -11,7 +11,8 @@ import xarray as xr
 from .derived import sea_ice_extent
 from .dims import sample_dim
 from .grid import grid_from_dataset
-from .loaders import DataNote, land_of, open_dataset
+from .land import land_of
+from .opening import DataNote, open_dataset
 from .variables import VARIABLE_NAMES, VARIABLES
 
 

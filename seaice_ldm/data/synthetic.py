@@ -36,6 +36,7 @@ import xarray as xr
 
 from .grid import Grid, get_grid
 from .shipped_masks import load_land_mask
+from .sizes import check_memory, field_bytes
 from .canonical import make_dataset
 from .variables import VARIABLE_NAMES
 
@@ -110,6 +111,10 @@ def synthesize(
     if years < 1:
         raise ValueError("years must be at least 1")
     grid = get_grid(grid)
+    # the fields, and the copy a write makes of them
+    check_memory(2 * field_bytes(years * DAYS_PER_YEAR, len(VARIABLE_NAMES), *grid.shape),
+                 f"{years} synthetic years on {grid.name} ({grid.ny} x {grid.nx})",
+                 "ask for fewer years or a coarser grid (e.g. --years 10, --grid arctic50km)")
     land = load_land_mask(grid).land
     geo = _geography(grid, land)
     # One random stream per component: the first years do not depend on how many years are made.

@@ -37,8 +37,9 @@ def evenly(ds: xr.Dataset, n: int) -> xr.Dataset:
     return ds.isel(time=index)
 
 
-def write_reference(checkpoint: str | Path, out: str | Path, states: int = 48) -> xr.Dataset:
-    """Ship ``states`` test-year states (spread over the first test year) for the dashboard."""
+def write_reference(checkpoint: str | Path, out: str | Path, states: int = 48, overwrite: bool = False) -> xr.Dataset:
+    """Ship ``states`` test-year states (spread over the first test year) for the dashboard (``overwrite``: replace
+    a file at ``out`` that seaice-ldm did not write)."""
     if states < 1:
         raise ValueError(f"--states must be at least 1, got {states}")
     test = held_out(read_meta(checkpoint))["test"]
@@ -49,5 +50,5 @@ def write_reference(checkpoint: str | Path, out: str | Path, states: int = 48) -
     # 1e-3 resolution is far below what the maps show, and compresses well
     ref = make_dataset({name: picked[name].round(3) for name in picked.data_vars}, grid_from_dataset(picked),
                        time=picked["time"].values, land=land_of(picked), attrs={**picked.attrs, "comment": comment})
-    write_dataset(ref, out)
+    write_dataset(ref, out, overwrite=overwrite)
     return ref

@@ -1,20 +1,37 @@
-"""Training configurations: dataclasses read from small TOML files (see ``configs/``)."""
+"""Training configurations: dataclasses read from small TOML files (see ``configs/`` and the presets of
+``seaice-ldm train all`` in ``seaice_ldm/presets/``).
+
+Every key a TOML file may hold is a field of one of these dataclasses (or of the model configs they hold), and
+every field is documented in :data:`KEY_DOCS`; :func:`config_reference` renders the table the README shows
+(``python -m seaice_ldm.training.config`` prints it; a test keeps the README's copy in step). Unknown keys are
+errors; keys that would be ignored are errors or named :class:`ConfigWarning` s.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import tomllib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seaice_ldm.data.source import ConfigError, DataConfig
+from seaice_ldm.data.source import SYNTHETIC_ONLY, ConfigError, DataConfig
 from seaice_ldm.models.unet import UNetConfig
 from seaice_ldm.models.vae import VAEConfig
 from seaice_ldm.options import PRECISIONS, SPACES
 
-__all__ = ["ConfigError", "DataConfig", "OptimConfig", "VAETrainConfig", "DiffusionConfig", "DiffusionTrainConfig",
-           "load_config", "config_from_dict", "config_to_dict"]
+__all__ = ["ConfigError", "ConfigWarning", "DataConfig", "OptimConfig", "VAETrainConfig", "DiffusionConfig",
+           "DiffusionTrainConfig", "load_config", "config_from_dict", "config_to_dict", "config_reference",
+           "FROM_THE_DATA", "follow_data"]
+
+#: Channel counts left out of a config (or set to this) follow the data: the VAE's and the data-space U-Net's
+#: the number of variables, the latent U-Net's the VAE's latent channels (filled in when training starts).
+FROM_THE_DATA = 0
+
+
+class ConfigWarning(UserWarning):
+    """A key of a config file that has no effect as the config stands (named, with the reason)."""
 
 
 @dataclass
@@ -68,7 +85,7 @@ class VAETrainConfig:
 
     out: str = "runs/vae"
     data: DataConfig = field(default_factory=DataConfig)
-    vae: VAEConfig = field(default_factory=VAEConfig)
+    vae: VAEConfig = field(default_factory=lambda: VAEConfig(in_channels=FROM_THE_DATA))
     optim: OptimConfig = field(default_factory=OptimConfig)
 
 
@@ -107,7 +124,8 @@ class DiffusionTrainConfig:
     # fine-tuning a converged model after a change that keeps every weight's shape, e.g. [unet] margin
     init_from: str = ""
     data: DataConfig = field(default_factory=DataConfig)
-    unet: UNetConfig = field(default_factory=lambda: UNetConfig(in_channels=8, out_channels=8))
+    unet: UNetConfig = field(default_factory=lambda: UNetConfig(in_channels=FROM_THE_DATA,
+                                                                out_channels=FROM_THE_DATA))
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
 
@@ -119,7 +137,8 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - set(fields))
     if unknown:
-        raise ConfigError(f"unknown key(s) {unknown} in [{where}]; valid keys: {sorted(fields)}")
+        raise ConfigError(f"unknown key(s) {unknown} in [{where}]; valid keys: {sorted(fields)} (the README's "
+                          "config reference lists them all)")
     kwargs: dict[str, Any] = {}
     defaults = cls() if cls is not UNetConfig else None
     for name, value in values.items():
@@ -132,8 +151,10 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
             kwargs[name] = value
     try:
         return cls(**kwargs)
-    except TypeError as err:
-        raise ConfigError(f"[{where}]: {err}") from None
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"[{where or 'top level'}]: {err}") from None
 
 
 def config_from_dict(values: dict[str, Any], kind: str) -> VAETrainConfig | DiffusionTrainConfig:
@@ -145,12 +166,36 @@ def config_from_dict(values: dict[str, Any], kind: str) -> VAETrainConfig | Diff
     unet = values.pop("unet", None)
     if unet is not None and kind != "diffusion":
         raise ConfigError("a [unet] table belongs in a diffusion config, not in a VAE config")
+    if kind == "vae" and isinstance(values.get("vae"), dict):
+        values["vae"] = {"in_channels": FROM_THE_DATA, **values["vae"]}
     cfg = _build(cls, values, "")
     if unet is not None:  # UNetConfig has required fields, so it has no default instance to copy
-        cfg.unet = _build(UNetConfig, unet, "unet")
-    if isinstance(cfg, DiffusionTrainConfig) and cfg.space not in SPACES:
-        raise ConfigError(f"space must be {' or '.join(map(repr, SPACES))}, got {cfg.space!r}")
+        if not isinstance(unet, dict):
+            raise ConfigError(f"[unet] must be a table, got {type(unet).__name__}")
+        cfg.unet = _build(UNetConfig, {"in_channels": FROM_THE_DATA, "out_channels": FROM_THE_DATA, **unet}, "unet")
+    if isinstance(cfg, DiffusionTrainConfig):
+        _check_diffusion(cfg, values)
+    _warn_ignored(cfg, values)
     return cfg
+
+
+def _check_diffusion(cfg: DiffusionTrainConfig, values: dict[str, Any]) -> None:
+    if cfg.space not in SPACES:
+        raise ConfigError(f"space must be {' or '.join(map(repr, SPACES))}, got {cfg.space!r}")
+    if cfg.space == "data" and cfg.vae_checkpoint:
+        raise ConfigError(f"vae_checkpoint = {cfg.vae_checkpoint!r} has no meaning for space = 'data' (the model "
+                          "learns the fields themselves); remove it, or set space = 'latent'")
+    if "date_dropout" in values.get("diffusion", {}) and not cfg.unet.date_conditioning:
+        warnings.warn("[diffusion] date_dropout is ignored: [unet] date_conditioning is false, so the model "
+                      "never sees a date to drop", ConfigWarning, stacklevel=3)
+
+
+def _warn_ignored(cfg: Any, values: dict[str, Any]) -> None:
+    optim = values.get("optim", {})
+    ignored = [k for k in ("min_delta", "min_improvement") if k in optim]
+    if ignored and cfg.optim.patience == 0:
+        warnings.warn(f"[optim] {', '.join(ignored)} ignored: patience = 0 trains for exactly `steps` steps "
+                      "(set patience to use the stopping rule)", ConfigWarning, stacklevel=3)
 
 
 def load_config(path: str | Path, kind: str) -> VAETrainConfig | DiffusionTrainConfig:
@@ -160,14 +205,139 @@ def load_config(path: str | Path, kind: str) -> VAETrainConfig | DiffusionTrainC
         raise ConfigError(f"config file not found: {path}")
     try:
         values = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as err:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: not valid TOML ({err})") from None
     try:
-        return config_from_dict(values, kind)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConfigWarning)
+            cfg = config_from_dict(values, kind)
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from None
+    for warning in caught:
+        warnings.warn(f"{path}: {warning.message}", warning.category, stacklevel=2)
+    return cfg
+
+
+def follow_data(section: Any, keys: tuple[str, ...], count: int, table: str, source: str) -> None:
+    """Set channel counts left to the data (:data:`FROM_THE_DATA`) to ``count``; refuse a stated one that differs."""
+    for key in keys:
+        value = getattr(section, key)
+        if value == FROM_THE_DATA:
+            setattr(section, key, count)
+        elif value != count:
+            raise ConfigError(f"[{table}] {key} = {value}, but {source} give {count} channels; remove {key} from "
+                              f"[{table}]: channel counts follow the data")
 
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:
     """JSON-friendly nested dict of a config dataclass (stored in every checkpoint)."""
     return dataclasses.asdict(cfg)
+
+
+# --------------------------------------------------------------------------- the reference of every key
+#: One line per key of every table, as the README's config reference shows it (kept complete by a test).
+KEY_DOCS: dict[str, str] = {
+    "out": "folder the run's checkpoints are written to (resumed from when it holds one)",
+    "space": "`latent` (on a VAE's latents) or `data` (on the normalised fields); diffusion configs only",
+    "vae_checkpoint": "the trained VAE run whose latents a `latent` model learns; latent diffusion only",
+    "init_from": "warm start from the EMA weights of this diffusion run (fresh optimiser and stopping rule); only "
+                 "`[unet] margin` may differ from it",
+    "data.path": "netCDF/zarr file(s) (a path, a glob pattern): the user's data; empty = the embedded SYNTHETIC "
+                 "data set",
+    "data.variables": "variables to train on, e.g. `[\"sit\", \"sic\"]` (names or aliases); unset = every "
+                      "sea-ice variable the data hold; channel counts follow them",
+    "data.years": "synthetic data only (an error with `path`): years to synthesise (default 10)",
+    "data.grid": "synthetic data only (an error with `path`, whose file has its own grid): `arctic50km` "
+                 "(default), `arctic25km` or `arctic12km`",
+    "data.seed": "synthetic data only (an error with `path`): seed of the synthetic data set (default 0)",
+    "data.val_years": "the validation split: the val_years calendar years before the test years",
+    "data.test_years": "the test split: the last test_years calendar years of the record (held out; "
+                       "`reference.nc` and the evaluation use them)",
+    "vae.in_channels": "from the data (the number of variables); leave it out",
+    "vae.latent_channels": "channels of the latent fields",
+    "vae.channels": "encoder widths per level; each level after the first halves the grid (a grid side must be a "
+                    "multiple of 2^(levels-1))",
+    "vae.blocks_per_level": "residual blocks per level",
+    "vae.decoder": "`censored` (Tobit, mass at the physical bounds) or `gaussian`",
+    "vae.kl_weight": "weight of the KL term of the loss",
+    "vae.init_log_scale": "initial log of the decoder's scale (normalised units)",
+    "vae.scale": "`variable` (one learned scale per variable) or `cell` (a scale predicted per cell)",
+    "vae.fit_scale": "> 0: the mean is fitted at this fixed scale and the scales by their own likelihood; 0: both "
+                     "together",
+    "unet.in_channels": "from the data (the variables in data space, the VAE's latent channels in latent space); "
+                        "leave it out",
+    "unet.out_channels": "from the data, as in_channels; leave it out",
+    "unet.channels": "widths per level; each level after the first halves the grid (with `margin`, a grid side "
+                     "plus 2 margin must be a multiple of 2^(levels-1))",
+    "unet.blocks_per_level": "residual blocks per level",
+    "unet.attention_levels": "levels (0-based) with self-attention",
+    "unet.emb_channels": "width of the noise (and date) embedding; unset = 4 x the first level's width",
+    "unet.dropout": "dropout rate in the residual blocks",
+    "unet.mask_channel": "give the network the land mask as an extra input channel",
+    "unet.date_conditioning": "condition on the day of the year (sampling for a date, classifier-free guidance)",
+    "unet.margin": "cells of land around the grid inside the network (a ring of land; 0 = plain zero padding)",
+    "diffusion.sigma_data": "EDM's data standard deviation (inputs are standardised or whitened: 1)",
+    "diffusion.p_mean": "mean of the training ln sigma; unset = chosen from the data's leading mode",
+    "diffusion.p_std": "standard deviation of the training ln sigma; unset = chosen from the data",
+    "diffusion.sigma_max": "the sampler's first noise level; unset = chosen from the data",
+    "diffusion.date_dropout": "share of training states whose date is dropped (date-conditioned models only)",
+    "optim.steps": "most training steps (a cap: the stopping rule usually ends a run first)",
+    "optim.batch_size": "states per step and process",
+    "optim.lr": "AdamW learning rate",
+    "optim.weight_decay": "AdamW weight decay",
+    "optim.warmup_steps": "steps of linear learning-rate warm-up",
+    "optim.grad_clip": "gradient norm clip",
+    "optim.ema_decay": "decay of the EMA weights (the weights validated and exported)",
+    "optim.val_every": "steps between validations (EMA weights, fixed batches and noise)",
+    "optim.val_batches": "batches per validation",
+    "optim.checkpoint_every": "steps between checkpoints (a run resumes from the last one)",
+    "optim.seed": "seed of the batches and noise",
+    "optim.patience": "stop after this many validations without improvement; 0 = train for exactly `steps`",
+    "optim.min_delta": "relative improvement of the best validation loss that counts (stopping rule)",
+    "optim.min_improvement": "absolute improvement that counts (for NLLs, which may cross zero)",
+    "optim.precision": "`auto`, `float32` or `bfloat16` (bf16 autocast)",
+    "optim.scale_lr_factor": "learning-rate factor of the VAE decoder's log-scales",
+}
+
+TABLES = (("", None), ("data", DataConfig), ("vae", VAEConfig), ("unet", UNetConfig),
+          ("diffusion", DiffusionConfig), ("optim", OptimConfig))
+TOP_LEVEL = {"out": "both", "space": "diffusion", "vae_checkpoint": "diffusion", "init_from": "diffusion"}
+
+
+def config_fields() -> dict[str, dataclasses.Field | None]:
+    """Every key a config may hold, as ``"table.key"`` (``"key"`` at the top level), with its dataclass field."""
+    keys: dict[str, dataclasses.Field | None] = {}
+    for cls in (VAETrainConfig, DiffusionTrainConfig):
+        for f in dataclasses.fields(cls):
+            if f.name not in dict(TABLES):
+                keys[f.name] = f
+    for table, cls in TABLES[1:]:
+        for f in dataclasses.fields(cls):
+            keys[f"{table}.{f.name}"] = f
+    return keys
+
+
+def _default(key: str, f: dataclasses.Field) -> str:
+    if key.endswith("in_channels") or key.endswith("out_channels"):
+        return "from the data"
+    if key.split(".")[-1] in SYNTHETIC_ONLY:
+        return f"{SYNTHETIC_ONLY[key.split('.')[-1]]!r} without `path`"
+    value = f.default if f.default is not dataclasses.MISSING else (
+        f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+    if key == "out":
+        return "`runs/vae`, `runs/diffusion`"
+    return "unset" if value is None or value == "" else f"`{list(value) if isinstance(value, tuple) else value}`"
+
+
+def config_reference() -> str:
+    """The Markdown table of every config key: table, key, default and meaning (the README's copy)."""
+    lines = ["| table | key | default | meaning |", "|---|---|---|---|"]
+    for key, f in config_fields().items():
+        table, _, name = key.rpartition(".")
+        where = f"[{table}]" if table else f"top level ({TOP_LEVEL.get(name, 'both')})"
+        lines.append(f"| {where} | `{name}` | {_default(key, f)} | {KEY_DOCS.get(key, '**undocumented**')} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(config_reference())

@@ -11,9 +11,11 @@ import torch
 import xarray as xr
 
 from seaice_ldm.data import (
+    VARIABLE_NAMES,
     NormStats,
     compute_norm_stats,
     dataset_years,
+    describe_split,
     grid_from_dataset,
     normalise,
     split_by_year,
@@ -21,6 +23,17 @@ from seaice_ldm.data import (
 )
 from seaice_ldm.data.source import ConfigError, DataConfig, load_source
 from seaice_ldm.training.loop import TrainingData
+
+
+def describe(prepared: "PreparedData", cfg: DataConfig) -> str:
+    """What a run trains on: the data, grid, variables and how the years were split (printed before training)."""
+    grid, data = prepared.grid, prepared.description
+    return "\n".join([
+        f"data: {data['source']}" + (" (SYNTHETIC)" if data.get("synthetic") == "yes" else ""),
+        f"grid: {grid['name']}, {grid['ny']} x {grid['nx']} cells of {grid['dx'] / 1000:g} km, {grid['crs'][:60]}",
+        f"variables: {', '.join(prepared.stats.names)}",
+        describe_split(data["years"], data["states"], cfg.val_years, cfg.test_years),
+    ])
 
 
 @dataclass
@@ -45,12 +58,16 @@ def day_of_year(ds: xr.Dataset) -> torch.Tensor:
 
 
 def prepare(cfg: DataConfig, stats: NormStats | None = None) -> PreparedData:
-    """Load, split by year, compute normalisation on the training years (unless given), tensorise."""
-    names = tuple(cfg.variables)
-    if stats is not None and tuple(stats.names) != names:
-        raise ConfigError(f"[data] variables {list(names)} differ from those of the VAE {list(stats.names)} "
+    """Load, split by year, compute normalisation on the training years (unless given), tensorise.
+
+    ``cfg.variables`` left unset becomes the VAE's variables (``stats``), else every variable the data hold."""
+    if cfg.variables is None and stats is not None:
+        cfg.variables = tuple(stats.names)
+    if stats is not None and tuple(stats.names) != tuple(cfg.variables):
+        raise ConfigError(f"[data] variables {list(cfg.variables)} differ from those of the VAE {list(stats.names)} "
                           "(names and order must match)")
     ds = load_source(cfg)
+    cfg.variables = names = tuple(cfg.variables or (n for n in VARIABLE_NAMES if n in ds.data_vars))
     splits = split_by_year(ds, val_years=cfg.val_years, test_years=cfg.test_years)
     stats = stats or compute_norm_stats(splits["train"], names)
     train, ocean = to_tensor(splits["train"], names, stats)

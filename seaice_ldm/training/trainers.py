@@ -18,10 +18,10 @@ from seaice_ldm.diffusion.precond import EDMPrecond
 from seaice_ldm.models.latent import latent_mask, latent_stats, whiten
 from seaice_ldm.models.unet import UNet
 from seaice_ldm.models.vae import VAE, VAELoss
-from seaice_ldm.training.config import DiffusionTrainConfig, VAETrainConfig, config_to_dict
+from seaice_ldm.training.config import DiffusionTrainConfig, VAETrainConfig, config_to_dict, follow_data
 from seaice_ldm.training.distributed import init_distributed, shutdown
 from seaice_ldm.training.loop import TrainingData, train
-from seaice_ldm.training.prepare import PreparedData, prepare
+from seaice_ldm.training.prepare import PreparedData, describe, prepare
 
 
 def _resumed_meta(out: Path, resume: bool) -> dict | None:
@@ -59,7 +59,9 @@ def train_vae(cfg: VAETrainConfig, device: str | None = None, resume: bool = Tru
     info = init_distributed(device)
     out = Path(cfg.out)
     prepared = prepare(cfg.data)
-    cfg.vae.in_channels = len(prepared.stats.names)
+    if info.is_main:
+        print(describe(prepared, cfg.data))
+    follow_data(cfg.vae, ("in_channels",), len(prepared.stats.names), "vae", "the variables")
     vae = VAE(cfg.vae, *bounds_tensors(prepared.stats))
     meta = _base_meta("vae", cfg, prepared, out, resume)
     train(
@@ -156,12 +158,10 @@ def train_diffusion(
     else:
         prepared = prepare(cfg.data)
         data, extra = prepared.data, {}
-    channels = data.train.shape[1]
-    if cfg.unet.in_channels != channels or cfg.unet.out_channels != channels:
-        raise ValueError(
-            f"[unet] in_channels/out_channels = {cfg.unet.in_channels}/{cfg.unet.out_channels} but the "
-            f"{cfg.space}-space training data have {channels} channels"
-        )
+    if info.is_main:
+        print(describe(prepared, cfg.data))
+    follow_data(cfg.unet, ("in_channels", "out_channels"), data.train.shape[1], "unet",
+                "the variables" if cfg.space == "data" else "the VAE's latents")
     coverage = choose_noise_levels(data.train, cfg, verbose=info.is_main)
     precond = EDMPrecond(UNet(cfg.unet), sigma_data=cfg.diffusion.sigma_data)
     meta = {**_base_meta("diffusion", cfg, prepared, out, resume), "space": cfg.space, "noise_coverage": coverage,
