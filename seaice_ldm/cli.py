@@ -250,9 +250,16 @@ def _export(args: argparse.Namespace) -> None:
 
 def _evaluate(args: argparse.Namespace) -> None:
     _request(args, members=args.members, steps=args.steps, sampler=args.sampler, seed=args.seed)
-    from seaice_ldm.evaluation.report import run_evaluation
+    from seaice_ldm.evaluation.run import EvaluationSettings, run_evaluation
 
-    run_evaluation(args)
+    run_evaluation(_settings(EvaluationSettings, args))
+
+
+def _settings(cls, args: argparse.Namespace):
+    """A settings dataclass from the parsed arguments of the same names: nothing below the CLI sees argparse."""
+    import dataclasses
+
+    return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)})
 
 
 def _benchmark(args: argparse.Namespace) -> None:

@@ -18,6 +18,7 @@ def _gen(crps=1.0, power=1.0, violation=0.0, seconds=1.0, gflop=1.0, noise=0.01)
     return {
         "crps_per_state": {n: crps * STATES + noise * RNG.normal(size=STATES.size) for n in NAMES},
         "small_scale_power": {n: power * (1 + 0.05 * RNG.normal(size=members)) for n in NAMES},
+        "roughness_per_state": {n: power * (1 + 0.05 * RNG.normal(size=members)) for n in NAMES if n != "sic"},
         "bound_violation": {"sit": violation, "sic": violation, "sid": 0.0},
         "seconds_per_state": seconds,
         "gflop_per_state": gflop,

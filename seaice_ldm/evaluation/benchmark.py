@@ -19,8 +19,7 @@ from seaice_ldm.diffusion.loss import EDMLoss
 from seaice_ldm.diffusion.schedules import steps_for_nfe
 from seaice_ldm.data.grid import GRIDS
 from seaice_ldm.evaluation.flops import flop_ratio_by_grid, generation_cost, parameters
-from seaice_ldm.evaluation.reference import evenly
-from seaice_ldm.evaluation.report import pipeline_held_out
+from seaice_ldm.evaluation.reference import evenly, pipeline_splits
 from seaice_ldm.evaluation.scores import ensemble_crps
 from seaice_ldm.models.device import device_name
 from seaice_ldm.models.latent import latent_mask
@@ -150,7 +149,7 @@ def equal_quality(rows: list[dict[str, Any]], flops: dict[str, Any], sampler: st
 def quality_vs_steps(pipe: Pipeline, args: argparse.Namespace) -> list[dict[str, Any]]:
     """Fair CRPS of censored all-seasons ensembles of each space (sampled as ``seaice-ldm evaluate`` samples
     them) against test states, per sampler and NFE budget."""
-    test, _ = pipeline_held_out(pipe)
+    test = pipeline_splits(pipe)["test"]
     ref = evenly(test, 32).load()
     way, date = all_seasons_way(None, pipe.date_conditioned)
     rows = []

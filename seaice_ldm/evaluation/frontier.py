@@ -46,7 +46,7 @@ def latent_frontier(vae: str | Path, candidates: dict[str, str | Path], members:
             (Path(tmp) / f"ldm_{decoder}").symlink_to(Path(path).resolve())
             pipe = load_pipeline(tmp, device=device, reference=False)
             gen = pipe.generators[("latent", decoder)]
-            test, _ = held_out(gen.diffusion.meta)
+            test = held_out(gen.diffusion.meta)["test"]
             ref = evenly(test, test_states).load()
             way, date = all_seasons_way(all_seasons, gen.date_conditioned)
             ens = pipe.sample(SampleRequest("latent", decoder, members, steps, sampler, seed, date))

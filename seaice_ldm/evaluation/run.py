@@ -190,6 +190,7 @@ def evaluate(pipe: Pipeline, settings: EvaluationSettings, progress: bool = True
     if settings.spread_steps:
         results["sampler_spread"] = _spread_part(pipe, settings)
     results["censoring_paired"] = _censoring_pairs(results)
+    results = json.loads(json.dumps(results, default=to_json))  # plain values: what report.json holds
     results["claims"] = claims.verdicts(results)
     return results, sets
 

@@ -53,12 +53,13 @@ def describe(ds: xr.Dataset, boxes: list[tuple[slice, slice]]) -> dict[str, Any]
         "bound_violation": bound_violation_share(ds),
         "bound_share": bound_share(ds),
         "integrals": integral_stats(ds),
-        "roughness": {n: float(np.nanmean(roughness(ds[n], ds["sic"]))) for n in names if n != "sic"},
+        "roughness_per_state": {n: roughness(ds[n], ds["sic"]) for n in names if n != "sic"},
         "small_scale_power": {n: small_scale_power(ds[n], boxes) for n in names},
         "spectra": {n: [a.tolist() for a in mean_spectrum(ds[n], boxes=boxes)] for n in names},
         "consistency": consistency(ds),
         "consistency_no_ice_rule": consistency(no_ice_rule(ds)),
     }
+    out["roughness"] = {n: float(np.nanmean(r)) for n, r in out["roughness_per_state"].items()}
     if "sid" in names:
         out["lines"] = line_summary(ds)
     return out

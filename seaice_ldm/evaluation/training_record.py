@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from seaice_ldm.evaluation.flops import generation_cost
-from seaice_ldm.options import generator_label
 from seaice_ldm.pipeline import Pipeline
 
 
@@ -19,10 +18,10 @@ def gflop_per_state(pipe: Pipeline, space: str, decoder: str, sampler: str, step
 def training_setup(pipe: Pipeline) -> dict[str, dict[str, Any]]:
     """Training steps, stages and noise-level distribution of each diffusion model (they bear on claim 1)."""
     out = {}
-    for (space, decoder), gen in pipe.generators.items():
+    for gen in pipe.generators.values():
         meta = gen.diffusion.meta
         edm = meta["config"]["diffusion"]
-        name = generator_label(space, decoder) if space == "latent" else "data-space DM"  # one model, two rules
+        name = gen.spec.label  # the data-space model is one model for both decoding rules
         history = meta.get("history", [])
         best = min(history, key=lambda h: h["val_loss"]) if history else {}
         out[name] = {"steps": int(meta["step"]), "p_mean": edm["p_mean"], "p_std": edm["p_std"],
