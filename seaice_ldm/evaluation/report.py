@@ -16,7 +16,7 @@ import numpy as np
 import xarray as xr
 from tqdm.auto import tqdm
 
-from seaice_ldm.data import VARIABLE_NAMES
+from seaice_ldm.data import VARIABLE_NAMES, sample_dim
 from seaice_ldm.data.io import atomic_directory
 from seaice_ldm.evaluation import (
     bound_share,
@@ -39,7 +39,8 @@ from seaice_ldm.evaluation.spectra import spectrum_boxes
 from seaice_ldm.evaluation.figures import save_figures
 from seaice_ldm.evaluation.flops import generation_cost
 from seaice_ldm.evaluation.reference import evenly, held_out
-from seaice_ldm.options import ALL_SEASONS, DECODERS, SPACES, SampleRequest, all_seasons_way, generator_label
+from seaice_ldm.options import (ALL_SEASONS, DECODERS, SPACES, SampleRequest, all_seasons_way, generator_for,
+                                generator_label)
 from seaice_ldm.pipeline import Pipeline, load_pipeline
 
 INTEGRALS = ("extent", "area", "volume", "miz_area")
@@ -63,7 +64,7 @@ def _as_members(ds: xr.Dataset) -> xr.Dataset:
 
 def integral_stats(ds: xr.Dataset) -> dict[str, dict[str, float]]:
     """Mean and standard deviation over states / members of the ice integrals and of the speckle count."""
-    sic, dim = ds["sic"].values, ds["sic"].dims[0]
+    sic, dim = ds["sic"].values, sample_dim(ds)
     edge = grid_edge(sic.shape[-2:], EDGE_WIDTH)
     values = ice_integrals(ds).assign({
         SPECKLE: (dim, isolated_ice_cells(sic)),
@@ -102,7 +103,7 @@ def _training_setup(pipe: Pipeline) -> dict[str, dict[str, float]]:
     for (space, decoder), gen in pipe.generators.items():
         meta = gen.diffusion.meta
         edm = meta["config"]["diffusion"]
-        name = generator_label(space, decoder) if space == "latent" else "data-space DM"  # one model, two decoding rules
+        name = generator_for(space, decoder).label  # the data-space model: one model, two decoding rules
         history = meta.get("history", [])
         best = min(history, key=lambda h: h["val_loss"]) if history else {}
         out[name] = {"steps": int(meta["step"]), "p_mean": edm["p_mean"], "p_std": edm["p_std"],
