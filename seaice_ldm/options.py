@@ -16,6 +16,8 @@ import pandas as pd
 
 #: Where the diffusion model runs: on VAE latents or directly on the normalised fields.
 SPACES = ("latent", "data")
+#: Each space's models in words (titles of panels and plots that show a space).
+SPACE_LABELS = {"latent": "Latent diffusion", "data": "Data-space diffusion"}
 #: The VAE decoder's likelihood: censored Gaussian (Tobit, mass at the physical bounds) or plain Gaussian.
 DECODERS = ("censored", "gaussian")
 #: Sampler names; each one's function and network evaluations per step: ``seaice_ldm.diffusion.samplers.SAMPLERS``.

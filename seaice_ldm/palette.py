@@ -11,8 +11,9 @@ from functools import lru_cache
 
 from seaice_ldm.options import GENERATORS
 
-#: Colour map per shown quantity, as (cmocean name, reversed?): the five variables, the drift speed, and two
-#: views of an ensemble (its spread, the probability of ice).
+#: Colour map per shown quantity, as (cmocean name, reversed?): the five variables, the drift speed, two
+#: views of an ensemble (its spread, the probability of ice), a difference (sample - reference), the density
+#: of ice edges over the members, and the density of a joint histogram of two variables.
 CMAPS: dict[str, tuple[str, bool]] = {
     "sit": ("thermal", False),
     "sic": ("ice", False),
@@ -22,15 +23,21 @@ CMAPS: dict[str, tuple[str, bool]] = {
     "speed": ("speed", False),
     "spread": ("amp", False),
     "prob": ("ice", False),
+    "difference": ("balance", False),
+    "edge_density": ("dense", False),
+    "joint": ("thermal", False),
 }
 #: The held-out reference states, next to the generators.
 REFERENCE_COLOUR = "#333333"
 
 
-def generator_colours() -> dict[str, str]:
-    """Colour of every generator output by its label (``"LDM (censored)"`` ...) and of ``"reference"``."""
-    colours = {spec.output_label(d): spec.colour for spec in GENERATORS for d in spec.serves}
-    return {**colours, "reference": REFERENCE_COLOUR}
+def line_style(label: str) -> dict[str, str | None]:
+    """Colour and line style of a source in a line plot, by its label: its generator's colour (dashed for the
+    Gaussian output of a model that serves both decoders), the reference's; matplotlib's cycle for others."""
+    served = {spec.output_label(d): (spec.colour, "--" if d == "gaussian" and len(spec.serves) > 1 else "-")
+              for spec in GENERATORS for d in spec.serves}
+    colour, style = served.get(label, (REFERENCE_COLOUR if label == "reference" else None, "-"))
+    return {"color": colour, "linestyle": style}
 
 
 def space_colours() -> dict[str, str]:

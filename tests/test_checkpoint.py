@@ -262,6 +262,8 @@ def test_hand_edited_diffusion_config_is_refused_naming_the_key(tiny_checkpoints
     ("config.vae.init_log_scale", float("nan")),
     ("config.vae", [8, 8]),
     ("norm_stats.std", [1.0, 0.4, 0.0, 0.1, 0.1]),
+    ("units", {"sic": "%", "sit": "m"}),  # fields in other units than the variables'
+    ("bounds", {"sic": [0.0, 100.0]}),  # censored at other bounds than the variables'
 ])
 def test_hand_edited_vae_config_is_refused_naming_the_key(tiny_checkpoints, tmp_path, key, value):
     folder = _edited(tiny_checkpoints, tmp_path, "vae", key, value)

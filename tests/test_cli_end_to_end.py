@@ -12,6 +12,7 @@ import pytest
 import xarray as xr
 
 from seaice_ldm.checkpoints.format import read_meta
+from seaice_ldm.data import VARIABLES
 from seaice_ldm.diffusion.coverage import noise_levels_for
 from seaice_ldm.cli import main
 
@@ -49,7 +50,7 @@ def test_checkpoints_carry_what_the_issue_asks_for(chain):
     assert meta["data"]["years"] == {"train": [2000], "val": [2001], "test": [2002]}
     assert meta["data"]["synthetic"] == "yes"
     assert set(meta["norm_stats"]) >= {"names", "mean", "std"}
-    assert meta["grid"]["name"] == "arctic50km" and meta["bounds"]["sic"] == [0, 1]
+    assert meta["grid"]["name"] == "arctic50km" and meta["precision"] == "float32"
     assert {"ema.safetensors", "raw.safetensors", "optim.safetensors", "grid.safetensors"} <= set(meta["files"])
     shipped = read_meta(chain / "checkpoints" / "ldm_censored")
     assert set(shipped["files"]) == {"ema.safetensors", "grid.safetensors"}
@@ -57,18 +58,31 @@ def test_checkpoints_carry_what_the_issue_asks_for(chain):
 
 
 @pytest.mark.parametrize("space", ["latent", "data"])
-def test_sample_writes_a_physical_ensemble(chain, tmp_path, space):
+def test_sample_writes_an_ensemble_that_says_how_it_was_made(chain, tmp_path, space):
     out = tmp_path / "ens.nc"
     assert _sample(chain, out, "--space", space, "--decoder", "censored", "--sampler", "heun") == 0
     ds = xr.open_dataset(out)
     assert dict(ds.sizes) == {"member": 3, "y": 128, "x": 128}
-    assert ds.attrs["space"] == space and ds.attrs["decoder"] == "censored" and ds.attrs["steps"] == 3
+    made = {k: ds.attrs[k] for k in ("space", "decoder", "sampler", "steps", "precision")}
+    assert made == {"space": space, "decoder": "censored", "sampler": "heun", "steps": 3, "precision": "float32"}
+    assert ds.attrs["device"].startswith("cpu: ")
     land = ds["land"].values.astype(bool)
     for name in ("sit", "sic", "sid", "siu", "siv"):
-        values = ds[name].values
-        assert np.isnan(values[:, land]).all() and np.isfinite(values[:, ~land]).all()
-    assert ds.sic.min() >= 0 and ds.sic.max() <= 1 and ds.sit.min() >= 0
-    assert ds.sid.min() >= 0 and ds.sid.max() <= 1
+        assert np.isfinite(ds[name].values[:, ~land]).all()
+
+
+def test_the_censored_data_space_ensemble_is_the_gaussian_one_clipped_to_the_bounds(chain, tmp_path):
+    """One data-space model serves both decoders: from the same seed, the censored output is the Gaussian
+    output clipped to each variable's bounds (the no-ice rule holds in both, at the same cells)."""
+    paths = {d: tmp_path / f"{d}.nc" for d in ("censored", "gaussian")}
+    for decoder, path in paths.items():
+        assert _sample(chain, path, "--space", "data", "--decoder", decoder, "--seed", "3") == 0
+    censored, gaussian = (xr.open_dataset(p) for p in paths.values())
+    assert (gaussian["sic"] < 0).any() and (gaussian["sic"] > 1).any()  # the tiny model leaves the bounds
+    for name in ("sit", "sic", "sid", "siu", "siv"):
+        lower, upper = VARIABLES[name].lower, VARIABLES[name].upper
+        bounds = (-np.inf if lower is None else lower, np.inf if upper is None else upper)
+        np.testing.assert_array_equal(censored[name].values, np.clip(gaussian[name].values, *bounds))
 
 
 def test_same_seed_same_ensemble_at_any_batch_size(chain, tmp_path):

@@ -2,7 +2,7 @@ import numpy as np
 import pyproj
 import pytest
 
-from seaice_ldm.data import GRIDS, DataError, Grid, coastline_segments, load_land_mask
+from seaice_ldm.data import GRIDS, DataError, Grid, load_land_mask
 from seaice_ldm.data.landmask import _connected_to_pole
 from seaice_ldm.data.shipped_masks import BUILD_COMMAND
 
@@ -68,19 +68,7 @@ def test_missing_mask_names_the_build_command():
         load_land_mask(Grid("nowhere", 4, 4, 1e5))
 
 
-def test_coastline_is_one_nan_separated_path_inside_the_domain():
-    grid = GRIDS["arctic50km"]
-    xs, ys = coastline_segments(load_land_mask(grid).land_fraction, grid.x, grid.y)
-    assert xs.shape == ys.shape and xs.ndim == 1
-    breaks = np.isnan(xs)
-    np.testing.assert_array_equal(breaks, np.isnan(ys))
-    assert 10 < breaks.sum() < xs.size / 5
-    slack = 1e-6 * grid.dx
-    assert grid.x[0] - slack <= np.nanmin(xs) and np.nanmax(xs) <= grid.x[-1] + slack
-    assert grid.y[0] - slack <= np.nanmin(ys) and np.nanmax(ys) <= grid.y[-1] + slack
-
-
-@pytest.mark.slow
+@pytest.mark.slow  # builds the mask from GLOBE at 15 x 15 points a cell
 def test_builder_reproduces_the_shipped_mask(tmp_path):
     pytest.importorskip("global_land_mask")
     from seaice_ldm.data import build_masks

@@ -17,6 +17,7 @@ from seaice_ldm.models import UNet, UNetConfig
 
 SIGMA_MAX = 80.0
 N_SAMPLES = 20000
+pytestmark = pytest.mark.usefixtures("one_thread")  # small tensors: one thread is many times faster here
 
 
 class Gaussian:

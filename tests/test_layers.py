@@ -4,7 +4,7 @@
         -> training                 (writes checkpoints; never imported by inference)
         -> pipeline -> evaluation   (inference)
         -> cli, the package facade
-    dashboard: the public API only (seaice_ldm, .options, .data, .evaluation, .pipeline)
+    dashboard: the public API only (seaice_ldm, .options, .palette, .data, .evaluation, .pipeline)
 
 A module may import its own layer and the layers its layer lists below, never one further up or aside.
 """

@@ -158,3 +158,19 @@ def test_generators_on_another_land_mask_or_grid_are_refused_or_left_out(tmp_pat
     _rewrite(root / "ddm", lambda meta: meta["grid"].update(nx=64, ny=64, name="custom"))
     generators, errors = load_generators(root, strict=False)
     assert "ddm was trained on another grid" in errors[("data", "censored")]
+
+
+def test_float32_on_a_gpu_means_float32_not_tf32(monkeypatch):
+    """TF32 is a stated choice (off): picking a CUDA device turns it off for matmuls and convolutions."""
+    from seaice_ldm.models.device import pick_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    saved = torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32
+    try:
+        torch.set_float32_matmul_precision("high")
+        torch.backends.cudnn.allow_tf32 = True
+        assert pick_device("cuda:1") == torch.device("cuda", 1)
+        assert torch.get_float32_matmul_precision() == "highest" and not torch.backends.cudnn.allow_tf32
+    finally:
+        torch.set_float32_matmul_precision(saved[0])
+        torch.backends.cudnn.allow_tf32 = saved[1]

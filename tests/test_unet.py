@@ -105,3 +105,30 @@ def test_margin_runs_the_grid_inside_a_ring_of_land():
         ringed(x[..., :6, :], c_noise, mask[..., :6, :])
     with pytest.raises(ValueError, match="margin must not be negative"):
         UNetConfig(3, 2, margin=-1)
+
+
+def test_attention_is_softmax_attention_on_contiguous_inputs(monkeypatch):
+    """Multi-head attention over the positions, against softmax(q k^T / sqrt(d)) v written out; q, k and v reach
+    the attention kernel contiguous (fused GPU kernels refuse strided inputs and fall back to the slow path)."""
+    import torch.nn.functional as F
+
+    from seaice_ldm.models.layers import SelfAttention
+
+    torch.manual_seed(0)
+    layer = SelfAttention(128, head_channels=64)  # two heads of 64 channels
+    x = torch.randn(2, 128, 4, 6)
+    seen = []
+    attend = F.scaled_dot_product_attention
+
+    def spy(q, k, v, *args, **kwargs):
+        seen.append(all(t.is_contiguous() for t in (q, k, v)))
+        return attend(q, k, v, *args, **kwargs)
+
+    monkeypatch.setattr(F, "scaled_dot_product_attention", spy)
+    out = layer(x)
+    assert seen == [True]
+    qkv = layer.qkv(layer.norm(x)).reshape(2, 3, 2, 64, 24)  # (B, q/k/v, head, channel, position)
+    q, k, v = (qkv[:, i].transpose(-1, -2) for i in range(3))  # (B, head, position, channel)
+    weights = torch.softmax(q @ k.transpose(-1, -2) / 64**0.5, dim=-1)
+    expected = x + layer.proj((weights @ v).transpose(-1, -2).reshape(2, 128, 4, 6))
+    torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-5)

@@ -133,7 +133,7 @@ def _check_latent_stats(meta: dict[str, Any], channels: int) -> None:
 def check_config(meta: dict[str, Any], kind: str) -> None:
     """Refuse, naming the key, stored values that do not describe a valid ``vae`` or ``diffusion`` model
     (a hand-edited ``config.json``): wrong types, non-positive sizes or scales, out-of-range levels,
-    whitening statistics that do not fit the latents, units other than the canonical ones. Called before any network is built."""
+    whitening statistics that do not fit the latents, units or bounds other than the variables' own. Called before any network is built."""
     if "norm_stats" in meta:
         try:
             NormStats.from_dict(meta["norm_stats"])
@@ -143,6 +143,10 @@ def check_config(meta: dict[str, Any], kind: str) -> None:
         if name in VARIABLES and units != VARIABLES[name].units:
             raise CheckpointError(f"config.json: units.{name} is {units!r}; the model works in "
                                   f"{VARIABLES[name].units!r}")
+    for name, bounds in (meta.get("bounds") or {}).items():  # the censored decoder's bounds are the variables'
+        if name in VARIABLES and list(bounds) != [VARIABLES[name].lower, VARIABLES[name].upper]:
+            raise CheckpointError(f"config.json: bounds.{name} is {list(bounds)}; the model censors at "
+                                  f"{[VARIABLES[name].lower, VARIABLES[name].upper]}")
     if kind == "vae":
         _section(meta, "vae")
         return

@@ -19,7 +19,7 @@ from .geography import (
 )
 from .grid import DEFAULT_GRID, GRIDS, Grid, get_grid, grid_from_dataset
 from .io import check_output, write_dataset
-from .landmask import build_land_mask, build_masks, coastline_segments, save_land_mask
+from .landmask import build_land_mask, build_masks, save_land_mask
 from .arrays import to_arrays
 from .clipping import DEFAULT_TOLERANCE, clip_to_bounds
 from .land import LAND_MASK_CONVENTIONS, land_of
@@ -53,7 +53,7 @@ __all__ = [
     "PAN_ARCTIC", "REGIONS", "region_box",
     "DEFAULT_GRID", "GRIDS", "Grid", "get_grid", "grid_from_dataset",
     "check_output", "write_dataset",
-    "LandMask", "build_land_mask", "build_masks", "coastline_segments", "load_land_mask", "save_land_mask",
+    "LandMask", "build_land_mask", "build_masks", "load_land_mask", "save_land_mask",
     "DEFAULT_TOLERANCE", "LAND_MASK_CONVENTIONS", "DataNote", "clip_to_bounds", "land_of", "open_dataset",
     "to_arrays", "validate_dataset",
     "NormStats", "compute_norm_stats", "denormalise", "normalise", "normalised_bounds",

@@ -81,22 +81,6 @@ def build_masks(
     return [save_land_mask(get_grid(n), out_dir / f"{n}.npz") for n in names]
 
 
-def coastline_segments(land_fraction: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The coastline as the 0.5 contour of the land fraction: one (xs, ys) pair in metres, NaN-separated.
-
-    A single NaN-separated path draws in one go in a dashboard (thousands of sub-paths do not).
-    """
-    import contourpy
-
-    gen = contourpy.contour_generator(x, y, np.asarray(land_fraction, dtype=float),
-                                      line_type=contourpy.LineType.ChunkCombinedNan)
-    points = [p for p in gen.lines(0.5)[0] if p is not None]
-    if not points:
-        return np.empty(0), np.empty(0)
-    xy = np.concatenate(points)
-    return xy[:, 0].copy(), xy[:, 1].copy()
-
-
 if __name__ == "__main__":
     for written in build_masks():
         print(f"wrote {written} ({written.stat().st_size / 1024:.1f} KiB)")

@@ -31,8 +31,7 @@ class Variable:
     lower: float | None
     upper: float | None
     aliases: tuple[str, ...]
-    cmap_hint: str
-    display_range: tuple[float, float]
+    display_range: tuple[float, float]  # fixed colour range of maps, so that they compare (colours: palette.py)
     #: the widest values a real product holds (canonical units): beyond them a value is refused as an undeclared
     #: fill (the netCDF default 9.97e36, 1e30, -999) or wrong units, also on a side without a physical bound
     plausible: tuple[float, float] = (-np.inf, np.inf)
@@ -49,28 +48,28 @@ VARIABLES: MappingProxyType[str, Variable] = MappingProxyType(
         "sit": Variable(
             "sit", "sea-ice thickness", "sea_ice_thickness", "m", 0.0, None,
             ("sea_ice_thickness", "analysis_sea_ice_thickness", "sithick", "hi"),
-            "viridis", (0.0, 5.0), (0.0, PLAUSIBLE_THICKNESS),
+            (0.0, 5.0), (0.0, PLAUSIBLE_THICKNESS),
         ),
         "sic": Variable(
             "sic", "sea-ice concentration", "sea_ice_area_fraction", "1", 0.0, 1.0,
             ("siconc", "sea_ice_concentration", "ice_conc", "aice", "concentration"),
-            "Blues_r", (0.0, 1.0), (0.0, 1.0),
+            (0.0, 1.0), (0.0, 1.0),
         ),
         "sid": Variable(
             # No CF standard name exists for damage (the neXtSIM brittle-rheology state variable).
             "sid", "sea-ice damage", "", "1", 0.0, 1.0,
             ("damage", "sidamage"),
-            "magma", (0.0, 1.0), (0.0, 1.0),
+            (0.0, 1.0), (0.0, 1.0),
         ),
         "siu": Variable(
             "siu", "sea-ice velocity along x (grid-eastward)", "sea_ice_x_velocity", "m s-1", None, None,
             ("vxsi", "uice", "sea_ice_x_velocity"),
-            "RdBu_r", (-0.3, 0.3), (-PLAUSIBLE_SPEED, PLAUSIBLE_SPEED),
+            (-0.3, 0.3), (-PLAUSIBLE_SPEED, PLAUSIBLE_SPEED),
         ),
         "siv": Variable(
             "siv", "sea-ice velocity along y (grid-northward)", "sea_ice_y_velocity", "m s-1", None, None,
             ("vysi", "vice", "sea_ice_y_velocity"),
-            "RdBu_r", (-0.3, 0.3), (-PLAUSIBLE_SPEED, PLAUSIBLE_SPEED),
+            (-0.3, 0.3), (-PLAUSIBLE_SPEED, PLAUSIBLE_SPEED),
         ),
     }
 )

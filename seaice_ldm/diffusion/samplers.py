@@ -45,13 +45,7 @@ def _report(callback: Callback, i: int, n: int, x: Tensor, sigma: float, denoise
 
 
 @torch.no_grad()
-def sample_euler(
-    denoise: Denoiser,
-    x: Tensor,
-    sigmas: Tensor,
-    *,
-    callback: Callback = None,
-) -> Tensor:
+def sample_euler(denoise: Denoiser, x: Tensor, sigmas: Tensor, *, callback: Callback = None) -> Tensor:
     """Euler (first-order) solver of the probability-flow ODE; deterministic."""
     levels = sigmas.tolist()
     n = len(levels) - 1
@@ -64,18 +58,9 @@ def sample_euler(
 
 
 @torch.no_grad()
-def sample_heun(
-    denoise: Denoiser,
-    x: Tensor,
-    sigmas: Tensor,
-    *,
-    churn: float = 0.0,
-    s_tmin: float = 0.0,
-    s_tmax: float = math.inf,
-    s_noise: float = 1.0,
-    callback: Callback = None,
-    randn_like: RandnLike = torch.randn_like,
-) -> Tensor:
+def sample_heun(denoise: Denoiser, x: Tensor, sigmas: Tensor, *, churn: float = 0.0, s_tmin: float = 0.0,
+                s_tmax: float = math.inf, s_noise: float = 1.0, callback: Callback = None,
+                randn_like: RandnLike = torch.randn_like) -> Tensor:
     """Heun's second-order sampler, Karras et al. 2022, Algorithm 2.
 
     With ``churn = 0`` this is the deterministic Algorithm 1. With ``churn > 0`` each step whose
@@ -103,13 +88,7 @@ def sample_heun(
 
 
 @torch.no_grad()
-def sample_dpmpp_2m(
-    denoise: Denoiser,
-    x: Tensor,
-    sigmas: Tensor,
-    *,
-    callback: Callback = None,
-) -> Tensor:
+def sample_dpmpp_2m(denoise: Denoiser, x: Tensor, sigmas: Tensor, *, callback: Callback = None) -> Tensor:
     """DPM-Solver++(2M), Lu et al. 2022 (Algorithm 2), in ``t = -log(sigma)``; deterministic.
 
     The first step and the final step to sigma = 0 are first order (DPM-Solver++(1), i.e. DDIM).

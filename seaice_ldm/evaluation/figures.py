@@ -14,6 +14,7 @@ import xarray as xr  # noqa: E402
 
 from seaice_ldm.data import MIZ_LOWER, MIZ_UPPER, VARIABLES, drift_speed, sample_dim  # noqa: E402
 from seaice_ldm.evaluation.metrics import ice_integrals  # noqa: E402
+from seaice_ldm.palette import colour_map, line_style  # noqa: E402
 
 
 SYNTHETIC = "synthetic data, not observations"
@@ -64,14 +65,14 @@ def _map(ax, ds: xr.Dataset, name: str, index: int):
     var = VARIABLES.get(name)
     if name == "speed":
         field = drift_speed(ds).isel({sample_dim(ds): index})
-        cmap, (vmin, vmax), units = "cividis", (0.0, 0.3), "m s-1"
+        (vmin, vmax), units = (0.0, 0.3), "m s-1"
     else:
         field = ds[name].isel({sample_dim(ds): index})
-        cmap, (vmin, vmax), units = var.cmap_hint, var.display_range, var.units
+        (vmin, vmax), units = var.display_range, var.units
     x, y = ds["x"].values, ds["y"].values
     dx = float(x[1] - x[0])
     extent = (x[0] - dx / 2, x[-1] + dx / 2, y[0] - dx / 2, y[-1] + dx / 2)
-    cm = plt.get_cmap(cmap).with_extremes(bad="0.75")  # land in grey
+    cm = colour_map(name).with_extremes(bad="0.75")  # land in grey
     image = ax.imshow(field.values, origin="lower", extent=extent, cmap=cm, vmin=vmin, vmax=vmax,
                       interpolation="nearest", transform=ax.projection)
     ax.set_extent(extent, crs=ax.projection)
@@ -129,7 +130,7 @@ def histograms_figure(sets: dict[str, xr.Dataset], path: Path) -> None:
         for label, ds in sets.items():
             values = ds[name].values
             values = values[np.isfinite(values)]
-            ax.hist(values, bins=bins, histtype="step", density=True, label=label, log=True)
+            ax.hist(values, bins=bins, histtype="step", density=True, label=label, log=True, **line_style(label))
         ax.axvline(lo, color="k", lw=0.5, ls=":")
         if VARIABLES[name].upper is not None:
             ax.axvline(VARIABLES[name].upper, color="k", lw=0.5, ls=":")
@@ -150,8 +151,7 @@ def spectra_figure(results: dict[str, Any], path: Path) -> None:
     for ax, name in zip(axes, names):
         for label, spectra in curves.items():
             k, p = spectra[name]
-            ax.loglog(k, p, label=label, lw=2 if label == "reference" else 1,
-                      color="k" if label == "reference" else None)
+            ax.loglog(k, p, label=label, lw=2 if label == "reference" else 1, **line_style(label))
         ax.set_title(name)
         ax.set_xlabel("wavenumber [cycles / km]")
     axes[0].set_ylabel("power spectral density")

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from seaice_ldm.data import sample_dim
 from seaice_ldm.data.derived import no_ice_rule
 from seaice_ldm.evaluation.autoencoder import line_summary
 from seaice_ldm.evaluation.consistency import consistency
@@ -33,7 +34,7 @@ EDGE_WIDTH = 2  # cells from the grid's border
 
 def integral_stats(ds: xr.Dataset) -> dict[str, dict[str, float]]:
     """Mean and standard deviation (ddof 1) over states / members of the ice integrals and speckle counts."""
-    sic, dim = ds["sic"].values, ds["sic"].dims[0]
+    sic, dim = ds["sic"].values, sample_dim(ds)
     edge = grid_edge(sic.shape[-2:], EDGE_WIDTH)
     values = ice_integrals(ds).assign({
         SPECKLE: (dim, isolated_ice_cells(sic)),

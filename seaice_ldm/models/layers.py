@@ -117,7 +117,8 @@ class SelfAttention(nn.Module):
         """Attend over the ``H * W`` positions of ``x`` ``(B, C, H, W)``."""
         b, c, h, w = x.shape
         qkv = self.qkv(self.norm(x)).reshape(b, 3, self.heads, c // self.heads, h * w)
-        q, k, v = qkv.transpose(-1, -2).unbind(dim=1)  # each (B, heads, HW, C/heads)
+        # (3, B, heads, HW, C/heads) in memory order: q, k and v contiguous, as fused attention kernels want
+        q, k, v = qkv.permute(1, 0, 2, 4, 3).contiguous().unbind(dim=0)
         out = F.scaled_dot_product_attention(q, k, v)
         out = out.transpose(-1, -2).reshape(b, c, h, w)
         return x + self.proj(out)

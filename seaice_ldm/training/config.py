@@ -54,14 +54,17 @@ class OptimConfig:
     patience: int = 0
     min_delta: float = 0.01  # relative to the best loss (diffusion losses are positive and scale-free)
     min_improvement: float = 0.0  # absolute, in loss units (for NLLs, which may cross zero)
-    precision: str = "auto"  # "auto": bf16 autocast on GPU, float32 on CPU; "bfloat16"; "float32"
+    # "float32" (the default: VAEs, whose censored likelihood's tails want it); "bfloat16" or "auto": bf16
+    # autocast where the device computes it natively, float32 elsewhere (seaice_ldm.models.device)
+    precision: str = "float32"
+    log_every: int = 25  # steps between read-backs of the training loss (and the check that it is finite)
     # learning-rate factor for the decoder's per-channel log-scales (parameters named ``log_scale``): Adam moves
     # a parameter by about ``lr`` per step, so a handful of scalars that must travel several units would
     # otherwise set the pace of the whole run (a validation NLL falling in a straight line)
     scale_lr_factor: float = 1.0
 
     def __post_init__(self):
-        for name in ("steps", "batch_size", "val_every", "val_batches", "checkpoint_every"):
+        for name in ("steps", "batch_size", "val_every", "val_batches", "checkpoint_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"[optim] {name} must be at least 1, got {getattr(self, name)}")
         for name in ("lr", "grad_clip", "scale_lr_factor"):

@@ -46,6 +46,15 @@ def all_reduce_mean(value: float, info: DistInfo) -> float:
     return float(tensor.item()) / info.world_size
 
 
+def all_reduce_sum(tensor: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    """Sum of a tensor over all processes (a new tensor; the input itself when there is one process)."""
+    if info.world_size == 1:
+        return tensor
+    total = tensor.clone()
+    dist.all_reduce(total)
+    return total
+
+
 def barrier(info: DistInfo) -> None:
     if info.world_size > 1:
         dist.barrier()

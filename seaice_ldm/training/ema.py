@@ -21,7 +21,8 @@ class EMA:
     @torch.no_grad()
     def update(self, model: torch.nn.Module, step: int) -> None:
         decay = self.effective_decay(step)
-        for ema_p, p in zip(self.shadow.parameters(), model.parameters()):
-            ema_p.lerp_(p.detach(), 1.0 - decay)
-        for ema_b, b in zip(self.shadow.buffers(), model.buffers()):
-            ema_b.copy_(b)
+        # shadow = shadow + (1 - decay) (weights - shadow), all tensors in one fused call (no Python loop)
+        torch._foreach_lerp_(list(self.shadow.parameters()), [p.detach() for p in model.parameters()], 1.0 - decay)
+        buffers = list(self.shadow.buffers())
+        if buffers:
+            torch._foreach_copy_(buffers, list(model.buffers()))
