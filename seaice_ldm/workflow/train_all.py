@@ -25,7 +25,7 @@ from pathlib import Path
 from seaice_ldm.checkpoints.export import export_checkpoint
 from seaice_ldm.checkpoints.format import CONFIG_FILE, read_meta
 from seaice_ldm.data import VARIABLE_NAMES, DataNote, describe_split, grid_from_dataset, open_dataset, split_by_year
-from seaice_ldm.data.io import check_parent
+from seaice_ldm.data.io import atomic_file, check_parent
 from seaice_ldm.data.sizes import check_memory, field_bytes
 from seaice_ldm.evaluation.reference import write_reference
 from seaice_ldm.training.config import ConfigError, OptimConfig
@@ -80,9 +80,10 @@ def train_all(req: TrainAllRequest, progress: bool = True) -> Path:
     configs = {s.name: stage_config(s, out / "runs", plan.data, plan.variables, val, test) for s in preset.stages}
     _check_sizes(plan.grid, preset, configs)
     say(_describe(plan, preset, out, req.device))
-    if main:
+    if main:  # atomic: another torchrun process checking the folder sees no record or the whole one
         out.mkdir(parents=True, exist_ok=True)
-        (out / RECORD).write_text(json.dumps(record, indent=1))
+        with atomic_file(out / RECORD) as tmp:
+            tmp.write_text(json.dumps(record, indent=1))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataNote)  # the file's conversions were named once, above
         for stage in preset.stages:
