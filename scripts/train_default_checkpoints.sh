@@ -48,7 +48,7 @@ for name in ldm_censored ldm_gaussian ddm; do
   seaice-ldm export "runs/${name}_margin" "checkpoints/$name" --dtype float16
 done
 seaice-ldm export runs/ldm_censored_m runs/frontier/ldm_censored_m --dtype float16   # evaluated, not shipped
-seaice-ldm data reference --checkpoint checkpoints/ldm_censored --out checkpoints/reference.nc --states 48
+seaice-ldm data reference --checkpoint checkpoints/ldm_censored --out checkpoints/reference.nc --states 48 --overwrite
 du -sh checkpoints
 # the figures every comparison rests on, from the shipped weights: the latent size frontier (ship the
 # larger latent model instead if this picks it; the sizes are compared at stage 1), the evaluation report,

@@ -247,7 +247,7 @@ def test_failed_rewrite_keeps_the_old_file(tiny, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError):
         write_dataset(tiny, path)
     assert path.read_bytes() == before
-    assert list(tmp_path.iterdir()) == [path]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".data.nc.seaice-ldm.json", "data.nc"]  # no temporaries
 
 
 # --- canonical construction and arrays ----------------------------------------------------------------

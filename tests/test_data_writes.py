@@ -69,7 +69,7 @@ def test_interrupt_during_zarr_write_keeps_the_old_store(tiny, tmp_path, monkeyp
     monkeypatch.setattr(xr.Dataset, "to_zarr", interrupted)
     with pytest.raises(KeyboardInterrupt):
         write_dataset(tiny.isel(time=slice(0, 2)), path)
-    assert [p.name for p in tmp_path.iterdir()] == ["ens.zarr"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".ens.zarr.seaice-ldm.json", "ens.zarr"]
     xr.testing.assert_identical(open_dataset(path), tiny)
 
 
@@ -86,7 +86,7 @@ def test_an_earlier_output_store_is_replaced(tiny, tmp_path):
     path = write_dataset(tiny, tmp_path / "ens.zarr")
     write_dataset(tiny.isel(time=slice(0, 2)), path)
     assert open_dataset(path).sizes["time"] == 2
-    assert [p.name for p in tmp_path.iterdir()] == ["ens.zarr"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".ens.zarr.seaice-ldm.json", "ens.zarr"]  # no temporaries
 
 
 def test_failure_between_the_two_renames_keeps_the_old_store(tiny, tmp_path, monkeypatch):
@@ -104,7 +104,7 @@ def test_failure_between_the_two_renames_keeps_the_old_store(tiny, tmp_path, mon
     monkeypatch.setattr(atomic.os, "replace", replace)
     with pytest.raises(OSError, match="quota"):
         write_dataset(tiny.isel(time=slice(0, 2)), path)
-    assert [p.name for p in tmp_path.iterdir()] == ["ens.zarr"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".ens.zarr.seaice-ldm.json", "ens.zarr"]
     xr.testing.assert_identical(open_dataset(path), tiny)
 
 

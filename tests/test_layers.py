@@ -1,9 +1,10 @@
 """The import direction of every layer, read from the source with ``ast`` (nothing is imported).
 
-    options, palette (pure names and colours, importable by all) -> data -> models -> diffusion -> checkpoints
+    options, palette, interrupts (pure names and colours; SIGTERM like Ctrl-C; importable by all) -> data
+        -> models -> diffusion -> checkpoints
         -> training                 (writes checkpoints; never imported by inference)
         -> pipeline -> evaluation   (inference)
-        -> cli, the package facade
+        -> workflow (train all, presets, model cards) -> cli, the package facade
     dashboard: the public API only (seaice_ldm, .options, .palette, .data, .evaluation, .pipeline)
 
 A module may import its own layer and the layers its layer lists below, never one further up or aside.

@@ -4,13 +4,14 @@ file or folder the program did not write (:mod:`.ownership`) unless asked to."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import xarray as xr
 
 from .atomic import atomic_directory, atomic_file, deferred_interrupt
 from .canonical import cf_encoding, with_flag_types
-from .ownership import forget_file, record_file, record_folder, written_here
+from .ownership import record_output, written_here
 from .variables import DataError
 
 __all__ = ["atomic_directory", "atomic_file", "check_output", "check_parent", "write_dataset"]
@@ -28,9 +29,13 @@ def check_parent(path: str | os.PathLike) -> Path:
         parent = parent.parent
     if not parent.is_dir():
         raise DataError(f"output {path}: {parent} is a file, not a folder; choose another output path")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise DataError(f"output {path}: cannot write into {parent} (permission denied or a read-only file "
-                        "system); choose another output path")
+    try:  # a real probe: permission bits say nothing for root, on read-only mounts or in /proc
+        fd, probe = tempfile.mkstemp(dir=parent, prefix=".seaice-ldm-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise DataError(f"output {path}: cannot write into {parent} ({err.strerror}); choose another output "
+                        "path") from None
     return path
 
 
@@ -65,14 +70,13 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, overwrite: bool = Fal
             encoding[name]["chunks"] = _chunks(ds[name], ZARR_TIME_CHUNK)
         with atomic_directory(path) as tmp, deferred_interrupt():
             ds.to_zarr(tmp, mode="w", encoding=encoding, consolidated=False)
-            record_folder(tmp)
+        record_output(path)
         return path
     for name in _arrays(ds):
         encoding[name].update(zlib=True, complevel=4, shuffle=True, chunksizes=_chunks(ds[name], 1))
-    forget_file(path)
     with atomic_file(path) as tmp, deferred_interrupt():
         ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding)
-    record_file(path)
+    record_output(path)
     return path
 
 

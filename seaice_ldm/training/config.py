@@ -324,7 +324,7 @@ def _default(key: str, f: dataclasses.Field) -> str:
     if key.endswith("in_channels") or key.endswith("out_channels"):
         return "from the data"
     if key.split(".")[-1] in SYNTHETIC_ONLY:
-        return f"{SYNTHETIC_ONLY[key.split('.')[-1]]!r} without `path`"
+        return f"`{SYNTHETIC_ONLY[key.split('.')[-1]]}` without `path`"
     value = f.default if f.default is not dataclasses.MISSING else (
         f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
     if key == "out":

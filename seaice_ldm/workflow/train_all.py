@@ -18,13 +18,14 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from seaice_ldm.checkpoints.export import export_checkpoint
 from seaice_ldm.checkpoints.format import CONFIG_FILE, read_meta
-from seaice_ldm.data import VARIABLE_NAMES, describe_split, grid_from_dataset, open_dataset, split_by_year
-from seaice_ldm.data.io import check_parent
+from seaice_ldm.data import VARIABLE_NAMES, DataNote, describe_split, grid_from_dataset, open_dataset, split_by_year
+from seaice_ldm.data.io import atomic_file, check_parent
 from seaice_ldm.data.sizes import check_memory, field_bytes
 from seaice_ldm.evaluation.reference import write_reference
 from seaice_ldm.training.config import ConfigError, OptimConfig
@@ -79,19 +80,23 @@ def train_all(req: TrainAllRequest, progress: bool = True) -> Path:
     configs = {s.name: stage_config(s, out / "runs", plan.data, plan.variables, val, test) for s in preset.stages}
     _check_sizes(plan.grid, preset, configs)
     say(_describe(plan, preset, out, req.device))
-    if main:
+    if main:  # atomic: another torchrun process checking the folder sees no record or the whole one
         out.mkdir(parents=True, exist_ok=True)
-        (out / RECORD).write_text(json.dumps(record, indent=1))
-    for stage in preset.stages:
-        cfg = configs[stage.name]
-        done = _finished(Path(cfg.out), cfg.optim)
-        if done:
-            say(f"{stage.name}: finished at step {done} (skipped)")
-            continue
-        say(f"\n== {stage.name} ({stage.path.name}) -> {cfg.out}")
-        (train_vae if stage.kind == "vae" else train_diffusion)(cfg, device=req.device, resume=True, progress=progress)
-    if main:
-        _publish(out, preset, req)
+        with atomic_file(out / RECORD) as tmp:
+            tmp.write_text(json.dumps(record, indent=1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataNote)  # the file's conversions were named once, above
+        for stage in preset.stages:
+            cfg = configs[stage.name]
+            done = _finished(Path(cfg.out), cfg.optim)
+            if done:
+                say(f"{stage.name}: finished at step {done} (skipped)")
+                continue
+            say(f"\n== {stage.name} ({stage.path.name}) -> {cfg.out}")
+            trainer = train_vae if stage.kind == "vae" else train_diffusion
+            trainer(cfg, device=req.device, resume=True, progress=progress)
+        if main:
+            _publish(out, preset, req)
         print(f"\ntrain all: done in {(time.perf_counter() - start) / 60:.1f} min; next:\n"
               f"  seaice-ldm evaluate --checkpoints {out} --out {out / 'report'}\n"
               f"  SEAICE_LDM_CHECKPOINTS={out} panel serve dashboard")
