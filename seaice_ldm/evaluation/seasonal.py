@@ -3,7 +3,8 @@
 - :func:`mid_month_dates`: the 15th of each month of a year, the dates a date-conditioned model is sampled
   for to trace its cycle;
 - :func:`state_numbers`: extent, MIZ area (10^6 km^2) and MIZ width (km) of each state ``(n, y, x)``;
-- :func:`cycle_from_months`: per-month ensembles -> a cycle Dataset;
+- :func:`cycle_from_months`: per-month ensembles -> a cycle Dataset (:func:`cycle_from_numbers` from their
+  per-state numbers);
 - :func:`cycle_from_states`: dated states (e.g. held-out reference states) grouped by calendar month -> the
   same Dataset.
 
@@ -48,7 +49,9 @@ def state_numbers(sic: np.ndarray, x: np.ndarray, y: np.ndarray, cell_area: np.n
             "miz_width": np.array([miz_width(f, x, y, a) for f in s]) / 1e3}
 
 
-def _summary(values_by_month: dict[int, dict[str, np.ndarray]]) -> xr.Dataset:
+def cycle_from_numbers(values_by_month: dict[int, dict[str, np.ndarray]]) -> xr.Dataset:
+    """The cycle of per-state numbers ``{month: {quantity: values (n,)}}`` (e.g. :func:`state_numbers` of each
+    month's states, kept from an earlier run)."""
     data: dict[str, tuple] = {}
     count = np.zeros(len(MONTHS), dtype=np.int64)
     for q, (long_name, units) in QUANTITIES.items():
@@ -71,14 +74,16 @@ def _summary(values_by_month: dict[int, dict[str, np.ndarray]]) -> xr.Dataset:
 def cycle_from_months(states_by_month: dict[int, np.ndarray], x: np.ndarray, y: np.ndarray,
                       cell_area: np.ndarray) -> xr.Dataset:
     """The cycle of per-month ensembles ``{month: sic (n, y, x)}`` (months left out are NaN)."""
-    return _summary({m: state_numbers(s, x, y, cell_area) for m, s in states_by_month.items()})
+    return cycle_from_numbers({m: state_numbers(s, x, y, cell_area) for m, s in states_by_month.items()})
 
 
 def cycle_from_states(sic: np.ndarray, times, x: np.ndarray, y: np.ndarray, cell_area: np.ndarray) -> xr.Dataset:
     """The cycle of dated states ``sic`` ``(t, y, x)``, grouped by the calendar month of ``times``."""
     months = pd.DatetimeIndex(np.asarray(times)).month
     numbers = state_numbers(sic, x, y, cell_area)
-    return _summary({m: {q: v[months == m] for q, v in numbers.items()} for m in MONTHS if (months == m).any()})
+    return cycle_from_numbers({m: {q: v[months == m] for q, v in numbers.items()}
+                               for m in MONTHS if (months == m).any()})
 
 
-__all__ = ["MONTHS", "QUANTITIES", "cycle_from_months", "cycle_from_states", "mid_month_dates", "state_numbers"]
+__all__ = ["MONTHS", "QUANTITIES", "cycle_from_months", "cycle_from_numbers", "cycle_from_states", "mid_month_dates",
+           "state_numbers"]
