@@ -35,7 +35,7 @@ class App:
     def apply_query(self, args) -> bool | None:
         """Apply a link's arguments (see ``dashboard.links``); returns its ``autosample`` (None when absent)."""
         autosample = self.settings.apply_query(args)
-        self.session._estimate()
+        self.session.update_estimate()
         return autosample
 
     # ------------------------------------------------------------------ download

@@ -22,7 +22,14 @@ PINNED = {"bokeh": "3.9.2", "panel": "1.9.4"}
 def _tornado_apps():
     from bokeh.server.tornado import BokehTornado
 
-    return [o for o in gc.get_objects() if isinstance(o, BokehTornado)]
+    found = []
+    for o in gc.get_objects():
+        try:  # a dead weak proxy among the objects raises on inspection
+            if isinstance(o, BokehTornado):
+                found.append(o)
+        except ReferenceError:
+            continue
+    return found
 
 
 def allow_loopback_aliases() -> int:

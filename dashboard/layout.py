@@ -50,36 +50,36 @@ def _section(title: str) -> pn.pane.HTML:
 def request_widgets(app: App) -> list:
     s, session = app.settings, app.session
     not_present = s.param.present.rx.not_()
-    date = pn.widgets.DatePicker.from_param(s.param.date, name="", sizing_mode="stretch_width",
+    date = pn.widgets.DatePicker.from_param(s.param.date, label="", sizing_mode="stretch_width",
                                             css_classes=["sl-date"], disabled=s.param.season.rx() == "all")
     season = pn.widgets.RadioButtonGroup.from_param(
-        s.param.season, options={"This date": "date", "All seasons": "all"}, name="", color="default",
+        s.param.season, options={"This date": "date", "All seasons": "all"}, label="", color="default",
         sizing_mode="stretch_width", css_classes=["sl-season"], disabled=not s.date_conditioned)
-    members = pn.widgets.EditableIntSlider.from_param(s.param.members, name="Members", start=1, end=64,
+    members = pn.widgets.EditableIntSlider.from_param(s.param.members, label="Members", start=1, end=64,
                                                       fixed_start=1, fixed_end=MAX_MEMBERS, sizing_mode="stretch_width",
                                                       css_classes=["sl-members"])
-    seed = pn.widgets.TextInput.from_param(s.param.seed_input, name="Seed", sizing_mode="stretch_width",
+    seed = pn.widgets.TextInput.from_param(s.param.seed_input, label="Seed", sizing_mode="stretch_width",
                                            css_classes=["sl-seed"], visible=not_present)
-    sampler = pn.widgets.Select.from_param(s.param.sampler, name="Sampler", options=list(SAMPLERS),
+    sampler = pn.widgets.Select.from_param(s.param.sampler, label="Sampler", options=list(SAMPLERS),
                                            sizing_mode="stretch_width", css_classes=["sl-sampler"], visible=not_present)
-    steps = pn.widgets.EditableIntSlider.from_param(s.param.steps, name="Steps", start=1, end=50, fixed_start=1,
+    steps = pn.widgets.EditableIntSlider.from_param(s.param.steps, label="Steps", start=1, end=50, fixed_start=1,
                                                     fixed_end=MAX_STEPS, sizing_mode="stretch_width",
                                                     css_classes=["sl-steps"], visible=not_present)
     input_error = html_pane(s.param.input_error.rx().rx.pipe(
         lambda e: f'<div class="sl-input-error" role="alert">{html.escape(e)}</div>' if e else ""),
         sizing_mode="stretch_width", name="input-error", visible=s.param.input_error.rx() != "")
-    include_data = pn.widgets.Checkbox.from_param(s.param.include_data, name="Data-space baseline too",
+    include_data = pn.widgets.Checkbox.from_param(s.param.include_data, label="Data-space baseline too",
                                                   disabled=not session.can_sample("data"), css_classes=["sl-include-data"])
-    no_ice = pn.widgets.Checkbox.from_param(s.param.no_ice_rule, name="No-ice rule (sit, sid, drift = 0 where sic ≤ 0)",
+    no_ice = pn.widgets.Checkbox.from_param(s.param.no_ice_rule, label="No-ice rule (sit, sid, drift = 0 where sic ≤ 0)",
                                             css_classes=["sl-no-ice"])
     estimate = html_pane(pn.bind(lambda text, over: f'<div class="sl-estimate{" sl-over" if over else ""}">'
                                                     f"{html.escape(text)}</div>",
                                  session.param.estimate, session.param.over_budget),
                          sizing_mode="stretch_width", name="estimate")
-    sample = pn.widgets.Button(name="Sample", button_type="primary", sizing_mode="stretch_width",
+    sample = pn.widgets.Button(label="Sample", color="primary", sizing_mode="stretch_width",
                                css_classes=["sl-sample"], disabled=s.param.input_error.rx() != "")
     sample.on_click(session.sample)
-    cancel = pn.widgets.Button(name="Cancel", button_type="warning", width=90, css_classes=["sl-cancel"],
+    cancel = pn.widgets.Button(label="Cancel", color="warning", width=90, css_classes=["sl-cancel"],
                                disabled=session.param.running.rx.not_())
     cancel.on_click(session.cancel)
     status = html_pane(pn.bind(lambda text, error, cancelled: (
@@ -97,20 +97,20 @@ def request_widgets(app: App) -> list:
 def display_widgets(app: App) -> list:
     s = app.settings
     decoder = pn.widgets.RadioButtonGroup.from_param(s.param.decoder, options={"Censored": "censored",
-                                                                                "Gaussian": "gaussian"}, name="",
+                                                                                "Gaussian": "gaussian"}, label="",
                                                      color="primary", variant="outline", sizing_mode="stretch_width",
                                                      css_classes=["sl-decoder"])
     variable = pn.widgets.RadioButtonGroup.from_param(s.param.variable, options={v: v for v in s.param.variable.objects},
-                                                      name="", color="primary", variant="outline",
+                                                      label="", color="primary", variant="outline",
                                                       sizing_mode="stretch_width", css_classes=["sl-variable"])
-    view = pn.widgets.Select.from_param(s.param.view, name="View", options={v: k for k, v in VIEWS.items()},
+    view = pn.widgets.Select.from_param(s.param.view, label="View", options={v: k for k, v in VIEWS.items()},
                                         sizing_mode="stretch_width", css_classes=["sl-view"])
-    member = pn.widgets.IntSlider.from_param(s.param.member, name="Member", start=0,
+    member = pn.widgets.IntSlider.from_param(s.param.member, label="Member", start=0,
                                              end=app.store.param.shown.rx().rx.pipe(
                                                  lambda shown: max(int(shown.get("members", s.members)) - 1, 1)),
                                              sizing_mode="stretch_width", css_classes=["sl-member"],
                                              visible=s.param.view.rx() == "member")
-    arrows = pn.widgets.Checkbox.from_param(s.param.arrows, name="Drift arrows (grid components siu, siv)",
+    arrows = pn.widgets.Checkbox.from_param(s.param.arrows, label="Drift arrows (grid components siu, siv)",
                                             css_classes=["sl-arrows"], disabled=not app.store.has("latent", "speed"))
     return [_section("Display"), decoder, variable, view, member, arrows]
 
@@ -119,7 +119,7 @@ def reference_widgets(app: App) -> list:
     s = app.settings
     mode = pn.widgets.RadioButtonGroup.from_param(s.param.reference_mode, options={"Like the date": "date",
                                                                                     "Nearest to sample": "nearest"},
-                                                  name="", color="default", sizing_mode="stretch_width",
+                                                  label="", color="default", sizing_mode="stretch_width",
                                                   css_classes=["sl-ref-mode"], disabled=app.store.reference is None)
     return [_section("Reference"), mode]
 
@@ -127,7 +127,7 @@ def reference_widgets(app: App) -> list:
 def sidebar(app: App) -> list:
     hide = app.settings.param.present.rx.not_()
     download = pn.widgets.FileDownload(callback=app.netcdf_bytes, filename=app.download_filename(),
-                                       label="Download ensemble (netCDF)", button_type="success",
+                                       label="Download ensemble (netCDF)", color="success",
                                        sizing_mode="stretch_width", css_classes=["sl-download"],
                                        disabled=app.store.param.version.rx() == 0)
     app.store.param.watch(lambda *_: setattr(download, "filename", app.download_filename()), "version")
@@ -142,16 +142,16 @@ def sidebar(app: App) -> list:
 
 def map_controls(app: App) -> pn.Row:
     s = app.settings
-    region = pn.widgets.Select.from_param(s.param.region, name="", options=list(REGIONS), width=170,
+    region = pn.widgets.Select.from_param(s.param.region, label="", options=list(REGIONS), width=170,
                                           css_classes=["sl-region"], margin=(0, 8, 0, 5))
-    mode = pn.widgets.RadioButtonGroup.from_param(s.param.mode, name="", options={v: k for k, v in MODES.items()},
+    mode = pn.widgets.RadioButtonGroup.from_param(s.param.mode, label="", options={v: k for k, v in MODES.items()},
                                                   color="primary", variant="outline", css_classes=["sl-mode"],
                                                   margin=(0, 8))
-    pair = pn.widgets.RadioButtonGroup.from_param(s.param.pair, name="", options={PAIRS[p]: p for p in
+    pair = pn.widgets.RadioButtonGroup.from_param(s.param.pair, label="", options={PAIRS[p]: p for p in
                                                                                   s.param.pair.objects},
                                                   color="default", css_classes=["sl-pair"], margin=(0, 8),
                                                   visible=s.param.mode.rx() == "joint")
-    present = pn.widgets.Toggle.from_param(s.param.present, name="Presentation mode", css_classes=["sl-present"],
+    present = pn.widgets.Toggle.from_param(s.param.present, label="Presentation mode", css_classes=["sl-present"],
                                            width=170, margin=(0, 5), align="end")
     note = html_pane(s.param.region.rx().rx.pipe(legend.region_note), name="region-note", margin=(0, 5),
                      align="center", min_width=120, sizing_mode="stretch_width")

@@ -49,10 +49,10 @@ class LinkBar(pn.viewable.Viewer):
     def __init__(self, **params):
         super().__init__(**params)
         self.base = base_url()
-        self.box = pn.widgets.TextInput(name="Link to this view", value=self.url(), sizing_mode="stretch_width",
+        self.box = pn.widgets.TextInput(label="Link to this view", value=self.url(), sizing_mode="stretch_width",
                                         css_classes=["sl-link"])
         self.box.jscallback(value=REPLACE_JS)
-        self.copy = pn.widgets.Button(name="Copy link", css_classes=["sl-copy-link"], width=110, align="end")
+        self.copy = pn.widgets.Button(label="Copy link", css_classes=["sl-copy-link"], width=110, align="end")
         self.copy.js_on_click(args={"box": self.box, "button": self.copy}, code=COPY_JS)
         # the link table of dashboard.links is the one list of what the URL carries
         self.settings.param.watch(self._update, [f.param for f in links.FIELDS] + ["season"])

@@ -150,7 +150,7 @@ def arrows(store: ResultStore, panel: str, frame: Frame) -> tuple[list, tuple | 
         return layers.arrow_layers(*empty), None
     x0, x1, y0, y1 = frame.box
     dx = abs(store.x[1] - store.x[0])
-    every = max(1, int(round((x1 - x0) / dx / ARROWS_ACROSS)))
+    every = arrow_spacing(x1 - x0, dx)
     view = "mean" if s.view in ENSEMBLE_VIEWS and data["siu"].shape[0] > 1 else "member"
     u, v = (store.field(panel, name, view) for name in ("siu", "siv"))
     off = every // 2
@@ -158,7 +158,7 @@ def arrows(store: ResultStore, panel: str, frame: Frame) -> tuple[list, tuple | 
     xx, yy = np.meshgrid(store.x, store.y)
     us, vs, xs, ys = u[sl], v[sl], xx[sl], yy[sl]
     keep = np.isfinite(us) & np.isfinite(vs) & (xs >= x0) & (xs <= x1) & (ys >= y0) & (ys <= y1)
-    scale = every * dx / KEY_SPEED  # metres of arrow per m/s
+    scale = arrow_scale(every, dx)
     # grid components: the angle in the map's own x/y is arctan2(v, u), right at the pole too
     xs, ys = xs[keep], ys[keep]
     angle, length = np.arctan2(vs[keep], us[keep]), np.hypot(us[keep], vs[keep]) * scale
@@ -167,6 +167,16 @@ def arrows(store: ResultStore, panel: str, frame: Frame) -> tuple[list, tuple | 
     angle, length = np.append(angle, 0.0), np.append(length, KEY_SPEED * scale)
     key = (kx + KEY_SPEED * scale + 0.09 * (x1 - x0), ky, f"{KEY_SPEED:g} m/s")
     return layers.arrow_layers(xs, ys, angle, length), key
+
+
+def arrow_spacing(view_width: float, dx: float, across: int = ARROWS_ACROSS) -> int:
+    """Cells between drift arrows so that about ``across`` arrows span the visible width."""
+    return max(1, int(round(view_width / dx / across)))
+
+
+def arrow_scale(spacing: int, dx: float, key_speed: float = KEY_SPEED) -> float:
+    """Metres of arrow per m/s: an arrow of ``key_speed`` is as long as the spacing between arrows."""
+    return spacing * dx / key_speed
 
 
 def field_and_style(store: ResultStore, panel: str, mode: str) -> tuple[np.ndarray | None, styles.Style]:

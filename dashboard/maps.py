@@ -118,7 +118,8 @@ class MapsView(pn.viewable.Viewer):
         ref = st.reference_choice().indices
         spread = tuple(id(st.dataset(p)) for p in PANELS) if s.view == "spread" else ()
         uses_ref = panel == REFERENCE or s.mode in ("difference", "spaghetti")
-        return (s.variable, s.view, s.member if panel != REFERENCE else None, s.decoder, s.arrows, s.region,
+        model = panel != REFERENCE
+        return (s.variable, s.view, s.member if model else None, s.decoder if model else None, s.arrows, s.region,
                 s.mode if s.mode != "joint" else "fields", s.transect or s.tool == "transect", s.present, id(data),
                 ref if uses_ref else (),
                 spread, notes.when(st, panel))

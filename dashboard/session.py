@@ -62,7 +62,7 @@ class Session(param.Parameterized):
         self._last_report = 0.0
         self._started = 0.0
         self.status = f"Ready on {self.device.upper()}. Press Sample to generate an ensemble."
-        self._estimate()
+        self.update_estimate()
 
     # ------------------------------------------------------------------ what would run
     def can_sample(self, space: str) -> bool:
@@ -76,7 +76,7 @@ class Session(param.Parameterized):
         return dict(self.settings.wanted(), include_data=bool(self.settings.include_data and self.can_sample("data")))
 
     @param.depends(*(f"settings.{p}" for p in REQUEST_PARAMS), watch=True)
-    def _estimate(self) -> None:
+    def update_estimate(self) -> None:
         parts: dict[str, float] = {}
         for run in self.runs():
             label = BY_KEY[run.space].label(run.request.decoder) if run.space == "latent" else BY_KEY["data"].short
@@ -95,7 +95,7 @@ class Session(param.Parameterized):
         if not runs:
             self.error = self.status = "No trained model in the checkpoints folder can be sampled."
             return False
-        self._estimate()
+        self.update_estimate()
         if self.over_budget:
             self.status = "Refused: " + self.estimate
             return False
@@ -247,7 +247,7 @@ class Session(param.Parameterized):
                                   f"{shown['steps']} steps, {selection.day_label(shown['date'])} in {elapsed:.1f} s "
                                   f"on {self.device.upper()} ({how})." + (f" Failed: {failed}" if failed else "")),
                           error=failed or self.error)
-        self._estimate()  # the speed is measured now, and this request is in the cache
+        self.update_estimate()  # the speed is measured now, and this request is in the cache
 
     def _run_seconds(self, space: str) -> float:
         seconds = [float(ds.attrs.get("seconds", 0.0)) for ds in self.store.results.get(space, {}).values()]

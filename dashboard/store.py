@@ -16,13 +16,14 @@ import param
 import xarray as xr
 
 from seaice_ldm.data import EXTENT_THRESHOLD, PAN_ARCTIC, REGIONS, drift_speed, region_box
-from seaice_ldm.evaluation import edge_probability, miz_box, miz_probability
+from seaice_ldm.evaluation import edge_probability, miz_box, miz_probability, nearest_region
 
 from dashboard import selection
 from dashboard.generators import BY_KEY, REFERENCE, SPACES_OF_PANELS, panel_variables
 from dashboard.settings import Settings, needs
 
 ENSEMBLE_VIEWS = ("mean", "spread", "prob", "miz")
+REGION_REACH = 2.0  # a region's own MIZ: within this many half widths of its centre (and nearer it than any other)
 
 
 def sample_dim(da) -> str:
@@ -121,17 +122,18 @@ class ResultStore(param.Parameterized):
         return needs(variable) <= self.variables.get(panel, set())
 
     def region_boxes(self) -> dict[str, tuple[float, float, float, float]]:
-        """Each named region's box, grown (square) to hold the MIZ near it in every held-out state, so a regional
-        view keeps its MIZ in sight through the year."""
+        """Each named region's box, grown (square) to hold its own MIZ (the MIZ cells nearer it than any other region,
+        within twice its half width) in every held-out state, so a regional view keeps its MIZ through the year."""
         def build():
             limits = region_box(PAN_ARCTIC, self.x, self.y, self.crs)
             sic = None if self.reference is None or "sic" not in self.reference else \
                 np.asarray(self.reference["sic"].values)
-            out = {}
-            for name in REGIONS:
-                box = region_box(name, self.x, self.y, self.crs)
-                out[name] = box if name == PAN_ARCTIC or sic is None else miz_box(sic, self.x, self.y, box,
-                                                                                   limits=limits)
+            boxes = {name: region_box(name, self.x, self.y, self.crs) for name in REGIONS if name != PAN_ARCTIC}
+            own = nearest_region(self.x, self.y, boxes)
+            out = {PAN_ARCTIC: limits}
+            for name, box in boxes.items():
+                out[name] = box if sic is None else miz_box(sic, self.x, self.y, box, reach=REGION_REACH,
+                                                            limits=limits, within=own[name])
             return out
         return self.memo(("region boxes",), build)
 

@@ -165,7 +165,7 @@ LINES: dict[str, LineStyle] = {
     "miz": LineStyle("#19e3d5", "#111111", "sic = 0.8: MIZ inner edge"),
     "mean_edge": LineStyle("#ffd400", "#111111", "mean sic = 0.15: edge of the mean field", dash="dashed"),
     "mean_miz": LineStyle("#19e3d5", "#111111", "mean sic = 0.8 (mean field)", dash="dashed"),
-    "p50": LineStyle("#ffffff", "#c2185b", "P(sic > 0.15) = 0.5: median ice edge", width=2.4),
+    "p50": LineStyle("#ffffff", "#111111", "P(sic > 0.15) = 0.5: median ice edge", width=2.4),
     "reference_edge": LineStyle("#111111", "#ffffff", "reference ice edge"),
     "transect": LineStyle("#ffffff", "#6a1b9a", "transect", width=2.6, dash="dashed"),
     "bar": LineStyle("#17202a", "#ffffff", "scale bar", width=2.6),
@@ -178,3 +178,18 @@ def text_sizes(frame_width: float, present: bool = False) -> dict[str, int]:
     scale = min(max(frame_width / 480.0, 0.82), 1.25) * (1.25 if present else 1.0)
     return {k: int(round(v * scale)) for k, v in
             {"title": 17, "graticule": 14, "sea": 14, "key": 15, "bar": 14, "bar_title": 15, "mark": 18}.items()}
+
+
+def cmaps_in_use() -> dict[str, tuple[str, ...]]:
+    """Every colour map a map can show, by name (for the contrast test and the legend)."""
+    from dashboard.settings import DISPLAY_VARIABLES, VIEWS
+
+    out = {f"{v} ({view})": style_for(v, view).cmap for v in DISPLAY_VARIABLES for view in VIEWS}
+    out.update({kind: cmap_for(kind) for kind in ("difference", "density")})
+    return out
+
+
+def background_colours() -> dict[str, str]:
+    """Colours under the lines that are not part of a colour map (flags at their strongest)."""
+    return {"land": LAND_COLOUR, "no ice": NO_ICE_COLOUR, "background": BACKGROUND, "below bound": BELOW_COLOUR,
+            "above bound": ABOVE_COLOUR}

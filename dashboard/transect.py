@@ -104,8 +104,8 @@ class TransectView(pn.viewable.Viewer):
         return pn.Column(html_pane(text, sizing_mode="stretch_width"), *plots, sizing_mode="stretch_width")
 
     def __panel__(self):
-        draw = pn.widgets.Toggle.from_param(self.settings.param.drawing, name="✎ Draw a transect: click A, then B, "
-                                            "on any map", button_type="primary", css_classes=["sl-draw"], width=360)
-        clear = pn.widgets.Button(name="Default line", css_classes=["sl-clear-transect"], width=130)
+        draw = pn.widgets.Toggle.from_param(self.settings.param.drawing, label="✎ Draw a transect: click A, then B, "
+                                            "on any map", color="primary", css_classes=["sl-draw"], width=360)
+        clear = pn.widgets.Button(label="Default line", css_classes=["sl-clear-transect"], width=130)
         clear.on_click(lambda event: setattr(self.settings, "transect", ()))
         return pn.Column(pn.Row(draw, clear), self.plots, sizing_mode="stretch_width")

@@ -347,8 +347,13 @@ def test_background_jobs_give_way_to_sessions(queue):
     """The seasonal cycle's jobs run only when no session waits, and give way at their next step."""
     pipe = FakePipeline()
     app = make_app(pipe, queue, seed=5, include_data=False)
-    started = threading.Event()
-    pipe.on_step = lambda space, i: started.set()
+    started, user_queued = threading.Event(), threading.Event()
+
+    def on_step(space, i):
+        if pipe.calls[-1][5] == 77 and i == 2:  # the background job holds here until a session's request waits
+            started.set()
+            assert user_queued.wait(30)
+    pipe.on_step = on_step
     bg = worker.Job("seasonal", pipe, worker.plan(pipe.available, SampleRequest(members=2, steps=40, seed=77), False),
                     priority=worker.BACKGROUND)
     done = threading.Event()
@@ -356,6 +361,7 @@ def test_background_jobs_give_way_to_sessions(queue):
     queue.submit(bg)
     assert started.wait(30)
     app.session.sample()
+    user_queued.set()
     app.session.wait(30)
     assert done.wait(30)  # and the background job finished afterwards
     user_call = next(i for i, c in enumerate(pipe.calls) if c[5] == 5)

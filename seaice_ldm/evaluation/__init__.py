@@ -33,7 +33,7 @@ from .metrics import (
     reconstruction_errors,
     wasserstein_per_variable,
 )
-from .miz import box_mask, miz_box, miz_probability, miz_width_in_box, miz_widths_by_region
+from .miz import box_mask, miz_box, miz_probability, miz_width_in_box, miz_widths_by_region, nearest_region
 from .scores import crps_fair, energy_distance_fields, energy_score, ensemble_crps
 from .seasonal import (cycle_from_months, cycle_from_numbers, cycle_from_states, mid_month_dates,
                        state_numbers)
@@ -43,7 +43,7 @@ from .transects import along_distance, sample_along, transect_points
 __all__ = [
     # added for the dashboard (issue 25): cover, miz, seasonal, transects
     "excess", "excess_share", "ice_area", "box_mask", "miz_box", "miz_probability", "miz_width_in_box",
-    "miz_widths_by_region", "cycle_from_months", "cycle_from_numbers", "cycle_from_states", "mid_month_dates",
+    "miz_widths_by_region", "nearest_region", "cycle_from_months", "cycle_from_numbers", "cycle_from_states", "mid_month_dates",
     "state_numbers",
     "along_distance", "sample_along", "transect_points",
     "contour_lines",
