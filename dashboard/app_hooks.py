@@ -22,7 +22,12 @@ def _preload() -> None:
     from dashboard.seasonal import shared_cycles
     from dashboard.worker import get_pipeline
 
+    import seaice_ldm
+    from dashboard import app as app_module
+
     config = server_config(ARGV)
+    print(f"seaice-ldm dashboard: code from {Path(app_module.__file__).parent}, seaice_ldm from "
+          f"{Path(seaice_ldm.__file__).parent}", file=sys.stderr, flush=True)
     start = time.perf_counter()
     try:
         pipeline = get_pipeline(config)

@@ -18,6 +18,7 @@ import param
 from holoviews.operation.datashader import rasterize
 
 from dashboard.generators import BY_KEY, PANELS
+from dashboard.layers import name_hook
 from dashboard.panes import PLOT_THEME, html_pane
 from dashboard.settings import PAIRS, Settings
 from dashboard.store import ResultStore
@@ -77,7 +78,7 @@ def joint_plot(data, panel: str, second: str, title: str) -> tuple[hv.Overlay, s
                         width=300, height=280).opts(cmap=list(cmap_for("joint")), cnorm="log", colorbar=True,
                                                     colorbar_position="right", clabel="cells per pixel (log)",
                                                     clipping_colors={"NaN": "transparent", "min": "transparent"},
-                                                    tools=["hover"])
+                                                    tools=["hover"], hooks=[name_hook("sl-joint")])
     masses = bound_masses(sic, other, second)
     marks = hv.Points([(mx, my, share, 6 + 60 * np.sqrt(share), name) for name, share, mx, my in masses if share > 0],
                       kdims=["sic", second], vdims=["share", "size", "what"]).opts(

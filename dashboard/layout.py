@@ -193,10 +193,15 @@ def create_app(app: App) -> pn.template.BootstrapTemplate:
     run_line = html_pane(pn.bind(legend.run_line, app.store.param.shown, app.session.param.elapsed,
                                  app.session.param.running, s.param.decoder, app.store.param.version, app=app),
                          sizing_mode="stretch_width", name="run-line")
-    main = pn.Column(run_line, map_controls(app), map_box, joint_box, key, tools(app),
-                     pn.Card(html_pane(legend.intro_html(app), sizing_mode="stretch_width"), title="About this page",
-                             collapsed=True, sizing_mode="stretch_width", css_classes=["sl-about"]),
-                     sizing_mode="stretch_width", css_classes=["sl-main"])
+    main = pn.Column(run_line, map_controls(app), map_box, joint_box, key, sizing_mode="stretch_width",
+                     css_classes=["sl-main"])
+
+    def add_below() -> None:  # the tools come once the page is in the browser: the maps come first
+        main.extend([tools(app), pn.Card(html_pane(legend.intro_html(app), sizing_mode="stretch_width"),
+                                         title="About this page", collapsed=True, sizing_mode="stretch_width",
+                                         css_classes=["sl-about"])])
+
+    pn.state.onload(add_below)  # at once when there is no server session (tests, notebooks)
     header = [html_pane(legend.badges_html(app), name="header-badges", margin=(0, 10), align="center")]
     return pn.template.BootstrapTemplate(title=TITLE, sidebar=sidebar(app), main=[main], header=header,
                                          header_background=ACCENT, sidebar_width=SIDEBAR_WIDTH, collapsed_sidebar=False)

@@ -134,3 +134,14 @@ def test_state_numbers_and_cycles_on_hand_built_states():
     by_date = cycle_from_states(states, times, x, y, area)
     assert float(by_date["miz_area"].sel(month=3)) == 0.0 and float(by_date["miz_area"].sel(month=9)) == 0.25
     assert mid_month_dates(2008)[2] == "2008-03-15" and len(mid_month_dates()) == 12
+
+
+def test_nearest_region_splits_the_grid_by_distance_in_half_widths():
+    from seaice_ldm.evaluation import nearest_region
+
+    small = (0.0, 20_000.0, 0.0, 20_000.0)  # centre (10, 10) km, half width 10 km
+    big = (40_000.0, 100_000.0, 0.0, 60_000.0)  # centre (70, 30) km, half width 30 km
+    own = nearest_region(X, Y, {"small": small, "big": big})
+    assert (own["small"] ^ own["big"]).all()  # every cell belongs to exactly one
+    # cell (30, 10) km: 20 km from the small centre (2 half widths), 44.7 km from the big one (1.5): the big one's
+    assert own["big"][1, 3] and own["small"][1, 1]
