@@ -1,7 +1,7 @@
 """The dashboard's netCDF download: every ensemble of the last request in one file.
 
-Moved here whole from ``state.py``; the canonical Dataset builder of the library is meant to replace
-the assembly in :func:`ensemble_dataset` (same layout: dims ``(source, member, y, x)``).
+Dims ``(source, member, y, x)``; a dated ensemble carries its date as a scalar CF ``time`` coordinate (and an
+all-seasons one each member's ``day_of_year``).
 """
 
 from __future__ import annotations
@@ -35,6 +35,11 @@ def ensemble_dataset(results: dict, synthetic: bool, grid=None) -> xr.Dataset | 
                        ("seconds", float)):
         values = [kind(p.attrs.get(attr, "")) if kind is str else float(p.attrs.get(attr, np.nan)) for p in parts]
         combined = combined.assign_coords({f"source_{attr}": ("source", values, {"long_name": f"generator {attr}"})})
+    date = parts[0].attrs.get("date", "")
+    if len(str(date)) == 10 and str(date)[4] == "-":  # a dated ensemble: its date as a CF time coordinate
+        combined = combined.assign_coords(time=((), np.datetime64(str(date), "ns"),
+                                                {"long_name": "date the ensemble was sampled for",
+                                                 "standard_name": "time"}))
     attrs = {k: parts[0].attrs[k] for k in keep if k in parts[0].attrs}
     attrs.update({
         "title": parts[0].attrs.get("title", "Generated sea-ice states"),

@@ -1,317 +1,216 @@
-"""The page: widgets bound to a DashboardState, the plots and the Bootstrap template, all in one place.
+"""The page: widgets bound to the settings, the views, and the Bootstrap template, composed in one place.
 
-The Bootstrap template is the one that makes no request outside the server (no CDN, no web font).
-Maps and histograms are HoloViews DynamicMaps driven by the state's parameters, so a change updates the
-existing Bokeh figures in place: the three maps keep their linked zoom and pan.
+Nothing is computed here: every view is a Viewer of :mod:`dashboard.maps`, :mod:`dashboard.summary` ... that
+declares what it draws. The Bootstrap template is the one that makes no request outside the server.
 """
 
 from __future__ import annotations
 
 import html
-from functools import partial
-from pathlib import Path
 
 import holoviews as hv
 import panel as pn
-from bokeh.themes import Theme
 
-from dashboard import maps, views
-from dashboard.selection import PANEL_TITLES, PANELS, VERSION_PARAMS, date_label
-from dashboard.state import DashboardState
-from dashboard.worker import checkpoints_dir, load_seconds
-from seaice_ldm.options import DECODERS, MAX_MEMBERS, MAX_STEPS, SAMPLERS, SPACES
+from seaice_ldm.data import REGIONS
+from seaice_ldm.options import MAX_MEMBERS, MAX_STEPS, SAMPLERS
 
-HERE = Path(__file__).parent
-THEME_CSS = (HERE / "theme.css").read_text()
+from dashboard import legend
+from dashboard.app import App
+from dashboard.joint import JointView
+from dashboard.linkbar import LinkBar
+from dashboard.maps import MapsView
+from dashboard.panes import PLOT_THEME, THEME_CSS, html_pane
+from dashboard.probe import ProbeView
+from dashboard.regional import RegionsView
+from dashboard.seasonal import SeasonalView
+from dashboard.settings import MODES, PAIRS, TOOLS, VIEWS
+from dashboard.summary import NumbersView, SpectraView
+from dashboard.transect import TransectView
+
 TITLE = "Arctic sea ice from latent diffusion"
 SYNTHETIC_NOTE = "Trained on SYNTHETIC Arctic data – not observations"
 ACCENT = "#0b4f6c"
-
-#: Parameters that change what the maps, histograms, tables and spectra show (with a panel's version).
-DISPLAY_PARAMS = ["variable", "view", "member", "decoder", "arrows", "reference_index", "reference_mode"]
-
-# histograms and tables stand under the maps, one column per map: wider, the third column left the page's
-# main area at 1280 and 1600 pixels and had to be scrolled to
-COLUMN = maps.FRAME + 8
-FONT = "system-ui, 'DejaVu Sans', 'Helvetica Neue', Arial, sans-serif"
-#: Bokeh theme of every plot: the system sans-serif font (no web font), quiet grid and axes.
-PLOT_THEME = Theme(json={"attrs": {
-    "Title": {"text_font": FONT, "text_font_size": "13px", "text_font_style": "bold", "text_color": "#1f2a33"},
-    "Axis": {"axis_label_text_font": FONT, "axis_label_text_font_style": "normal", "axis_label_text_font_size": "12px",
-             "major_label_text_font": FONT, "major_label_text_font_size": "11px", "axis_line_color": "#8a949c",
-             "major_tick_line_color": "#8a949c", "minor_tick_line_color": "#b5bcc2"},
-    "ColorBar": {"title_text_font": FONT, "title_text_font_style": "normal", "major_label_text_font": FONT,
-                 "major_label_text_font_size": "11px", "background_fill_alpha": 0},
-    "Legend": {"label_text_font": FONT},
-    "Grid": {"grid_line_color": "#e3e7ea"},
-    "Toolbar": {"logo": None},
-}})
+SIDEBAR_WIDTH = 300
 
 pn.extension(raw_css=[THEME_CSS], notifications=False, design="bootstrap")
 hv.extension("bokeh", logo=False)
-# Canvas, not WebGL: the maps are images and a few lines, which WebGL does not speed up, and a browser
-# without a GPU (SwiftShader) spent 0.6 s of a page open copying WebGL canvases (Bokeh's blit_webgl)
+# Canvas, not WebGL: the maps are images and a few lines, which WebGL does not speed up, and a browser without
+# a GPU (SwiftShader) spent 0.6 s of a page open copying WebGL canvases
 hv.renderer("bokeh").webgl = False
 
 
-def _html(obj, **params) -> pn.pane.HTML:
-    """An HTML pane with the theme's styles (panes render in shadow DOM, where page-wide CSS does not reach)."""
-    return pn.pane.HTML(obj, stylesheets=[THEME_CSS], **params)
+def _label(text: str) -> pn.pane.HTML:
+    return html_pane(f'<div class="sl-label">{text}</div>', margin=(2, 10, 0, 10))
 
 
-def _stream(state: DashboardState, names: list[str]) -> hv.streams.Params:
-    return hv.streams.Params(state, names)
+def _section(title: str) -> pn.pane.HTML:
+    return html_pane(f'<div class="sl-section">{title}</div>', sizing_mode="stretch_width", margin=(10, 5, 0, 5))
 
 
-def _hist_cb(state: DashboardState, panel: str, **_) -> hv.Overlay:
-    return views.panel_histogram(state, panel, width=COLUMN)
+def request_widgets(app: App) -> list:
+    s, session = app.settings, app.session
+    not_present = s.param.present.rx.not_()
+    date = pn.widgets.DatePicker.from_param(s.param.date, label="", sizing_mode="stretch_width",
+                                            css_classes=["sl-date"], disabled=s.param.season.rx() == "all")
+    season = pn.widgets.RadioButtonGroup.from_param(
+        s.param.season, options={"This date": "date", "All seasons": "all"}, label="", color="default",
+        sizing_mode="stretch_width", css_classes=["sl-season"], disabled=not s.date_conditioned)
+    members = pn.widgets.EditableIntSlider.from_param(s.param.members, label="Members", start=1, end=64,
+                                                      fixed_start=1, fixed_end=MAX_MEMBERS, sizing_mode="stretch_width",
+                                                      css_classes=["sl-members"])
+    seed = pn.widgets.TextInput.from_param(s.param.seed_input, label="Seed", sizing_mode="stretch_width",
+                                           css_classes=["sl-seed"], visible=not_present)
+    sampler = pn.widgets.Select.from_param(s.param.sampler, label="Sampler", options=list(SAMPLERS),
+                                           sizing_mode="stretch_width", css_classes=["sl-sampler"], visible=not_present)
+    steps = pn.widgets.EditableIntSlider.from_param(s.param.steps, label="Steps", start=1, end=50, fixed_start=1,
+                                                    fixed_end=MAX_STEPS, sizing_mode="stretch_width",
+                                                    css_classes=["sl-steps"], visible=not_present)
+    input_error = html_pane(s.param.input_error.rx().rx.pipe(
+        lambda e: f'<div class="sl-input-error" role="alert">{html.escape(e)}</div>' if e else ""),
+        sizing_mode="stretch_width", name="input-error", visible=s.param.input_error.rx() != "")
+    include_data = pn.widgets.Checkbox.from_param(s.param.include_data, label="Data-space baseline too",
+                                                  disabled=not session.can_sample("data"), css_classes=["sl-include-data"])
+    no_ice = pn.widgets.Checkbox.from_param(s.param.no_ice_rule, label="No-ice rule (sit, sid, drift = 0 where sic ≤ 0)",
+                                            css_classes=["sl-no-ice"])
+    estimate = html_pane(pn.bind(lambda text, over: f'<div class="sl-estimate{" sl-over" if over else ""}">'
+                                                    f"{html.escape(text)}</div>",
+                                 session.param.estimate, session.param.over_budget),
+                         sizing_mode="stretch_width", name="estimate")
+    sample = pn.widgets.Button(label="Sample", color="primary", sizing_mode="stretch_width",
+                               css_classes=["sl-sample"], disabled=s.param.input_error.rx() != "")
+    sample.on_click(session.sample)
+    cancel = pn.widgets.Button(label="Cancel", color="warning", width=90, css_classes=["sl-cancel"],
+                               disabled=session.param.running.rx.not_())
+    cancel.on_click(session.cancel)
+    status = html_pane(pn.bind(lambda text, error, cancelled: (
+        f'<div class="sl-status{" sl-error" if error else ""}" data-status="{html.escape(text)}"'
+        + "".join(f' data-{k.replace("_", "-")}="{v}"' for k, v in cancelled.items()) + f">{html.escape(text)}</div>"),
+        session.param.status, session.param.error, session.param.cancelled_at), sizing_mode="stretch_width",
+        name="status")
+    progress = html_pane(pn.bind(legend.progress_html, session.param.progress, session.param.running,
+                                 session.param.queue_position), sizing_mode="stretch_width", name="panel-progress")
+    return [_section("Ensemble"), _label("Date (any day of the year)"), date, season, members,
+            pn.Row(seed, sampler, margin=0, visible=not_present), input_error, steps, include_data, no_ice, estimate,
+            pn.Row(sample, cancel, margin=0), progress, status]
 
 
-def _spectra_cb(state: DashboardState, **_) -> hv.Overlay:
-    return views.spectra_plot(state, width=2 * COLUMN)
+def display_widgets(app: App) -> list:
+    s = app.settings
+    decoder = pn.widgets.RadioButtonGroup.from_param(s.param.decoder, options={"Censored": "censored",
+                                                                                "Gaussian": "gaussian"}, label="",
+                                                     color="primary", variant="outline", sizing_mode="stretch_width",
+                                                     css_classes=["sl-decoder"])
+    variable = pn.widgets.RadioButtonGroup.from_param(s.param.variable, options={v: v for v in s.param.variable.objects},
+                                                      label="", color="primary", variant="outline",
+                                                      sizing_mode="stretch_width", css_classes=["sl-variable"])
+    view = pn.widgets.Select.from_param(s.param.view, label="View", options={v: k for k, v in VIEWS.items()},
+                                        sizing_mode="stretch_width", css_classes=["sl-view"])
+    member = pn.widgets.IntSlider.from_param(s.param.member, label="Member", start=0,
+                                             end=app.store.param.shown.rx().rx.pipe(
+                                                 lambda shown: max(int(shown.get("members", s.members)) - 1, 1)),
+                                             sizing_mode="stretch_width", css_classes=["sl-member"],
+                                             visible=s.param.view.rx() == "member")
+    arrows = pn.widgets.Checkbox.from_param(s.param.arrows, label="Drift arrows (grid components siu, siv)",
+                                            css_classes=["sl-arrows"], disabled=not app.store.has("latent", "speed"))
+    return [_section("Display"), decoder, variable, view, member, arrows]
 
 
-def _histograms(state: DashboardState) -> pn.pane.HoloViews:
-    hists = [
-        hv.DynamicMap(partial(_hist_cb, state, panel),
-                      streams=[_stream(state, ["variable", "view", "decoder", "reference_index", "reference_mode",
-                                               VERSION_PARAMS[panel]])])
-        for panel in PANELS
-    ]
-    layout = hv.Layout(hists).cols(3).opts(shared_axes=True, toolbar=None)
-    return pn.pane.HoloViews(layout, sizing_mode="fixed", theme=PLOT_THEME, css_classes=["sl-hists"], name="histograms")
+def reference_widgets(app: App) -> list:
+    s = app.settings
+    mode = pn.widgets.RadioButtonGroup.from_param(s.param.reference_mode, options={"Like the date": "date",
+                                                                                    "Nearest to sample": "nearest"},
+                                                  label="", color="default", sizing_mode="stretch_width",
+                                                  css_classes=["sl-ref-mode"], disabled=app.store.reference is None)
+    return [_section("Reference"), mode]
 
 
-def _spectra(state: DashboardState) -> pn.pane.HoloViews:
-    dmap = hv.DynamicMap(partial(_spectra_cb, state),
-                         streams=[_stream(state, ["variable", "view", "decoder", "reference_index", "reference_mode",
-                                                  "version"])])
-    return pn.pane.HoloViews(dmap, sizing_mode="fixed", theme=PLOT_THEME, css_classes=["sl-spectra"], name="spectra")
-
-
-def _tables(state: DashboardState) -> pn.Row:
-    panes = []
-    for panel in PANELS:
-        fn = pn.bind(lambda *_, panel=panel: views.panel_table(state, panel),
-                     *[state.param[p] for p in (*DISPLAY_PARAMS, VERSION_PARAMS[panel])])
-        panes.append(_html(fn, width=COLUMN - 10, css_classes=["sl-table-pane", f"sl-table-{panel}"],
-                                  name=f"table-{panel}"))
-    return pn.Row(*panes, css_classes=["sl-tables"])
-
-
-def _sidebar(state: DashboardState) -> list:
-    members = pn.widgets.IntSlider.from_param(state.param.members, start=1, end=MAX_MEMBERS, label="Members",
-                                              sizing_mode="stretch_width", css_classes=["sl-members"])
-    # a text box, checked by the state: an invalid seed is refused with a message, never replaced silently
-    seed = pn.widgets.TextInput.from_param(state.param.seed_input, label="Seed", sizing_mode="stretch_width",
-                                           css_classes=["sl-seed"])
-    input_error = _html(pn.bind(lambda e: f'<div class="sl-input-error sl-error" role="alert">{html.escape(e)}</div>'
-                                if e else "", state.param.input_error),
-                        sizing_mode="stretch_width", name="input-error", visible=state.param.input_error.rx() != "")
-    if state.date_supported:
-        date_note = pn.bind(lambda c, d: '<div class="sl-small sl-date-note">'
-                            + (f"Samples for {d:%d %B} (the reference date below)" if c and d else
-                               "Samples all seasons: each member for its own day, spread over the year") + "</div>",
-                            state.param.conditioned, state.param.reference_date)
-    else:
-        date_note = ('<div class="sl-small sl-date-note">The loaded models are not date-conditioned: they sample '
-                     "all seasons.</div>")
-    conditioned = pn.widgets.RadioButtonGroup.from_param(
-        state.param.conditioned, options={"Reference date": True, "All seasons": False}, label="Season",
-        color="default", sizing_mode="stretch_width", css_classes=["sl-conditioned"],
-        disabled=not state.date_supported)
-    date_note = _html(date_note, sizing_mode="stretch_width", name="date-note")
-    sampler = pn.widgets.Select.from_param(state.param.sampler, options=list(SAMPLERS), label="Sampler",
-                                           sizing_mode="stretch_width", css_classes=["sl-sampler"])
-    steps = pn.widgets.IntSlider.from_param(state.param.steps, start=1, end=min(MAX_STEPS, 50), label="Steps",
-                                            sizing_mode="stretch_width", css_classes=["sl-steps"])
-    include_data = pn.widgets.Checkbox.from_param(state.param.include_data, label="Data-space baseline too",
-                                                  disabled=not state.can_sample("data"), css_classes=["sl-include-data"])
-    button = pn.widgets.Button(label="Sample", color="primary", sizing_mode="stretch_width",
-                               css_classes=["sl-sample"], disabled=state.param.input_error.rx() != "")
-    button.on_click(state.sample)
-    progress = pn.indicators.Progress(value=state.param.progress, max=100, sizing_mode="stretch_width", height=14,
-                                      bar_color="primary", css_classes=["sl-progress"],
-                                      visible=state.param.running)
-    panel_progress = _html(pn.bind(_panel_progress_html, state, state.param.panel_progress,
-                                   state.param.panel_errors, state.param.running, state.param.queue_position),
-                           sizing_mode="stretch_width", name="panel-progress")
-    notices = _html(pn.bind(lambda n: ('<div class="sl-notice sl-small" role="status">Link arguments ignored: '
-                                       + "; ".join(html.escape(x) for x in n) + "</div>") if n else "",
-                            state.param.notices),
-                    sizing_mode="stretch_width", name="notices", visible=state.param.notices.rx().rx.len() > 0)
-    status = _html(pn.bind(lambda s, e: f'<div class="sl-status{" sl-error" if e else ""}" '
-                                              f'data-status="{html.escape(s)}">{html.escape(s)}</div>',
-                                  state.param.status, state.param.error),
-                          sizing_mode="stretch_width", name="status")
-
-    decoder = pn.widgets.RadioButtonGroup.from_param(state.param.decoder, options={"Censored": "censored",
-                                                                                   "Gaussian": "gaussian"},
-                                                     label="Decoder", color="primary", variant="outline",
-                                                     sizing_mode="stretch_width", css_classes=["sl-decoder"])
-    variable = pn.widgets.RadioButtonGroup.from_param(
-        state.param.variable, options={v: v for v in views.DISPLAY_VARIABLES}, label="Variable",
-        color="primary", variant="outline", sizing_mode="stretch_width", css_classes=["sl-variable"])
-    view = pn.widgets.Select.from_param(state.param.view, options={label: key for key, label in views.VIEWS.items()},
-                                        label="View", sizing_mode="stretch_width", css_classes=["sl-view"])
-    member = pn.widgets.IntSlider.from_param(state.param.member, label="Member", sizing_mode="stretch_width",
-                                             css_classes=["sl-member"],
-                                             visible=state.param.view.rx() == "member")
-    arrows = pn.widgets.Checkbox.from_param(state.param.arrows, label="Drift arrows (siu, siv)",
-                                            css_classes=["sl-arrows"])
-
-    ref_widgets: list = []
-    if state.reference is not None:
-        ref_widgets.append(pn.widgets.RadioButtonGroup.from_param(
-            state.param.reference_mode, options={"By date": "date", "Nearest to sample": "nearest"},
-            label="Reference state", color="default", sizing_mode="stretch_width",
-            css_classes=["sl-ref-mode"]))
-        if state.dates:
-            ref_widgets.append(pn.widgets.DatePicker.from_param(
-                state.param.reference_date, label="Reference date", start=min(state.dates), end=max(state.dates),
-                enabled_dates=list(state.dates), sizing_mode="stretch_width", css_classes=["sl-ref-date"],
-                disabled=state.param.reference_mode.rx() == "nearest"))
-        else:
-            ref_widgets.append(pn.widgets.IntSlider.from_param(state.param.reference_index, label="Reference state",
-                                                               sizing_mode="stretch_width"))
-        ref_widgets.append(_html(pn.bind(lambda *_: f'<div class="sl-small">{html.escape(state.panel_note("reference"))}</div>',
-                                                state.param.reference_index, state.param.view,
-                                                state.param.reference_mode, state.param.version),
-                                        sizing_mode="stretch_width", name="reference-note"))
-    else:
-        ref_widgets.append(_html('<div class="sl-small">No held-out reference states shipped.</div>'))
-
-    download = pn.widgets.FileDownload(callback=state.netcdf_bytes, filename=state.download_filename(),
+def sidebar(app: App) -> list:
+    hide = app.settings.param.present.rx.not_()
+    download = pn.widgets.FileDownload(callback=app.netcdf_bytes, filename=app.download_filename(),
                                        label="Download ensemble (netCDF)", color="success",
                                        sizing_mode="stretch_width", css_classes=["sl-download"],
-                                       disabled=state.param.version.rx() == 0)
-
-    def _rename(*_):
-        download.filename = state.download_filename()
-
-    state.param.watch(_rename, "version")
-
-    def section(title: str) -> pn.pane.HTML:
-        return _html(f'<div class="sl-section">{title}</div>', sizing_mode="stretch_width", margin=(12, 5, 0, 5))
-
-    return [
-        section("Ensemble"),
-        notices,
-        members, seed, input_error, sampler, steps, include_data,
-        _html('<div class="sl-label">Season</div>', margin=(0, 10)), conditioned, date_note,
-        button, progress, panel_progress, status,
-        section("Display"),
-        _html('<div class="sl-label">Decoder</div>', margin=(0, 10)), decoder,
-        _html('<div class="sl-label">Variable</div>', margin=(0, 10)), variable,
-        view, member, arrows,
-        section("Reference"),
-        *ref_widgets,
-        section("Export"),
-        download,
-    ]
+                                       disabled=app.store.param.version.rx() == 0)
+    app.store.param.watch(lambda *_: setattr(download, "filename", app.download_filename()), "version")
+    notices = html_pane(app.settings.param.notices.rx().rx.pipe(
+        lambda n: ('<div class="sl-notice" role="status">Link arguments ignored: '
+                   + "; ".join(html.escape(x) for x in n) + "</div>") if n else ""),
+        sizing_mode="stretch_width", name="notices", visible=app.settings.param.notices.rx().rx.len() > 0)
+    return [notices, *request_widgets(app), *display_widgets(app),
+            pn.Column(*reference_widgets(app), _section("Share"), LinkBar(settings=app.settings), download,
+                      margin=0, sizing_mode="stretch_width", visible=hide)]
 
 
-def _panel_progress_html(state: DashboardState, progress: dict, errors: dict, running: bool, position: int) -> str:
-    """One line per generated panel while its request is queued or sampling: its own progress or error."""
-    rows = []
-    for space in SPACES:
-        label = PANEL_TITLES[space]
-        if space in errors:
-            rows.append(f'<div class="sl-panel-progress sl-error" data-panel="{space}">{html.escape(label)}: '
-                        f"{html.escape(errors[space])}</div>")
-        elif running and space in progress:
-            text = f"queued ({position})" if position else f"{progress[space]} %"
-            rows.append(f'<div class="sl-panel-progress" data-panel="{space}" data-percent="{progress[space]}">'
-                        f'{html.escape(label)}: <meter min="0" max="100" value="{progress[space]}"></meter> '
-                        f"{text}</div>")
-    return '<div class="sl-small">' + "".join(rows) + "</div>" if rows else ""
+def map_controls(app: App) -> pn.Row:
+    s = app.settings
+    region = pn.widgets.Select.from_param(s.param.region, label="", options=list(REGIONS), width=170,
+                                          css_classes=["sl-region"], margin=(0, 8, 0, 5))
+    mode = pn.widgets.RadioButtonGroup.from_param(s.param.mode, label="", options={v: k for k, v in MODES.items()},
+                                                  color="primary", variant="outline", css_classes=["sl-mode"],
+                                                  margin=(0, 8))
+    pair = pn.widgets.RadioButtonGroup.from_param(s.param.pair, label="", options={PAIRS[p]: p for p in
+                                                                                  s.param.pair.objects},
+                                                  color="default", css_classes=["sl-pair"], margin=(0, 8),
+                                                  visible=s.param.mode.rx() == "joint")
+    present = pn.widgets.Toggle.from_param(s.param.present, label="Presentation mode", css_classes=["sl-present"],
+                                           width=170, margin=(0, 5), align="end")
+    note = html_pane(s.param.region.rx().rx.pipe(legend.region_note), name="region-note", margin=(0, 5),
+                     align="center", min_width=120, sizing_mode="stretch_width")
+    return pn.Row(region, mode, pair, note, present, sizing_mode="stretch_width", css_classes=["sl-map-controls"])
 
 
-def _header_html(state: DashboardState) -> str:
-    loaded = load_seconds()
-    latent = [d for space, d in sorted(state.available) if space == "latent"]
-    models = "; ".join(([f"latent diffusion ({', '.join(latent)})"] if latent else [])
-                       + (["data-space diffusion"] if state.can_sample("data") else []))
-    return (
-        '<div class="sl-header">'
-        + (f'<span class="sl-badge sl-synthetic" title="The models and reference states are synthetic">'
-           f"{SYNTHETIC_NOTE}</span>" if state.synthetic else "")
-        + f'<span class="sl-badge sl-device" data-device="{state.device}">Device: {state.device.upper()}</span>'
-        f'<span class="sl-badge sl-models">Models: {html.escape(models)}'
-        + (f" · loaded in {loaded:.1f} s" if loaded is not None else "") + "</span></div>"
-    )
+def tools(app: App) -> pn.Tabs:
+    views = {"numbers": NumbersView(settings=app.settings, store=app.store, session=app.session),
+             "probe": ProbeView(settings=app.settings, store=app.store),
+             "transect": TransectView(settings=app.settings, store=app.store),
+             "regions": RegionsView(settings=app.settings, store=app.store),
+             "seasonal": SeasonalView(settings=app.settings, store=app.store, source=app.cycles,
+                                      dispatch=app.session.dispatch),
+             "spectra": SpectraView(settings=app.settings, store=app.store)}
+    keys = list(TOOLS)
+    tabs = pn.Tabs(*[(TOOLS[k], views[k]) for k in keys], dynamic=True, sizing_mode="stretch_width",
+                   css_classes=["sl-tools"], active=keys.index(app.settings.tool))
+    tabs.param.watch(lambda e: setattr(app.settings, "tool", keys[e.new]), "active")
+    app.settings.param.watch(lambda e: setattr(tabs, "active", keys.index(e.new)), "tool")
+    return tabs
 
 
-def _intro(state: DashboardState) -> pn.pane.HTML:
-    text = (
-        "Compare an ensemble from the <b>latent diffusion</b> model (VAE latent space, after Finn et al. 2024) with "
-        "the <b>data-space diffusion</b> baseline and a <b>held-out reference</b> state, on the "
-        f"{state.grid_label} polar stereographic grid. The decoder toggle shows the same request decoded by the <b>censored</b> "
-        "decoder (point mass at the physical bounds) or the <b>Gaussian</b> decoder (values may leave the bounds). "
-        "Maps share zoom and pan (drag to pan; pick the wheel-zoom tool above the maps to zoom with the mouse wheel)."
-    )
-    return _html(f'<div class="sl-intro">{text}</div>', sizing_mode="stretch_width", name="intro")
-
-
-def create_app(state: DashboardState) -> pn.template.BootstrapTemplate:
+def create_app(app: App) -> pn.template.BootstrapTemplate:
     """The page of one session."""
-    run_line = _html(
-        pn.bind(lambda *_: _run_line(state), state.param.version, state.param.decoder, state.param.running),
-        sizing_mode="stretch_width", name="run-line")
-    page = pn.Column(
-        _html(_header_html(state), sizing_mode="stretch_width", name="header-badges"),
-        _intro(state),
-        run_line,
-        maps.map_area(state, theme=PLOT_THEME, stylesheets=[THEME_CSS]),
-        sizing_mode="stretch_width",
-    )
+    s = app.settings
+    maps = MapsView(settings=s, store=app.store, session=app.session, theme=PLOT_THEME)
+    joint_box = pn.Column(visible=s.param.mode.rx() == "joint", margin=0, sizing_mode="stretch_width")
 
-    def add_below() -> None:  # below the maps: added once the page is in the browser, so the maps come first
-        page.extend([
-            _html('<div class="sl-subtitle">Cell values per panel (log share; red spikes: mass exactly at a '
-                  'bound, dashed: the bounds)</div>', sizing_mode="stretch_width"),
-            _histograms(state),
-            _tables(state),
-            pn.Row(_spectra(state), _html(_spectra_note(), width=360, name="spectra-note")),
-        ])
+    def show_joint(*_) -> None:  # the joint view is built the first time it is shown
+        if s.mode == "joint" and not joint_box.objects:
+            joint_box.objects = [JointView(settings=s, store=app.store)]
+
+    s.param.watch(show_joint, "mode")
+    show_joint()
+    map_box = pn.Column(maps, visible=s.param.mode.rx() != "joint", margin=0, sizing_mode="stretch_width")
+    key = html_pane(pn.bind(legend.legend_html, s.param.view, s.param.mode, s.param.variable, s.param.transect,
+                            s.param.tool), sizing_mode="stretch_width", name="map-legend", margin=(2, 5),
+                    visible=s.param.mode.rx() != "joint")
+    run_line = html_pane(pn.bind(legend.run_line, app.store.param.shown, app.session.param.elapsed,
+                                 app.session.param.running, s.param.decoder, app.store.param.version, app=app),
+                         sizing_mode="stretch_width", name="run-line")
+    main = pn.Column(run_line, map_controls(app), map_box, joint_box, key, sizing_mode="stretch_width",
+                     css_classes=["sl-main"])
+
+    def add_below() -> None:  # the tools come once the page is in the browser: the maps come first
+        main.extend([tools(app), pn.Card(html_pane(legend.intro_html(app), sizing_mode="stretch_width"),
+                                         title="About this page", collapsed=True, sizing_mode="stretch_width",
+                                         css_classes=["sl-about"])])
 
     pn.state.onload(add_below)  # at once when there is no server session (tests, notebooks)
-    main = [page]
-    template = pn.template.BootstrapTemplate(
-        title=TITLE, sidebar=_sidebar(state), main=main, header_background=ACCENT, sidebar_width=330,
-        collapsed_sidebar=False,
-    )
-    return template
+    header = [html_pane(legend.badges_html(app), name="header-badges", margin=(0, 10), align="center")]
+    return pn.template.BootstrapTemplate(title=TITLE, sidebar=sidebar(app), main=[main], header=header,
+                                         header_background=ACCENT, sidebar_width=SIDEBAR_WIDTH, collapsed_sidebar=False)
 
 
-def _run_line(state: DashboardState) -> str:
-    if state.running and not state.results:
-        return '<div class="sl-run">Sampling the first ensemble…</div>'
-    if not state.results:
-        return '<div class="sl-run">No ensemble yet: press <b>Sample</b>.</div>'
-    r = state.request
-    timing = (f"<b>{state.elapsed:.1f} s</b> from click to results" if state.elapsed is not None
-              and not state.running else "more panels on the way")
-    return (f'<div class="sl-run" data-seed="{r["seed"]}" data-version="{state.version}">'
-            f'<b>{r["members"]}-member ensemble</b> for <b>{date_label(r.get("date"))}</b>, seed {r["seed"]}, '
-            f'{r["sampler"]} sampler, {r["steps"]} steps on {state.device.upper()}: {timing}. '
-            f'Showing the <b>{state.decoder}</b> decoder.</div>')
-
-
-def _spectra_note() -> str:
-    return ('<div class="sl-small sl-spectra-note">Power spectral density averaged over annuli of the 2-D '
-            'wavenumber, over land-free boxes of about 800 km (Hann window, so no coast enters) and over the '
-            'samples of each panel, as in the evaluation report. The right end of the curves shows how much '
-            'small-scale detail each model keeps compared with the held-out states.</div>')
-
-
-def error_page(message: str) -> pn.template.BootstrapTemplate:
+def error_page(message: str, checkpoints: str) -> pn.template.BootstrapTemplate:
     """Shown when the models cannot be loaded: says why and where they were looked for."""
     body = (f'<div class="sl-error-page"><h3>The models could not be loaded</h3><p>{html.escape(message)}</p>'
-            f'<p>Checkpoints folder: <code>{html.escape(str(checkpoints_dir()))}</code> '
-            "(set <code>SEAICE_LDM_CHECKPOINTS</code> to use another one).</p></div>")
-    return pn.template.BootstrapTemplate(title=TITLE, main=[_html(body, sizing_mode="stretch_width")],
+            f"<p>Checkpoints folder: <code>{html.escape(checkpoints)}</code> (set <code>SEAICE_LDM_CHECKPOINTS</code> "
+            "or <code>panel serve dashboard --args --checkpoints DIR</code> to use another one).</p></div>")
+    return pn.template.BootstrapTemplate(title=TITLE, main=[html_pane(body, sizing_mode="stretch_width")],
                                          header_background=ACCENT)
-
-
-__all__ = ["DECODERS", "create_app", "error_page"]

@@ -15,7 +15,7 @@ if str(ROOT) not in sys.path:
 pytest.importorskip("panel")
 pytest.importorskip("datashader")
 
-from dashboard import maps  # noqa: E402
+from dashboard import styles as maps  # noqa: E402  (the map styles)
 
 MIN_CONTRAST = 3.0  # WCAG 2.1 SC 1.4.11, non-text contrast
 
@@ -61,13 +61,15 @@ def test_arrows_are_cased_too():
 
 
 def test_masks_and_arrow_scale():
+    from dashboard import mapcontent, store
+
     sic = np.array([[0.0, 0.1, 0.5], [np.nan, 1.0, 0.16]])
     sid = np.full_like(sic, 0.4)
-    masked = maps.ice_masked(sid, sic, "sid")
+    masked = store.ice_masked(sid, sic, "sid")
     assert np.isnan(masked[0, :2]).all() and np.isnan(masked[1, 0]) and not np.isnan(masked[1, 1:]).any()
-    assert np.array_equal(maps.ice_masked(sid, sic, "sit"), sid)  # thickness is kept (0 where no ice)
+    assert np.array_equal(store.ice_masked(sid, sic, "sit"), sid)  # thickness is kept (0 where no ice)
     # about ARROWS_ACROSS arrows across any view; a KEY_SPEED arrow is one spacing long
     for width, dx in ((6.4e6, 50e3), (6.4e6, 12.5e3), (9e5, 12.5e3)):
-        every = maps.arrow_spacing(width, dx)
-        assert abs(width / (every * dx) - maps.ARROWS_ACROSS) <= maps.ARROWS_ACROSS / 2
-        assert maps.KEY_SPEED * maps.arrow_scale(every, dx) == pytest.approx(every * dx)
+        every = mapcontent.arrow_spacing(width, dx)
+        assert abs(width / (every * dx) - mapcontent.ARROWS_ACROSS) <= mapcontent.ARROWS_ACROSS / 2
+        assert mapcontent.KEY_SPEED * mapcontent.arrow_scale(every, dx) == pytest.approx(every * dx)

@@ -5,6 +5,7 @@ canonical layout (docs/DESIGN.md), with no torch; ``report``, ``benchmark`` and 
 of the pipeline and drive ``seaice-ldm evaluate`` and ``seaice-ldm benchmark``.
 """
 
+from .cover import excess, excess_share, ice_area
 from .edges import (
     contour_lines,
     edge_length,
@@ -32,10 +33,19 @@ from .metrics import (
     reconstruction_errors,
     wasserstein_per_variable,
 )
+from .miz_regions import box_mask, miz_box, miz_probability, miz_width_in_box, miz_widths_by_region, nearest_region
 from .scores import crps_fair, energy_distance_fields, energy_score, ensemble_crps
+from .seasonal import (cycle_from_months, cycle_from_numbers, cycle_from_states, mid_month_dates,
+                       state_numbers)
 from .spectra import mean_spectrum, periodogram_2d, radial_power_spectrum, small_scale_ratio, spectrum_boxes
+from .transects import along_distance, sample_along, transect_points
 
 __all__ = [
+    # added for the dashboard (issue 25): cover, miz, seasonal, transects
+    "excess", "excess_share", "ice_area", "box_mask", "miz_box", "miz_probability", "miz_width_in_box",
+    "miz_widths_by_region", "nearest_region", "cycle_from_months", "cycle_from_numbers", "cycle_from_states", "mid_month_dates",
+    "state_numbers",
+    "along_distance", "sample_along", "transect_points",
     "contour_lines",
     "edge_length",
     "edge_probability",

@@ -124,7 +124,9 @@ def dashboard_url(artifacts, yardstick):
     # pages only work because the app allows the loopback aliases itself (app_hooks.py)
     cmd = [str(panel_cmd) if panel_cmd.exists() else "panel", "serve", "dashboard", "--port", str(port)]
     log = open(artifacts / "server.log", "w")
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    # a budget above the tests' largest request (64 members x 40 steps); the budget test asks for far more
+    env = dict(os.environ, PYTHONUNBUFFERED="1", SEAICE_DASHBOARD_BUDGET_S=os.environ.get("SEAICE_DASHBOARD_BUDGET_S",
+                                                                                         "900"))
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/dashboard"
     deadline = time.monotonic() + SERVER_START_TIMEOUT
@@ -143,6 +145,9 @@ def dashboard_url(artifacts, yardstick):
             time.sleep(0.5)
         # the server samples the default ensemble once at start (app_hooks.py); pages opened after find it
         wait_for_log(artifacts / "server.log", "default ensemble ready", SERVER_START_TIMEOUT)
+        log_text = (artifacts / "server.log").read_text(errors="replace")
+        code = f"code from {ROOT / 'dashboard'}, seaice_ldm from {ROOT / 'seaice_ldm'}"
+        assert code in log_text, f"the server did not run this checkout's code ({code}):\n{log_text[-2000:]}"
         yield url
     finally:
         proc.terminate()

@@ -70,6 +70,7 @@ class FieldSetPipeline:
         self.synthetic = True
         self.date_conditioned = False
         self.errors = {}
+        self.generators = {}
         self.available = [("latent", "censored"), ("latent", "gaussian"), ("data", "censored")]
         self.land = load_land_mask(self.grid).land
         self.ocean = ~self.land
