@@ -30,7 +30,7 @@ class App:
         self.session = Session(pipeline, self.settings, self.store, self.queue, budget_s=config.budget_s)
         self.cycles = cycles
         self.synthetic = bool(getattr(pipeline, "synthetic", False))
-        self.device = str(pipeline.device)
+        self.device = pipeline.device_name
 
     def apply_query(self, args) -> bool | None:
         """Apply a link's arguments (see ``dashboard.links``); returns its ``autosample`` (None when absent)."""

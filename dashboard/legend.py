@@ -88,7 +88,7 @@ def badges_html(app) -> str:
     return ('<div class="sl-header">'
             + (f'<span class="sl-badge sl-synthetic" title="The models and reference states are synthetic">'
                f"SYNTHETIC data – not observations</span>" if app.synthetic else "")
-            + f'<span class="sl-badge sl-device" data-device="{app.device}">Device: {app.device.upper()}</span>'
+            + f'<span class="sl-badge sl-device" data-device="{app.device}">Device: {app.device}</span>'
             f'<span class="sl-badge sl-models">Models: {html.escape(models)}</span></div>')
 
 

@@ -54,14 +54,14 @@ class Session(param.Parameterized):
         self.session_id = f"session-{next(_SESSION_IDS)}"
         self.available = set(pipeline.available)
         self.load_errors = dict(getattr(pipeline, "errors", {}) or {})
-        self.device = str(pipeline.device)
+        self.device = pipeline.device_name
         self._doc = None
         self._job: worker.Job | None = None
         self._job_done: threading.Event | None = None
         self._fresh = False
         self._last_report = 0.0
         self._started = 0.0
-        self.status = f"Ready on {self.device.upper()}. Press Sample to generate an ensemble."
+        self.status = f"Ready on {self.device}. Press Sample to generate an ensemble."
         self.update_estimate()
 
     # ------------------------------------------------------------------ what would run
@@ -245,7 +245,7 @@ class Session(param.Parameterized):
         self.param.update(elapsed=elapsed, queue_position=0, running=False,
                           status=(f"Done: {shown['members']} members, seed {shown['seed']}, {shown['sampler']}, "
                                   f"{shown['steps']} steps, {selection.day_label(shown['date'])} in {elapsed:.1f} s "
-                                  f"on {self.device.upper()} ({how})." + (f" Failed: {failed}" if failed else "")),
+                                  f"on {self.device} ({how})." + (f" Failed: {failed}" if failed else "")),
                           error=failed or self.error)
         self.update_estimate()  # the speed is measured now, and this request is in the cache
 

@@ -24,7 +24,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Hashable
 
-from seaice_ldm.options import DECODERS, SampleRequest, evaluations
+from seaice_ldm.options import DECODERS, SampleRequest
+from seaice_ldm.pipeline import evaluations
 
 # ----------------------------------------------------------------------------------------- pipeline
 _PIPELINE_LOCK = threading.Lock()
@@ -80,14 +81,8 @@ class Run:
 
 
 def sample_run(pipeline, run: Run, callback: Callable[[dict], None] | None = None) -> dict:
-    """THE one call into the pipeline: ``{decoder: Dataset}`` of ``run``.
-
-    TODO(issue 27): ``return pipeline.sample(run.request, decoders=run.decoders, callback=callback)``.
-    """
-    r = run.request
-    return pipeline.sample_decoders(r.space, run.decoders, members=r.members, steps=r.steps, sampler=r.sampler,
-                                    seed=r.seed, callback=callback, date=r.date, guidance=r.guidance,
-                                    no_ice_rule=r.no_ice_rule)
+    """THE one call into the pipeline: ``{decoder: Dataset}`` of ``run``."""
+    return pipeline.sample(run.request, decoders=run.decoders, callback=callback)
 
 
 def plan(available, base: SampleRequest, include_data: bool = True) -> list[Run]:

@@ -31,7 +31,6 @@ class FakePipeline:
                  date_conditioned: bool = False, errors: dict | None = None, variables: tuple | None = None):
         self.grid = grid or Grid("custom", 32, 32, 200_000.0)
         self.device = FakeDevice()
-        self.bf16 = False
         self.errors = dict(errors or {})
         xx, yy = np.meshgrid(self.grid.x, self.grid.y)
         self._r = np.hypot(xx, yy) / np.abs(self.grid.x).max()
@@ -67,16 +66,30 @@ class FakePipeline:
     def date_conditioned(self) -> bool:
         return self._date_conditioned
 
+    @property
+    def bf16(self) -> bool:
+        return False
+
+    @property
+    def device_name(self) -> str:
+        return "cpu (fake)"
+
+    def generator(self, space, decoder):
+        from seaice_ldm.options import generator_for
+
+        return self.generators[generator_for(space, decoder).key]
+
     def coords(self):
         return dict(self.grid.coords(land=~self.ocean))
 
-    def sample(self, space="latent", decoder="censored", members=8, steps=10, sampler="dpmpp2m", seed=0,
-               batch_size=None, callback=None, date=None, guidance=1.0, no_ice_rule=True):
-        return self.sample_decoders(space, (decoder,), members, steps, sampler, seed, batch_size, callback, date,
-                                    guidance, no_ice_rule)[decoder]
+    def sample(self, request, decoders=None, callback=None, batch_size=None):
+        out = self._sample(request, decoders or (request.decoder,), callback)
+        return out[request.decoder] if decoders is None else out
 
-    def sample_decoders(self, space, decoders=("censored", "gaussian"), members=8, steps=10, sampler="dpmpp2m",
-                        seed=0, batch_size=None, callback=None, date=None, guidance=1.0, no_ice_rule=True):
+    def _sample(self, request, decoders, callback):
+        space, members, steps, sampler, seed = (request.space, request.members, request.steps, request.sampler,
+                                                request.seed)
+        date, no_ice_rule = request.date, request.no_ice_rule
         if date is not None and not self._date_conditioned:
             raise ValueError("not date-conditioned")
         with self._lock:

@@ -168,8 +168,8 @@ def test_evaluate_writes_the_report_with_claim_verdicts(chain, tmp_path):
     out = tmp_path / "report"
     assert main(["evaluate", "--checkpoints", str(chain / "checkpoints"), "--out", str(out), "--members", "3",
                  "--test-states", "4", "--steps", "2", "--date-members", "2", "--spread-steps", "3"]) == 0
-    assert {"report.md", "report.json", "samples.png", "samples_sic.png", "histograms.png", "spectra.png",
-            "integrals.png"} <= {p.name for p in out.iterdir()}
+    assert {"report.md", "report.json", "samples.png", "samples_sic.png", "samples_sid.png", "histograms.png",
+            "spectra.png", "integrals.png"} <= {p.name for p in out.iterdir()}
     results = json.loads((out / "report.json").read_text())
     assert [c["number"] for c in results["claims"]] == [1, 2, 3, 4]
     assert results["setup"]["test_years"] == [2002]
@@ -177,8 +177,15 @@ def test_evaluate_writes_the_report_with_claim_verdicts(chain, tmp_path):
     assert results["setup"]["training"]["LDM (censored)"]["steps"] == 8
     assert results["setup"]["training"]["LDM (censored)"]["p_mean"] == ldm["p_mean"]
     assert results["setup"]["training"]["LDM (censored)"]["sigma_max"] == ldm["sigma_max"]
-    dated = results["date_conditioned"]["LDM (censored)"]
+    dated = results["date_conditioned"]["generators"]["LDM (censored)"]
     assert len(dated["dates"]) == 12 and sum(dated["rank_histogram"]) == 12  # the 15th of each test month
+    assert dated["miz_by_season"]["all"]["dates"] == 12 and set(dated["miz_by_season"]) >= {"DJF", "JJA"}
+    assert {c["verdict"] for c in results["claims"]} <= {"holds", "does not hold", "not distinguishable", "not tested"}
+    rec = results["reconstruction"]["censored"]
+    assert 0 <= rec["miz"]["misclassified"]["low"] <= rec["miz"]["misclassified"]["high"]
+    assert set(results["reference"]["lines"]) == {"share", "lines_per_state", "high_cells_per_state"}
+    ruled = results["generators"]["data-space DM (gaussian)"]["consistency_no_ice_rule"]["open_water"]
+    assert all(v["share"] == 0 for v in ruled.values())
     assert set(results["sampler_spread"]["LDM (censored)"]) == {"2", "3"}
     assert results["setup"]["all_seasons"] == "dates drawn"  # the default for date-conditioned models
     assert results["all_seasons_other"]["way"] == "date dropped"

@@ -68,7 +68,10 @@ def _training(results: dict[str, Any]) -> list[str]:
 
     items = "; ".join(f"{name} {steps(t)}, ln sigma ~ N({t['p_mean']:g}, {t['p_std']:g}^2), sigma_max "
                       f"{t['sigma_max']:g}" for name, t in training.items())
-    return [f"Diffusion training: {items}.", ""]
+    same = len({(t["p_mean"], t["p_std"]) for t in training.values()}) == 1
+    note = "" if same else (" The training noise levels differ between the models (each from its own data), which "
+                            "weighs on claim 1 (see the model cards).")
+    return [f"Diffusion training: {items}.{note}", ""]
 
 
 def _claims(results: dict[str, Any]) -> list[str]:

@@ -26,6 +26,7 @@ from seaice_ldm.checkpoints.format import CheckpointError
 from seaice_ldm.checkpoints.generators import TrainedGenerator, load_generators
 from seaice_ldm.checkpoints.build import read_ocean
 from seaice_ldm.data import Grid, canonical_coords, denormalise, normalise, open_dataset, to_arrays
+from seaice_ldm.diffusion.samplers import evaluations
 from seaice_ldm.models.device import device_name, pick_device, resolve_precision
 from seaice_ldm.options import PRECISIONS, SampleRequest, check_choice, generator_for
 from seaice_ldm.pipeline.generate import generate
@@ -34,7 +35,8 @@ from seaice_ldm.pipeline.outputs import ensemble_dataset, point_output
 REFERENCE_FILE = "reference.nc"
 Key = tuple[str, str]
 
-__all__ = ["Pipeline", "SamplingError", "load_pipeline", "REFERENCE_FILE"]
+# ``evaluations(sampler, steps)``: network evaluations of a request, for callers that estimate its cost
+__all__ = ["Pipeline", "SamplingError", "load_pipeline", "REFERENCE_FILE", "evaluations"]
 
 
 class SamplingError(ValueError):
