@@ -185,7 +185,7 @@ def test_evaluate_writes_the_report_with_claim_verdicts(chain, tmp_path):
     assert 0 <= rec["miz"]["misclassified"]["low"] <= rec["miz"]["misclassified"]["high"]
     assert set(results["reference"]["lines"]) == {"share", "lines_per_state", "high_cells_per_state"}
     ruled = results["generators"]["data-space DM (gaussian)"]["consistency_no_ice_rule"]["open_water"]
-    assert all(v["share"] == 0 for v in ruled.values())
+    assert not any(v["share"] > 0 for v in ruled.values())  # 0, or NaN where a tiny model has no open water
     assert set(results["sampler_spread"]["LDM (censored)"]) == {"2", "3"}
     assert results["setup"]["all_seasons"] == "dates drawn"  # the default for date-conditioned models
     assert results["all_seasons_other"]["way"] == "date dropped"

@@ -9,6 +9,7 @@ thick ice north of Greenland and the Canadian Archipelago, thinner on the Siberi
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -157,3 +158,18 @@ def test_no_specks_of_ice_in_open_water_at_the_grid_edge(pipe, samples, space):
     edge = grid_edge(sic.shape[-2:], 2)
     assert isolated_ice_cells(pipe.reference["sic"].values, open_water=True, within=edge).sum() == 0
     assert isolated_ice_cells(sic, open_water=True, within=edge).sum() <= 1
+
+
+@pytest.mark.slow
+def test_the_no_ice_rule_is_a_switch_that_changes_only_open_water(pipe, samples):
+    """With the rule off the data-space model leaves thickness in open water (what it learnt); with it on (the
+    default of ``samples``) there is none, and nothing else changes."""
+    raw = pipe.sample(replace(REQUESTS["data"], no_ice_rule=False), decoders=("censored",))["censored"]
+    ruled = samples[("data", "censored")]
+    water = (raw["sic"] <= 0).values
+    assert (raw["sit"].values[water] > 0.01).mean() > 0.002  # the model's own open water is not empty
+    assert np.all(ruled["sit"].values[water] == 0) and np.all(ruled["sid"].values[water] == 0)
+    ice = np.isfinite(raw["sic"].values) & ~water
+    for name in ("sit", "sid", "siu", "siv", "sic"):
+        np.testing.assert_array_equal(ruled[name].values[ice], raw[name].values[ice])
+    assert ruled.attrs["no_ice_rule"] != "off" and raw.attrs["no_ice_rule"] == "off"
