@@ -187,3 +187,25 @@ def test_train_all_resumes_an_interrupted_run(tmp_path, monkeypatch):
     assert read_meta(out / "runs" / "vae_censored")["step"] == 4  # finished, not retrained
     assert (out / "ddm" / "config.json").exists()
     shutil.rmtree(out)
+
+
+@pytest.mark.slow  # two processes train five tiny models (minutes)
+def test_train_all_under_torchrun_keeps_one_process_group(tmp_path):
+    """Each run used to destroy and re-create the process group; under torchrun the ranks then waited for each
+    other's stale addresses for ever, at the fourth run."""
+    import os
+    import subprocess
+    import sys
+
+    data = user_file(tmp_path / "cs2.nc")
+    preset = quick_preset(tmp_path / "quick", steps=2)
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "seaice_ldm.cli",
+         "train", "all",
+         "--data", str(data), "--out", str(tmp_path / "m"), "--preset", str(preset), "--device", "cpu"],
+        capture_output=True, text=True, timeout=1200, cwd=tmp_path,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("train all: done") == 1  # the first process reports, the other trains only
+    for model in MODELS:
+        assert read_meta(tmp_path / "m" / model)["hardware"].startswith("2 x cpu")

@@ -16,6 +16,7 @@ class DistInfo:
     rank: int
     world_size: int
     device: torch.device
+    owner: bool = True  # this call created the process group, so its shutdown destroys it
 
     @property
     def is_main(self) -> bool:
@@ -32,9 +33,10 @@ def init_distributed(device: str | None = None) -> DistInfo:
     if chosen.type == "cuda":
         chosen = torch.device("cuda", local_rank)
         torch.cuda.set_device(chosen)
-    if not dist.is_initialized():
+    owner = not dist.is_initialized()  # a caller that holds the group (train all) keeps it across runs
+    if owner:
         dist.init_process_group(backend="nccl" if chosen.type == "cuda" else "gloo")
-    return DistInfo(dist.get_rank(), dist.get_world_size(), chosen)
+    return DistInfo(dist.get_rank(), dist.get_world_size(), chosen, owner)
 
 
 def all_reduce_mean(value: float, info: DistInfo) -> float:
@@ -61,5 +63,7 @@ def barrier(info: DistInfo) -> None:
 
 
 def shutdown(info: DistInfo) -> None:
-    if info.world_size > 1 and dist.is_initialized():
+    """Destroy the process group if ``info``'s call created it (re-creating one under torchrun reuses the
+    store's keys of the last one, and the ranks can then wait for each other for ever)."""
+    if info.world_size > 1 and info.owner and dist.is_initialized():
         dist.destroy_process_group()

@@ -142,12 +142,14 @@ def _header(name: str, folder: Path, meta: dict, configs: str) -> list[str]:
     arch = cfg.get("vae") if meta["kind"] == "vae" else cfg.get("unet")
     opt = cfg["optim"]
     seed = f", seed {data['seed']}" if data.get("seed") is not None else ""
+    first, last = years["train"][0], years["train"][-1]
+    span = f"{first}-{last}" if last != first else str(first)
     return [
         f"## `{name}`: {MODELS.get(name, meta['kind'])}",
         "",
         f"- Data: {data['title']} (`{data['source']}`{seed}), grid `{grid['name']}` "
         f"({grid['ny']} x {grid['nx']}, {grid['dx'] / 1000:.0f} km, {grid['crs'][:60]}).",
-        f"- Split by year: train {years['train'][0]}-{years['train'][-1]} ({data['states']['train']} daily states), "
+        f"- Split by year: train {span} ({data['states']['train']} daily states), "
         f"validation {', '.join(map(str, years['val']))}, test {', '.join(map(str, years['test']))}; "
         "normalisation statistics from the training years only.",
         f"- Config: `{configs}/{Path(cfg['out']).name}.toml`; architecture `{json.dumps(arch)}`.",

@@ -29,6 +29,7 @@ from seaice_ldm.data.io import atomic_file, check_parent
 from seaice_ldm.data.sizes import check_memory, field_bytes
 from seaice_ldm.evaluation.reference import write_reference
 from seaice_ldm.training.config import ConfigError, OptimConfig
+from seaice_ldm.training.distributed import barrier, init_distributed, shutdown
 from seaice_ldm.training.loop import RunState
 from seaice_ldm.training.trainers import train_diffusion, train_vae
 from seaice_ldm.workflow.cards import CardSettings, write_model_cards
@@ -84,6 +85,7 @@ def train_all(req: TrainAllRequest, progress: bool = True) -> Path:
         out.mkdir(parents=True, exist_ok=True)
         with atomic_file(out / RECORD) as tmp:
             tmp.write_text(json.dumps(record, indent=1))
+    group = init_distributed(req.device)  # one process group for every run (under torchrun)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataNote)  # the file's conversions were named once, above
         for stage in preset.stages:
@@ -95,9 +97,11 @@ def train_all(req: TrainAllRequest, progress: bool = True) -> Path:
             say(f"\n== {stage.name} ({stage.path.name}) -> {cfg.out}")
             trainer = train_vae if stage.kind == "vae" else train_diffusion
             trainer(cfg, device=req.device, resume=True, progress=progress)
+        barrier(group)
+        shutdown(group)
         if main:
             _publish(out, preset, req)
-        print(f"\ntrain all: done in {(time.perf_counter() - start) / 60:.1f} min; next:\n"
+        say(f"\ntrain all: done in {(time.perf_counter() - start) / 60:.1f} min; next:\n"
               f"  seaice-ldm evaluate --checkpoints {out} --out {out / 'report'}\n"
               f"  SEAICE_LDM_CHECKPOINTS={out} panel serve dashboard")
     return out
