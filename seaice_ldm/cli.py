@@ -264,9 +264,9 @@ def _settings(cls, args: argparse.Namespace):
 
 def _benchmark(args: argparse.Namespace) -> None:
     _request(args, members=args.batch, steps=args.steps, sampler=args.sampler)
-    from seaice_ldm.evaluation.benchmark import run_benchmark
+    from seaice_ldm.evaluation.benchmark import BenchmarkSettings, print_benchmark, run_benchmark
 
-    run_benchmark(args)
+    print_benchmark(run_benchmark(_settings(BenchmarkSettings, args)))
 
 
 def _cards(args: argparse.Namespace) -> None:

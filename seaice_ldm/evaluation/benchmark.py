@@ -1,10 +1,14 @@
 """``seaice-ldm benchmark``: cost of latent vs data-space diffusion (counted FLOPs and seconds on one device),
-quality vs steps, the cost at equal quality, and how the FLOP ratio grows with the grid."""
+quality vs steps, the cost at equal quality, and how the FLOP ratio grows with the grid.
+
+:class:`BenchmarkSettings` -> :func:`run_benchmark` (results) -> :func:`print_benchmark`. Seconds are timed in
+the precision users get: ``"auto"`` as the dashboard samples (bf16 where the device computes it natively).
+"""
 
 from __future__ import annotations
 
-import argparse
 import json
+from dataclasses import dataclass
 import statistics
 import time
 from typing import Any, Callable
@@ -13,7 +17,6 @@ import numpy as np
 import torch
 
 from seaice_ldm.checkpoints.build import build_precond, build_vae
-from seaice_ldm.data import VARIABLE_NAMES
 from seaice_ldm.data.io import atomic_file
 from seaice_ldm.diffusion.loss import EDMLoss
 from seaice_ldm.diffusion.schedules import steps_for_nfe
@@ -24,8 +27,32 @@ from seaice_ldm.evaluation.scores import ensemble_crps
 from seaice_ldm.models.device import device_name
 from seaice_ldm.models.latent import latent_mask
 from seaice_ldm.models.vae import VAELoss
-from seaice_ldm.options import ALL_SEASONS, SAMPLERS, SPACES, SampleRequest, all_seasons_way
+from seaice_ldm.options import (ALL_SEASONS, DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLERS, SPACES, SampleRequest,
+                                all_seasons_way)
 from seaice_ldm.pipeline import Pipeline, load_pipeline
+
+
+@dataclass(frozen=True)
+class BenchmarkSettings:
+    """What ``seaice-ldm benchmark`` times and scores."""
+
+    checkpoints: str = "checkpoints"
+    batch: int = 8  # states per batch, equal for both spaces
+    steps: int = DEFAULT_STEPS
+    sampler: str = DEFAULT_SAMPLER
+    repeats: int = 3
+    train_steps: int = 3  # training steps timed per model
+    nfe: tuple[int, ...] = (5, 7, 10, 15, 20, 40)  # network evaluations for quality vs steps; () skips it
+    quality_members: int = 16
+    device: str | None = None
+    precision: str = "auto"
+    json: str | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "nfe", tuple(self.nfe or ()))
+        for name in ("batch", "steps", "repeats", "train_steps", "quality_members"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
 
 
 def _sync(device: torch.device) -> None:
@@ -74,27 +101,27 @@ def _edm_loss(meta: dict[str, Any], ocean_only: bool) -> EDMLoss:
     return EDMLoss(build_precond(meta), ocean_only, edm["p_mean"], edm["p_std"])
 
 
-def cost(pipe: Pipeline, args: argparse.Namespace) -> dict[str, Any]:
+def cost(pipe: Pipeline, settings: BenchmarkSettings) -> dict[str, Any]:
     latent, data = pipe.generators[("latent", "censored")], pipe.generators[("data", "censored")]
     factor = latent.vae.module.downsampling_factor
     full_mask = torch.from_numpy(pipe.ocean.astype(np.float32))[None, None]
     lmask = latent_mask(full_mask, factor)
     ny, nx = full_mask.shape[-2:]
     c_lat, c_data = latent.diffusion.module.net.cfg.in_channels, data.diffusion.module.net.cfg.in_channels
-    b = args.batch
+    b = settings.batch
     out = {
         "sample_s_per_state": {
-            space: sampling_seconds(pipe, space, b, args.steps, args.sampler, args.repeats) for space in SPACES
+            space: sampling_seconds(pipe, space, b, settings.steps, settings.sampler, settings.repeats) for space in SPACES
         },
         "train_s_per_step": {
             "latent diffusion": training_step_seconds(
                 _edm_loss(latent.diffusion.meta, ocean_only=False),
-                (b, c_lat, ny // factor, nx // factor), lmask, args.train_steps, pipe.device),
+                (b, c_lat, ny // factor, nx // factor), lmask, settings.train_steps, pipe.device),
             "data-space diffusion": training_step_seconds(
                 _edm_loss(data.diffusion.meta, ocean_only=True),
-                (b, c_data, ny, nx), full_mask, args.train_steps, pipe.device),
+                (b, c_data, ny, nx), full_mask, settings.train_steps, pipe.device),
             "VAE": training_step_seconds(VAELoss(build_vae(latent.vae.meta)), (b, c_data, ny, nx), full_mask,
-                                         args.train_steps, pipe.device),
+                                         settings.train_steps, pipe.device),
         },
     }
     s, t = out["sample_s_per_state"], out["train_s_per_step"]
@@ -146,7 +173,7 @@ def equal_quality(rows: list[dict[str, Any]], flops: dict[str, Any], sampler: st
     return out
 
 
-def quality_vs_steps(pipe: Pipeline, args: argparse.Namespace) -> list[dict[str, Any]]:
+def quality_vs_steps(pipe: Pipeline, settings: BenchmarkSettings) -> list[dict[str, Any]]:
     """Fair CRPS of censored all-seasons ensembles of each space (sampled as ``seaice-ldm evaluate`` samples
     them) against test states, per sampler and NFE budget."""
     test = pipeline_splits(pipe)["test"]
@@ -155,18 +182,18 @@ def quality_vs_steps(pipe: Pipeline, args: argparse.Namespace) -> list[dict[str,
     rows = []
     for space in SPACES:
         for sampler in SAMPLERS:
-            for nfe in args.nfe:
+            for nfe in settings.nfe:
                 steps = steps_for_nfe(sampler, nfe)
                 start = time.perf_counter()
-                ens = pipe.sample(SampleRequest(space, "censored", args.quality_members, steps, sampler, seed=0,
+                ens = pipe.sample(SampleRequest(space, "censored", settings.quality_members, steps, sampler, seed=0,
                                                 date=date))
                 seconds = time.perf_counter() - start
-                crps = ensemble_crps(ens, ref, names=VARIABLE_NAMES)
+                crps = ensemble_crps(ens, ref)
                 rows.append({"space": space, "sampler": sampler, "nfe": nfe, "steps": steps, "seconds": seconds,
                              "all_seasons": ALL_SEASONS[way], "crps": crps})
     for space in SPACES:  # geometric mean over variables of CRPS relative to the space's best
         mine = [r for r in rows if r["space"] == space]
-        best = {n: min(r["crps"][n] for r in mine) for n in VARIABLE_NAMES}
+        best = {n: min(r["crps"][n] for r in mine) for n in mine[0]["crps"]}
         for r in mine:
             r["relative_crps"] = float(np.exp(np.mean([np.log(r["crps"][n] / best[n]) for n in best])))
     return rows
@@ -183,62 +210,75 @@ def recommend(rows: list[dict[str, Any]], tolerance: float = 1.05) -> dict[str, 
     return min(good, key=lambda s: (s["nfe"], s["relative_crps"]))
 
 
-def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
-    for name in ("batch", "steps", "repeats", "train_steps", "quality_members"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
-    pipe = load_pipeline(args.checkpoints, device=args.device, reference=False)
+def run_benchmark(settings: BenchmarkSettings) -> dict[str, Any]:
+    """Every figure of the benchmark as plain numbers (also written to ``settings.json`` when given)."""
+    pipe = load_pipeline(settings.checkpoints, device=settings.device, reference=False, precision=settings.precision)
     for key in (("latent", "censored"), ("data", "censored")):
         if key not in pipe.generators:
-            raise ValueError(f"the benchmark needs a {key[0]}-space model in {args.checkpoints}")
-    print(f"device: {device_name(pipe.device)} (torch {torch.__version__})")
-    results: dict[str, Any] = {"device": device_name(pipe.device), "batch": args.batch,
-                               "steps": args.steps, "sampler": args.sampler}
-    results["flops"] = flop_costs(pipe, args.sampler, args.steps)
-    results["flops_by_grid"] = flops_by_grid(pipe, args.sampler, args.steps)
-    print(f"\ncounted cost per generated state, {args.sampler} with {args.steps} steps (GFLOP; VAE decoder included):")
-    for space in SPACES:
-        f = results["flops"][space]
-        print(f"  {space:>6}: {f['parameters'] / 1e6:.2f} M parameters, {f['gflop_per_evaluation']:.3f} GFLOP per "
-              f"evaluation x {f['nfe']} + decoder {f['decoder_gflop']:.3f} = {f['gflop_per_state']:.2f} GFLOP")
-    print(f"  ratio data / latent at equal steps: {results['flops']['ratio data / latent']:.1f} x "
-          "(the paper reports about 25 x)")
-    print("FLOP ratio of the same architectures on the named grids:")
-    for name, row in results["flops_by_grid"].items():
-        print(f"  {name:>11} {row['shape'][0]:>4}x{row['shape'][1]:<4}: latent {row['latent_gflop']:8.1f}, "
-              f"data {row['data_gflop']:8.1f} GFLOP per state: {row['ratio']:.1f} x")
-    results.update(cost(pipe, args))
-    print(f"\nsampling, {args.sampler} with {args.steps} steps, batch {args.batch} (seconds per state):")
-    for space, s in results["sample_s_per_state"].items():
-        print(f"  {space:>6}: {s:.4f}")
-    print("training (seconds per step, batch %d):" % args.batch)
-    for name, s in results["train_s_per_step"].items():
-        print(f"  {name:>22}: {s:.4f}")
-    for name, r in results["ratios"].items():
-        print(f"ratio {name}: {r:.1f} x   (the paper reports about 25 x)")
-    if args.nfe:
-        rows = quality_vs_steps(pipe, args)
+            raise ValueError(f"the benchmark needs a {key[0]}-space model in {settings.checkpoints}")
+    results: dict[str, Any] = {"device": device_name(pipe.device), "precision": pipe.precision,
+                               "torch": torch.__version__, "batch": settings.batch, "steps": settings.steps,
+                               "sampler": settings.sampler}
+    results["flops"] = flop_costs(pipe, settings.sampler, settings.steps)
+    results["flops_by_grid"] = flops_by_grid(pipe, settings.sampler, settings.steps)
+    results.update(cost(pipe, settings))
+    if settings.nfe:
+        rows = quality_vs_steps(pipe, settings)
         results["quality_vs_steps"] = rows
-        print(f"\nquality vs steps (censored, {args.quality_members} members, all seasons with "
-              f"{rows[0]['all_seasons']}; fair CRPS vs 32 test states; "
-              "rel. = geometric mean over variables of CRPS / the space's best):")
-        print(f"  {'space':>6} {'sampler':>8} {'NFE':>4} {'steps':>5} {'seconds':>8} {'CRPS sic':>9} {'CRPS sit':>9} "
-              f"{'rel.':>6}")
-        for r in rows:
-            print(f"  {r['space']:>6} {r['sampler']:>8} {r['nfe']:>4} {r['steps']:>5} {r['seconds']:>8.2f} "
-                  f"{r['crps']['sic']:>9.4f} {r['crps']['sit']:>9.4f} {r['relative_crps']:>6.3f}")
-        equal = equal_quality(rows, results["flops"], args.sampler)
+        equal = equal_quality(rows, results["flops"], settings.sampler)
         if equal is not None:
             results["flops_equal_quality"] = equal
-            print(f"at equal quality ({args.sampler}, each space within 5 % of its own best CRPS): latent "
-                  f"{equal['latent']['nfe']} NFE, {equal['latent']['gflop_per_state']:.1f} GFLOP; data "
-                  f"{equal['data']['nfe']} NFE, {equal['data']['gflop_per_state']:.1f} GFLOP: "
-                  f"{equal['ratio data / latent']:.1f} x")
         best = recommend(rows)
         results["recommended"] = {k: best[k] for k in ("sampler", "nfe", "steps")}
-        print(f"cheapest setting within 5% of the best CRPS in both spaces: {best['sampler']} with {best['steps']} "
-              f"steps ({best['nfe']} network evaluations)")
-    if args.json:
-        with atomic_file(args.json) as tmp:
+    if settings.json:
+        with atomic_file(settings.json) as tmp:
             tmp.write_text(json.dumps(results, indent=1))
     return results
+
+
+def print_benchmark(results: dict[str, Any]) -> None:
+    """The benchmark's figures, as ``seaice-ldm benchmark`` prints them."""
+    r = results
+    print(f"device: {r['device']} (torch {r['torch']}, {r['precision']})")
+    print(f"\ncounted cost per generated state, {r['sampler']} with {r['steps']} steps (GFLOP; VAE decoder included):")
+    for space in SPACES:
+        f = r["flops"][space]
+        print(f"  {space:>6}: {f['parameters'] / 1e6:.2f} M parameters, {f['gflop_per_evaluation']:.3f} GFLOP per "
+              f"evaluation x {f['nfe']} + decoder {f['decoder_gflop']:.3f} = {f['gflop_per_state']:.2f} GFLOP")
+    print(f"  ratio data / latent at equal steps: {r['flops']['ratio data / latent']:.1f} x "
+          "(the paper reports about 25 x)")
+    print("FLOP ratio of the same architectures on the named grids:")
+    for name, row in r["flops_by_grid"].items():
+        print(f"  {name:>11} {row['shape'][0]:>4}x{row['shape'][1]:<4}: latent {row['latent_gflop']:8.1f}, "
+              f"data {row['data_gflop']:8.1f} GFLOP per state: {row['ratio']:.1f} x")
+    print(f"\nsampling, {r['sampler']} with {r['steps']} steps, batch {r['batch']} (seconds per state):")
+    for space, s in r["sample_s_per_state"].items():
+        print(f"  {space:>6}: {s:.4f}")
+    print(f"training (seconds per step, batch {r['batch']}):")
+    for name, s in r["train_s_per_step"].items():
+        print(f"  {name:>22}: {s:.4f}")
+    for name, ratio in r["ratios"].items():
+        print(f"ratio {name}: {ratio:.1f} x   (the paper reports about 25 x)")
+    if "quality_vs_steps" in r:
+        _print_quality(r)
+
+
+def _print_quality(r: dict[str, Any]) -> None:
+    rows = r["quality_vs_steps"]
+    print(f"\nquality vs steps (censored, all seasons with {rows[0]['all_seasons']}; fair CRPS vs 32 test states; "
+          "rel. = geometric mean over variables of CRPS / the space's best):")
+    print(f"  {'space':>6} {'sampler':>8} {'NFE':>4} {'steps':>5} {'seconds':>8} {'CRPS sic':>9} {'CRPS sit':>9} "
+          f"{'rel.':>6}")
+    for row in rows:
+        print(f"  {row['space']:>6} {row['sampler']:>8} {row['nfe']:>4} {row['steps']:>5} {row['seconds']:>8.2f} "
+              f"{row['crps'].get('sic', float('nan')):>9.4f} {row['crps'].get('sit', float('nan')):>9.4f} "
+              f"{row['relative_crps']:>6.3f}")
+    equal = r.get("flops_equal_quality")
+    if equal is not None:
+        print(f"at equal quality ({r['sampler']}, each space within 5 % of its own best CRPS): latent "
+              f"{equal['latent']['nfe']} NFE, {equal['latent']['gflop_per_state']:.1f} GFLOP; data "
+              f"{equal['data']['nfe']} NFE, {equal['data']['gflop_per_state']:.1f} GFLOP: "
+              f"{equal['ratio data / latent']:.1f} x")
+    best = r["recommended"]
+    print(f"cheapest setting within 5% of the best CRPS in both spaces: {best['sampler']} with {best['steps']} "
+          f"steps ({best['nfe']} network evaluations)")
