@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from seaice_ldm.data.variables import EXTENT_THRESHOLD
 from seaice_ldm.evaluation.metrics import common_names, ice_integrals, ocean_fields, ocean_mask
 from seaice_ldm.evaluation.miz import paired_miz
 from seaice_ldm.evaluation.scores import ensemble_crps
@@ -83,7 +84,20 @@ def _score_one(ens: xr.Dataset, truth: xr.Dataset, date: str, rng: np.random.Gen
             "extent": float(extents.mean()), "extent_spread": float(extents.std(ddof=1)),
             "extent_reference": truth_extent, "extent_rank": rank_of(truth_extent, extents, rng),
             "miz": miz_of_members(ens, truth),
+            "open_water_north": float(open_water_north(ens).mean()),
+            "open_water_north_reference": float(open_water_north(truth)[0]),
             "moments": {v: spread_and_error(ens, truth, v) for v in names}}
+
+
+NORTH_OF = 84.0  # degrees north: no held-out state has open water there
+
+
+def open_water_north(ds: xr.Dataset, latitude: float = NORTH_OF) -> np.ndarray:
+    """Per state: whether any ocean cell north of ``latitude`` is open water (sic <= 0.15), 1.0 or 0.0."""
+    north = (ds["lat"] > latitude).values
+    sic = ds["sic"].transpose(..., "y", "x").values[..., north]
+    with np.errstate(invalid="ignore"):
+        return np.any(np.isfinite(sic) & (sic <= EXTENT_THRESHOLD), axis=-1).astype(float)
 
 
 def _summarise_rows(items: list[dict[str, Any]], members: int) -> dict[str, Any]:
@@ -91,17 +105,37 @@ def _summarise_rows(items: list[dict[str, Any]], members: int) -> dict[str, Any]
     months: dict[int, list[tuple[float, float]]] = {}
     for r in items:
         months.setdefault(int(r["date"][5:7]), []).append((r["extent"], r["extent_reference"]))
-    moments = {v: ([r["moments"][v][0] for r in items], [r["moments"][v][1] for r in items]) for v in names}
+    years = sorted({r["date"][:4] for r in items})
     return {
         "dates": [{k: v for k, v in r.items() if k != "moments"} for r in items],
         "crps": {v: float(np.mean([r["crps"][v] for r in items])) for v in names},
-        "spread_skill": {v: spread_skill_ratio(*moments[v], members) for v in names},
+        "spread_skill": _spread_skill(items, names, members),
+        "spread_skill_by_year": {y: _spread_skill([r for r in items if r["date"][:4] == y], names, members)
+                                 for y in years},
+        "rank_histogram_by_year": {y: np.bincount([r["extent_rank"] for r in items if r["date"][:4] == y],
+                                                  minlength=members + 1).tolist() for y in years},
+        "open_water_north_by_month": _north_by_month(items),
         "rank_histogram": np.bincount([r["extent_rank"] for r in items], minlength=members + 1).tolist(),
         "monthly_extent": {m: [float(np.mean([a for a, _ in p])), float(np.mean([b for _, b in p]))]
                            for m, p in sorted(months.items())},
         "extent_abs_error": float(np.mean([abs(r["extent"] - r["extent_reference"]) for r in items])),
         "miz_by_season": miz_by_season([r["date"] for r in items], [r["miz"] for r in items]),
     }
+
+
+def _north_by_month(items: list[dict[str, Any]]) -> dict[int, list[float]]:
+    """Month -> [share of members, share of reference states] with open water north of :data:`NORTH_OF`."""
+    out: dict[int, list[list[float]]] = {}
+    for r in items:
+        pair = out.setdefault(int(r["date"][5:7]), [[], []])
+        pair[0].append(r["open_water_north"])
+        pair[1].append(r["open_water_north_reference"])
+    return {m: [float(np.mean(a)), float(np.mean(b))] for m, (a, b) in sorted(out.items())}
+
+
+def _spread_skill(items: list[dict[str, Any]], names: list[str], members: int) -> dict[str, float]:
+    return {v: spread_skill_ratio([r["moments"][v][0] for r in items], [r["moments"][v][1] for r in items], members)
+            for v in names}
 
 
 def score_dates(sample: Callable[[str, int], dict[str, xr.Dataset]], test: xr.Dataset, dates: list[str],

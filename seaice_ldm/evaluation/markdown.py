@@ -257,7 +257,30 @@ def _dated_extent(dated: dict[str, Any], members: int) -> list[str]:
     lines = ["Mean extent of the date-conditioned ensembles vs the reference on the same dates (1e6 km²):", ""]
     lines += table(["month", "reference"] + list(dated), rows)
     lines += [f"Rank histogram of the reference extent among the members (ranks 0-{members}; flat = calibrated):", ""]
-    return lines + [f"- {name}: {d['rank_histogram']}" for name, d in dated.items()] + [""]
+    lines += [f"- {name}: {d['rank_histogram']}" for name, d in dated.items()] + [""]
+    return lines + _dated_years(dated) + _dated_north(dated)
+
+
+def _dated_years(dated: dict[str, Any]) -> list[str]:
+    """Calibration per test year: a year far from the climatology shows as too little spread in that year only."""
+    first = next(iter(dated.values()))
+    years, names = list(first["spread_skill_by_year"]), list(first["spread_skill"])
+    if len(years) < 2:
+        return []
+    rows = [[name, y] + [d["spread_skill_by_year"][y][n] for n in names] + [str(d["rank_histogram_by_year"][y])]
+            for name, d in dated.items() for y in years]
+    return (["Per test year (spread/skill and the rank histogram of extent against that year's states):", ""]
+            + table(["generator", "year"] + [f"spread/skill {n}" for n in names] + ["extent ranks"], rows))
+
+
+def _dated_north(dated: dict[str, Any]) -> list[str]:
+    months = sorted(next(iter(dated.values()))["open_water_north_by_month"], key=int)  # JSON keys: strings
+    reference = next(iter(dated.values()))["open_water_north_by_month"]
+    rows = [[f"{int(m):02d}", reference[m][1]] + [d["open_water_north_by_month"][m][0] for d in dated.values()]
+            for m in months]
+    return (["Share of states with open water (sic <= 0.15) north of 84° N, per month (the held-out states on the "
+             "15th; the generators' members sampled for it):", ""]
+            + table(["month", "held-out states"] + list(dated), rows))
 
 
 def _all_seasons(results: dict[str, Any]) -> list[str]:
