@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from seaice_ldm.data import VARIABLE_NAMES
-from seaice_ldm.options import DECODERS, generator_label
+from seaice_ldm.options import DECODERS, SPACE_LABELS, generator_label
+from seaice_ldm.palette import space_colours
 
-#: colour of each panel's lines, histograms and table (the reference is black)
-PANEL_COLOURS = {"latent": "#1f77b4", "data": "#d95f02", "reference": "#222222"}
+#: colour of each panel's lines, histograms and table: its space's censored generator's, the reference's
+PANEL_COLOURS = space_colours()
 REFERENCE = "reference"
 
 
@@ -38,8 +39,8 @@ class PanelKind:
         return generator_label(self.space, decoder)
 
 
-LATENT = PanelKind("latent", "latent", "LDM")
-DATA = PanelKind("data", "data", "Data-space DM")
+LATENT = PanelKind("latent", "latent", SPACE_LABELS["latent"])
+DATA = PanelKind("data", "data", SPACE_LABELS["data"])
 REFERENCE_PANEL = PanelKind(REFERENCE, None, "Reference")
 #: every panel the dashboard knows, in the order they are drawn
 ALL_PANELS: tuple[PanelKind, ...] = (LATENT, DATA, REFERENCE_PANEL)

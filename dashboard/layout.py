@@ -49,28 +49,28 @@ def _section(title: str) -> pn.pane.HTML:
 
 def request_widgets(app: App) -> list:
     s, session = app.settings, app.session
-    not_present = s.param.present.rx.not_()
-    date = pn.widgets.DatePicker.from_param(s.param.date, label="", sizing_mode="stretch_width",
-                                            css_classes=["sl-date"], disabled=s.param.season.rx() == "all")
+    not_present = s.param.present.rx.not_()  # presentation mode: fewer controls
+    date = pn.widgets.DatePicker.from_param(s.param.date, label="", width=128, css_classes=["sl-date"],
+                                            disabled=s.param.season.rx() == "all", margin=(5, 4, 5, 10))
     season = pn.widgets.RadioButtonGroup.from_param(
-        s.param.season, options={"This date": "date", "All seasons": "all"}, label="", color="default",
-        sizing_mode="stretch_width", css_classes=["sl-season"], disabled=not s.date_conditioned)
+        s.param.season, options={"Date": "date", "All seasons": "all"}, label="", color="default",
+        sizing_mode="stretch_width", css_classes=["sl-season"], disabled=not s.date_conditioned, margin=(5, 10, 5, 4))
     members = pn.widgets.EditableIntSlider.from_param(s.param.members, label="Members", start=1, end=64,
                                                       fixed_start=1, fixed_end=MAX_MEMBERS, sizing_mode="stretch_width",
                                                       css_classes=["sl-members"])
     seed = pn.widgets.TextInput.from_param(s.param.seed_input, label="Seed", sizing_mode="stretch_width",
-                                           css_classes=["sl-seed"], visible=not_present)
+                                           css_classes=["sl-seed"])
     sampler = pn.widgets.Select.from_param(s.param.sampler, label="Sampler", options=list(SAMPLERS),
-                                           sizing_mode="stretch_width", css_classes=["sl-sampler"], visible=not_present)
+                                           sizing_mode="stretch_width", css_classes=["sl-sampler"])
     steps = pn.widgets.EditableIntSlider.from_param(s.param.steps, label="Steps", start=1, end=50, fixed_start=1,
                                                     fixed_end=MAX_STEPS, sizing_mode="stretch_width",
-                                                    css_classes=["sl-steps"], visible=not_present)
+                                                    css_classes=["sl-steps"])
     input_error = html_pane(s.param.input_error.rx().rx.pipe(
         lambda e: f'<div class="sl-input-error" role="alert">{html.escape(e)}</div>' if e else ""),
         sizing_mode="stretch_width", name="input-error", visible=s.param.input_error.rx() != "")
     include_data = pn.widgets.Checkbox.from_param(s.param.include_data, label="Data-space baseline too",
                                                   disabled=not session.can_sample("data"), css_classes=["sl-include-data"])
-    no_ice = pn.widgets.Checkbox.from_param(s.param.no_ice_rule, label="No-ice rule (sit, sid, drift = 0 where sic ≤ 0)",
+    no_ice = pn.widgets.Checkbox.from_param(s.param.no_ice_rule, label="No-ice rule (sit, sid, drift 0 at sic 0)",
                                             css_classes=["sl-no-ice"])
     estimate = html_pane(pn.bind(lambda text, over: f'<div class="sl-estimate{" sl-over" if over else ""}">'
                                                     f"{html.escape(text)}</div>",
@@ -89,9 +89,11 @@ def request_widgets(app: App) -> list:
         name="status")
     progress = html_pane(pn.bind(legend.progress_html, session.param.progress, session.param.running,
                                  session.param.queue_position), sizing_mode="stretch_width", name="panel-progress")
-    return [_section("Ensemble"), _label("Date (any day of the year)"), date, season, members,
-            pn.Row(seed, sampler, margin=0, visible=not_present), input_error, steps, include_data, no_ice, estimate,
-            pn.Row(sample, cancel, margin=0), progress, status]
+    # what a presenter changes most comes first (above the fold at 1280x800); the rest of the request after Display
+    top = [_section("Ensemble"), _label("Sampled for a day of the year, or all seasons"), pn.Row(date, season, margin=0),
+           members, pn.Row(sample, cancel, margin=0), input_error, estimate, progress, status]
+    details = [_section("Request"), pn.Row(seed, sampler, margin=0), steps, include_data, no_ice]
+    return [top, pn.Column(*details, margin=0, sizing_mode="stretch_width", visible=not_present)]
 
 
 def display_widgets(app: App) -> list:
@@ -135,7 +137,8 @@ def sidebar(app: App) -> list:
         lambda n: ('<div class="sl-notice" role="status">Link arguments ignored: '
                    + "; ".join(html.escape(x) for x in n) + "</div>") if n else ""),
         sizing_mode="stretch_width", name="notices", visible=app.settings.param.notices.rx().rx.len() > 0)
-    return [notices, *request_widgets(app), *display_widgets(app),
+    top, details = request_widgets(app)
+    return [notices, *top, *display_widgets(app), details,
             pn.Column(*reference_widgets(app), _section("Share"), LinkBar(settings=app.settings), download,
                       margin=0, sizing_mode="stretch_width", visible=hide)]
 

@@ -8,6 +8,7 @@ import html
 from dashboard import selection, styles
 from dashboard.generators import BY_KEY
 from dashboard.styles import LINES
+from seaice_ldm.options import GENERATORS
 
 
 def _line(style: styles.LineStyle) -> str:
@@ -82,9 +83,7 @@ def run_line(shown: dict, elapsed, running: bool, decoder: str, version: int, ap
 
 
 def badges_html(app) -> str:
-    latent = [d for space, d in sorted(app.session.available) if space == "latent"]
-    models = " + ".join(([f"LDM ({', '.join(latent)})"] if latent else [])
-                        + (["data-space DM"] if app.session.can_sample("data") else []))
+    models = " + ".join(spec.label for spec in GENERATORS if spec.key in app.session.available)
     return ('<div class="sl-header">'
             + (f'<span class="sl-badge sl-synthetic" title="The models and reference states are synthetic">'
                f"SYNTHETIC data – not observations</span>" if app.synthetic else "")

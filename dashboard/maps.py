@@ -29,7 +29,7 @@ from dashboard.settings import Settings
 from dashboard.store import ResultStore
 
 #: whole plot width / height of a map: the frame (square) plus its two-line title and colour bar
-ASPECT = 0.8
+ASPECT = 0.74
 DEFAULT_SIZE = 400  # pixels, before the browser reports the real size
 #: the layers' limits and colour ranges are all explicit: HoloViews need not compute data ranges of any layer
 #: (a third of a page's build time went to the coastline's and the labels' extents)
@@ -150,7 +150,7 @@ class MapsView(pn.viewable.Viewer):
                                  colorbar_opts=bar_opts, clipping_colors={"NaN": "transparent"}, tools=["hover"],
                                  hover_tooltips=[(style.label, "@image{0.000}"), ("lat", "@lat{0.0}°N"),
                                                  ("lon", "@lon{0.0}°E")],
-                                 hooks=[self._figure_hook(sizes, style)], framewise=True)
+                                 hooks=[self._figure_hook(sizes, style, box)], framewise=True)
         x0, x1, y0, y1 = box
         return hv.Overlay(items).opts(
             hv.opts.Overlay(responsive=True, aspect=ASPECT, xaxis=None, yaxis=None, xlim=(x0, x1), ylim=(y0, y1),
@@ -160,11 +160,17 @@ class MapsView(pn.viewable.Viewer):
             *(getattr(hv.opts, kind)(normalize=False, apply_ranges=False) for kind in LAYER_KINDS),
         )
 
-    def _figure_hook(self, sizes: dict, style: styles.Style):
+    def _figure_hook(self, sizes: dict, style: styles.Style, box):
         spans = self.spans
 
         def hook(plot, element) -> None:
             figure = plot.state
+            # the box fitted to the frame's aspect: HoloViews leaves ranges alone on updates that the browser's
+            # own range and size streams caused, so the fitted box is set on the (shared) ranges here
+            x_range, y_range = plot.handles["x_range"], plot.handles["y_range"]
+            if (x_range.start, x_range.end, y_range.start, y_range.end) != tuple(box):
+                x_range.update(start=box[0], end=box[1])
+                y_range.update(start=box[2], end=box[3])
             figure.toolbar.logo = None
             figure.outline_line_color = "#9aa3ad"
             figure.title.text_font_size = f"{sizes['title']}px"

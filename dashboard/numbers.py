@@ -10,10 +10,11 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from seaice_ldm.data import sample_dim
 from seaice_ldm.evaluation import (bound_share, edge_probability, excess_share, ice_area, ice_integrals, ice_mask,
                                    iiee, miz_width, spectrum_boxes, mean_spectrum)
 
-from dashboard.store import sample_dim, variable_values
+from dashboard.store import variable_values
 from dashboard.styles import TOLERANCE, variable_info
 
 ROWS = (

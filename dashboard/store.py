@@ -15,7 +15,7 @@ import numpy as np
 import param
 import xarray as xr
 
-from seaice_ldm.data import EXTENT_THRESHOLD, PAN_ARCTIC, REGIONS, drift_speed, region_box
+from seaice_ldm.data import EXTENT_THRESHOLD, PAN_ARCTIC, REGIONS, drift_speed, region_box, sample_dim
 from seaice_ldm.evaluation import edge_probability, miz_box, miz_probability, nearest_region
 
 from dashboard import selection
@@ -24,11 +24,6 @@ from dashboard.settings import Settings, needs
 
 ENSEMBLE_VIEWS = ("mean", "spread", "prob", "miz")
 REGION_REACH = 2.0  # a region's own MIZ: within this many half widths of its centre (and nearer it than any other)
-
-
-def sample_dim(da) -> str:
-    """The leading (sample) dimension: ``member`` for ensembles, ``time`` for reference states."""
-    return next(d for d in da.dims if d not in ("y", "x"))
 
 
 def variable_values(ds: xr.Dataset, variable: str) -> np.ndarray:

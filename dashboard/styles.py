@@ -9,11 +9,11 @@ when they are more than a tolerance outside, flagged by an overlay whose opacity
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
 from seaice_ldm.data import VARIABLES
+from seaice_ldm.palette import hex_colours
 
 #: Colours that are not part of any colour map.
 LAND_COLOUR = "#d8d2c4"
@@ -25,39 +25,19 @@ GRATICULE_COLOUR = "#5f6b75"
 COAST_COLOUR = "#1b2630"
 TEXT_COLOUR = "#17202a"
 
-#: cmocean map (name, reversed?, low end, high end) per displayed quantity
-CMAPS = {
-    "sit": ("thermal", False, 0.0, 1.0),
-    "sic": ("ice", False, 0.0, 1.0),
-    "sid": ("matter", False, 0.0, 1.0),
-    "siu": ("balance", False, 0.0, 1.0),
-    "siv": ("balance", False, 0.0, 1.0),
-    "speed": ("speed", False, 0.0, 1.0),
-    "spread": ("amp", False, 0.0, 1.0),
-    "prob": ("deep", False, 0.0, 1.0),
-    "miz": ("dense", False, 0.0, 1.0),
-    "difference": ("balance", False, 0.0, 1.0),
-    "density": ("thermal", False, 0.12, 0.88),  # starts saturated: one member's edge is visible
-    "joint": ("thermal", False, 0.0, 1.0),
-}
+#: Colour maps come from ``seaice_ldm.palette``; the dashboard's names for its quantities, and the part of a
+#: map a quantity uses where it is not the whole map.
+PALETTE_NAME = {"density": "edge_density"}
+PART = {"density": (0.12, 0.88)}  # starts saturated: one member's edge is visible
 SPEED_RANGE = (0.0, 0.3)
 #: values further than this outside a bound are flagged; fully opaque at FLAG_FULL
 TOLERANCE = {"sic": 0.02, "sid": 0.02, "sit": 0.05, "speed": 0.01}
 FLAG_FULL = {"sic": 0.3, "sid": 0.3, "sit": 1.0, "speed": 0.1}
 
 
-@lru_cache(maxsize=64)
-def palette(name: str, reverse: bool = False, low: float = 0.0, high: float = 1.0, n: int = 256) -> tuple[str, ...]:
-    """A cmocean colour map (or a part of it) as hex colours."""
-    import cmocean
-    from matplotlib.colors import to_hex
-
-    cmap = getattr(cmocean.cm, name + ("_r" if reverse else ""))
-    return tuple(to_hex(c) for c in cmap(np.linspace(low, high, n)))
-
-
 def cmap_for(kind: str) -> tuple[str, ...]:
-    return palette(*CMAPS[kind])
+    low, high = PART.get(kind, (0.0, 1.0))
+    return hex_colours(PALETTE_NAME.get(kind, kind), 256, low, high)
 
 
 def variable_info(variable: str) -> tuple[str, str, float | None, float | None, tuple[float, float]]:

@@ -6,11 +6,15 @@ synthetic data, loaders), ``seaice-ldm`` (the command line).
 
 from seaice_ldm.options import VERSION as __version__  # spelt once, in pyproject.toml
 
-__all__ = ["__version__", "load_pipeline", "Pipeline"]
+__all__ = ["__version__", "load_pipeline", "Pipeline", "SampleRequest"]
 
 
 def __getattr__(name: str):
     # torch is imported only when sampling is asked for, so `import seaice_ldm.data` stays light
+    if name == "SampleRequest":
+        from seaice_ldm.options import SampleRequest
+
+        return SampleRequest
     if name in ("load_pipeline", "Pipeline"):
         from seaice_ldm import pipeline
 

@@ -8,11 +8,14 @@ and :class:`SampleRequest` is the one validated form of "sample an ensemble like
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from importlib import metadata
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:  # numpy and pandas load on first use: the CLI reads these names before its interrupt handlers
+    import numpy as np
+    import pandas as pd
 
 #: Where the diffusion model runs: on VAE latents or directly on the normalised fields.
 SPACES = ("latent", "data")
@@ -121,15 +124,23 @@ def check_choice(what: str, value, choices) -> str:
 
 
 def _integer(what: str, value, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
         raise ValueError(f"{what} must be an integer between {low} and {high}, got {value!r}")
     return int(value)
+
+
+def _is_numpy_bool(value) -> bool:
+    import numpy as np
+
+    return isinstance(value, np.bool_)
 
 
 def parse_date(value) -> pd.Timestamp | None:
     """A calendar date (``"2008-03-15"``, a datetime, numpy datetime64), ``None`` for all seasons."""
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "all", "all seasons", "none")):
         return None
+    import pandas as pd
+
     try:
         stamp = pd.Timestamp(value)
     except (ValueError, TypeError, OverflowError):
@@ -170,11 +181,11 @@ class SampleRequest:
         object.__setattr__(self, "seed", _integer("seed", self.seed, 0, MAX_SEED))
         object.__setattr__(self, "date", normalise_date(self.date))
         g = self.guidance
-        if isinstance(g, bool) or not isinstance(g, (int, float, np.floating)) or not math.isfinite(g) \
+        if isinstance(g, bool) or not isinstance(g, numbers.Real) or not math.isfinite(g) \
                 or not 0.0 <= g <= MAX_GUIDANCE:
             raise ValueError(f"guidance must be a number between 0 and {MAX_GUIDANCE:g}, got {g!r}")
         object.__setattr__(self, "guidance", float(g))
-        if not isinstance(self.no_ice_rule, (bool, np.bool_)):
+        if not isinstance(self.no_ice_rule, bool) and not _is_numpy_bool(self.no_ice_rule):
             raise ValueError(f"no_ice_rule must be true or false, got {self.no_ice_rule!r}")
         object.__setattr__(self, "no_ice_rule", bool(self.no_ice_rule))
 
@@ -189,6 +200,9 @@ class SampleRequest:
         """
         if self.date is None:
             return None
+        import numpy as np
+        import pandas as pd
+
         if self.date == RANDOM_DATES:
             rng = np.random.default_rng([self.seed, 365])
             part = rng.permutation(self.members) + rng.uniform(size=self.members)
@@ -199,5 +213,7 @@ class SampleRequest:
         """Each member's own seed: member i's noise (initial and any a sampler adds) comes from it alone, so
         the same request gives the same ensemble at any batch size, and with one date (or none) the first k
         members of a larger ensemble are the ensemble of k (EDM's ``generate.py`` seeds each image alike)."""
+        import numpy as np
+
         return [int(np.random.SeedSequence([self.seed, i]).generate_state(1, np.uint64)[0] % 2**63)
                 for i in range(self.members)]

@@ -22,9 +22,10 @@ CMAPS: dict[str, tuple[str, bool]] = {
     "siv": ("balance", False),
     "speed": ("speed", False),
     "spread": ("amp", False),
-    "prob": ("ice", False),
+    "prob": ("deep", False),  # a probability never borrows the sic colours
+    "miz": ("dense", False),  # the probability of the MIZ
     "difference": ("balance", False),
-    "edge_density": ("dense", False),
+    "edge_density": ("thermal", False),
     "joint": ("thermal", False),
 }
 #: The held-out reference states, next to the generators.
@@ -56,9 +57,10 @@ def colour_map(quantity: str):
 
 
 @lru_cache(maxsize=32)
-def hex_colours(quantity: str, n: int = 256) -> tuple[str, ...]:
-    """``n`` colours of the colour map of ``quantity`` as hex strings (for Bokeh)."""
+def hex_colours(quantity: str, n: int = 256, low: float = 0.0, high: float = 1.0) -> tuple[str, ...]:
+    """``n`` colours of the colour map of ``quantity`` (its part from ``low`` to ``high``) as hex strings (for
+    Bokeh)."""
     import numpy as np
     from matplotlib.colors import to_hex
 
-    return tuple(to_hex(c) for c in colour_map(quantity)(np.linspace(0.0, 1.0, n)))
+    return tuple(to_hex(c) for c in colour_map(quantity)(np.linspace(low, high, n)))

@@ -100,7 +100,7 @@ def test_defaults_come_from_the_shared_options(pipe, queue):
     assert (s.members, s.steps, s.sampler, s.seed, s.no_ice_rule) == (DEFAULT_MEMBERS, DEFAULT_STEPS, DEFAULT_SAMPLER,
                                                                       0, True)
     assert s.decoder == "censored" and s.variable == "sic" and s.view == "member"
-    assert "CPU" in app.session.status and not app.store.results
+    assert f"Ready on {pipe.device_name}" in app.session.status and not app.store.results
 
 
 def test_requests_are_sample_requests_and_key_the_cache(pipe, queue):

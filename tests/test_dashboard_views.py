@@ -103,8 +103,9 @@ def test_8_a_links_date_fills_the_date_box():
     app = make_app(FakePipeline(date_conditioned=True))
     app.apply_query({"date": [b"2008-09-15"]})
     assert app.settings.date == dt.date(2008, 9, 15) and app.settings.season == "date"
-    widgets = {type(w).__name__: w for w in layout.request_widgets(app) if hasattr(w, "value")}
-    assert widgets["DatePicker"].value == dt.date(2008, 9, 15)
+    top, _ = layout.request_widgets(app)
+    date = next(w for row in top if isinstance(row, pn.Row) for w in row if isinstance(w, pn.widgets.DatePicker))
+    assert date.value == dt.date(2008, 9, 15)
 
 
 def test_1_all_seasons_shows_each_members_day_and_a_reference_like_it():
@@ -368,7 +369,8 @@ def test_15_a_link_with_steps_above_the_slider_keeps_the_control_in_range():
     app = make_app()
     app.apply_query({"steps": [b"100"]})
     assert app.settings.steps == 100 and not app.settings.notices
-    steps = next(w for w in layout.request_widgets(app) if getattr(w, "label", "") == "Steps")
+    _, details = layout.request_widgets(app)
+    steps = next(w for w in details if getattr(w, "label", "") == "Steps")
     assert steps.value == 100 and steps.fixed_end >= 100 and steps.start <= 100
 
 

@@ -27,15 +27,7 @@ WORDS = {"LDM", "DM"}  # a label built from parts, as f"{'LDM' if ...} ({decoder
 COLOURS = {s.colour.lower() for s in GENERATORS}
 CMOCEAN = {"thermal", "haline", "solar", "ice", "gray", "oxy", "deep", "dense", "algae", "matter", "turbid",
            "speed", "amp", "tempo", "rain", "phase", "topo", "balance", "delta", "curl", "diff", "tarn"}
-#: Dashboard files that still spell these themselves; the dashboard's issue (#25) moves them to the one source.
-#: Strict: once a file is clean, its entry must go.
-PENDING = {
-    "dashboard/maps.py": "DENSITY_CMAP, DIFF_CMAP, JOINT_CMAP: palette.CMAPS['edge_density' / 'difference' / 'joint']",
-    "dashboard/selection.py": "PANEL_TITLES and panel labels: options.SPACE_LABELS / GENERATORS",
-    "dashboard/views.py": "_CMAPS, palette(), PANEL_COLOURS, a histogram colour, SPECTRA_LABELS, sample_dim: "
-                          "palette.CMAPS / hex_colours / space_colours, options.SPACE_LABELS, data.sample_dim",
-    "dashboard/worker.py": "progress labels: options.SPACE_LABELS / GENERATORS",
-}
+PENDING: dict[str, str] = {}  # files that still spell these themselves, with what they should use; strict
 
 
 def _strings(tree: ast.AST) -> list[tuple[int, str]]:

@@ -127,14 +127,18 @@ def test_strict_false_missing_vae_and_nothing_loadable(tmp_path):
 
 
 def _rewrite(folder: Path, edit) -> None:
-    """Edit a copied checkpoint's config.json (``edit(meta)``) and keep its hashes true."""
+    """Edit a copied checkpoint's config.json (``edit(meta)``) and keep its hashes true (the weight files' and
+    its own), as an export of another training run would write them."""
     import hashlib
     import json
+
+    from seaice_ldm.checkpoints.format import CONFIG_HASH, _config_hash
 
     meta = json.loads((folder / "config.json").read_text())
     edit(meta)
     for name in meta["files"]:
         meta["files"][name] = hashlib.sha256((folder / name).read_bytes()).hexdigest()
+    meta[CONFIG_HASH] = _config_hash(meta)
     (folder / "config.json").write_text(json.dumps(meta))
 
 

@@ -154,7 +154,7 @@ def test_train_all_makes_a_folder_the_pipeline_reads_and_resumes(tmp_path, capsy
     import seaice_ldm
 
     pipe = seaice_ldm.load_pipeline(out, device="cpu")
-    ens = pipe.sample(members=2, steps=2)
+    ens = pipe.sample(seaice_ldm.SampleRequest(members=2, steps=2))
     assert set(ens.data_vars) == {"sit", "sic"} and ens.attrs["synthetic"] == "no"
     assert pipe.reference is not None and pipe.grid.shape == (32, 48)
 

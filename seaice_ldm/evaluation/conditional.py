@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from seaice_ldm.data.dims import sample_dim
 from seaice_ldm.data.variables import EXTENT_THRESHOLD
 from seaice_ldm.evaluation.metrics import common_names, ice_integrals, ocean_fields, ocean_mask
 from seaice_ldm.evaluation.miz import paired_miz
@@ -66,7 +67,7 @@ def rank_of(value: float, members: np.ndarray, rng: np.random.Generator) -> int:
 def miz_of_members(ens: xr.Dataset, truth: xr.Dataset) -> dict[str, float]:
     """The members' MIZ against one date's state, averaged over members: misclassified share of the state's
     MIZ cells, IIEE (1e6 km²), MIZ area error (1e6 km²) and MIZ width error (km)."""
-    members = ens.sizes[ens["sic"].dims[0]]
+    members = ens.sizes[sample_dim(ens)]
     repeated = truth.isel(time=np.zeros(members, dtype=int))
     pairs = paired_miz(repeated, ens)
     area_gen, area_ref = ice_integrals(ens)["miz_area"].values, float(ice_integrals(truth)["miz_area"][0])

@@ -300,6 +300,7 @@ KEY_DOCS: dict[str, str] = {
     "optim.min_improvement": "absolute improvement that counts (for NLLs, which may cross zero)",
     "optim.precision": "`auto`, `float32` or `bfloat16` (bf16 autocast)",
     "optim.scale_lr_factor": "learning-rate factor of the VAE decoder's log-scales",
+    "optim.log_every": "steps between read-backs of the training loss (and the check that it is finite)",
 }
 
 TABLES = (("", None), ("data", DataConfig), ("vae", VAEConfig), ("unet", UNetConfig),

@@ -18,17 +18,19 @@ from pathlib import Path
 from safetensors import safe_open
 
 from seaice_ldm.data.atomic import atomic_file
+from seaice_ldm.options import GENERATORS, SPACE_LABELS
 from seaice_ldm.training.config import OptimConfig
 from seaice_ldm.training.loop import RunState
 
 MODELS = {
     "vae_censored": "VAE with the censored-Gaussian (Tobit) decoder",
     "vae_gaussian": "VAE with the plain Gaussian decoder",
-    "ldm_censored": "Latent diffusion model on the censored VAE's latents",
-    "ldm_gaussian": "Latent diffusion model on the Gaussian VAE's latents",
-    "ddm": "Data-space diffusion baseline (same U-Net family, on the normalised fields)",
+    "ldm_censored": f"{SPACE_LABELS['latent']} model on the censored VAE's latents",
+    "ldm_gaussian": f"{SPACE_LABELS['latent']} model on the Gaussian VAE's latents",
+    "ddm": f"{SPACE_LABELS['data']} baseline (same U-Net family, on the normalised fields)",
 }
-GENERATOR = {"ldm_censored": "LDM (censored)", "ldm_gaussian": "LDM (gaussian)", "ddm": "data-space DM (censored)"}
+#: the report's key of each diffusion checkpoint (its censored output where it serves both decoders)
+GENERATOR = {spec.folder: spec.output_label(spec.decoder) for spec in GENERATORS}
 
 
 @dataclass

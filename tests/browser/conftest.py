@@ -85,9 +85,9 @@ def yardstick(artifacts) -> float:
         pytest.skip("no trained models")
     import json
 
-    code = ("import time, torch; torch.set_num_threads(1); from seaice_ldm import load_pipeline; "
-            "p = load_pipeline(%r, precision='auto'); p.sample(members=2, steps=2); "
-            "t = time.perf_counter(); p.sample(space='latent', decoder='censored', members=8); "
+    code = ("import time, torch; torch.set_num_threads(1); from seaice_ldm import load_pipeline, SampleRequest as R; "
+            "p = load_pipeline(%r, precision='auto'); p.sample(R(members=2, steps=2)); "
+            "t = time.perf_counter(); p.sample(R(space='latent', decoder='censored', members=8)); "
             "print(time.perf_counter() - t)" % str(_checkpoints()))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
                          env=dict(os.environ, OMP_NUM_THREADS="1"), check=True)

@@ -31,7 +31,9 @@ TEXT_JS = """
     const text = m.renderers.find(r => r.name === 'sl-map-text');
     if (!text) continue;
     const data = text.data_source.data;
-    const sizes = (data.get ? data.get('size') : data.size) || [];
+    const spec = text.glyph.text_font_size;  // a column of the source (one size per label) or one value
+    const field = spec && spec.field !== undefined ? spec.field : null;
+    const sizes = field !== null ? ((data.get ? data.get(field) : data[field]) || []) : [spec && spec.value];
     out.push({title: m.title ? m.title.text : '', sizes: [...sizes].map(s => parseFloat(s)).filter(isFinite),
               title_size: m.title ? parseFloat(m.title.text_font_size) : 0});
   }
@@ -90,7 +92,7 @@ def pick_date(page, day: str, height: int | None = None) -> None:
     import datetime as dt
 
     d = dt.date.fromisoformat(day)
-    page.locator(".sl-date input").first.click()
+    page.locator(".sl-date input:visible").first.click()
     calendar = page.locator(".flatpickr-calendar.open")
     expect(calendar).to_be_visible(timeout=10_000)
     if height is not None:  # the whole calendar inside the window (it was cut off at 1280x800)
@@ -136,14 +138,14 @@ def test_3_maps_fill_the_main_area_with_readable_text(browser, dashboard_url, ar
         assert len(texts) == 3 and all(min(t["sizes"]) >= (11 if size == "1280x800" else 13) for t in texts), texts
         assert all(t["title_size"] >= 14 for t in texts)
         # the controls a presenter needs are above the fold
-        for selector in (".sl-sample button", ".sl-cancel button", ".sl-date input", ".sl-members", ".sl-variable",
+        for selector in (".sl-sample button", ".sl-cancel button", ".sl-date input:visible", ".sl-members", ".sl-variable",
                          ".sl-view select", ".sl-region select", ".sl-mode", ".sl-present"):
             box = page.locator(selector).first.bounding_box()
             assert box is not None and box["y"] + box["height"] <= height, (selector, box)
         stage_shot(page, artifacts, f"maps_{size}")
         record_timing(artifacts, f"stage_map_widths_{size}", [round(b["width"]) for b in boxes])
         # collapsing the sidebar gives the maps the room
-        page.locator("#sidebar-button").click()
+        page.locator("#sidebar-toggle").click()
         page.wait_for_timeout(1500)
         settled(page)
         wider = map_boxes(page)
@@ -180,7 +182,7 @@ def test_1_a_new_date_without_sampling_warns_every_panel_and_table(browser, dash
         reference = page.locator(".sl-head-reference .sl-panel-state")
         before = reference.inner_text()
         pick_date(page, "2011-03-15", height=800)  # any day, beyond the reference's year too
-        expect(page.locator(".sl-date input").first).to_have_value("2011-03-15")
+        expect(page.locator(".sl-date input:visible").first).to_have_value("2011-03-15")
         for panel in ("latent", "data", "reference"):
             expect(page.locator(f".sl-head-{panel} .sl-warning")).to_contain_text("15 Mar 2011", timeout=30_000)
         expect(page.locator(".sl-tables .sl-warning")).to_have_count(3, timeout=30_000)
