@@ -55,10 +55,10 @@ def region_box(name: str, x: np.ndarray, y: np.ndarray, crs: str = "EPSG:3413") 
         return gx0, gx1, gy0, gy1
     cx, cy = (float(v[()]) for v in project_lonlat(region.lon, region.lat, crs))
     half = region.half_width_km * 1e3
-    return (*_fit(cx - half, cx + half, gx0, gx1), *_fit(cy - half, cy + half, gy0, gy1))
+    return (*fit_inside(cx - half, cx + half, gx0, gx1), *fit_inside(cy - half, cy + half, gy0, gy1))
 
 
-def _fit(lo: float, hi: float, glo: float, ghi: float) -> tuple[float, float]:
+def fit_inside(lo: float, hi: float, glo: float, ghi: float) -> tuple[float, float]:
     """Shift [lo, hi] inside [glo, ghi] (shrinking only when it is wider than the grid)."""
     if hi - lo >= ghi - glo:
         return glo, ghi

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from seaice_ldm.data.regions import fit_inside
 from seaice_ldm.data.variables import MIZ_LOWER, MIZ_UPPER
 
 from .edges import miz_width
@@ -82,7 +83,7 @@ def miz_box(sic: np.ndarray, x: np.ndarray, y: np.ndarray, box: Box, reach: floa
     out = (mx - side / 2, mx + side / 2, my - side / 2, my + side / 2)
     if limits is None:
         return out
-    return (*_fit(out[0], out[1], limits[0], limits[1]), *_fit(out[2], out[3], limits[2], limits[3]))
+    return (*fit_inside(out[0], out[1], limits[0], limits[1]), *fit_inside(out[2], out[3], limits[2], limits[3]))
 
 
 def nearest_region(x: np.ndarray, y: np.ndarray, boxes: dict[str, Box]) -> dict[str, np.ndarray]:
@@ -93,17 +94,6 @@ def nearest_region(x: np.ndarray, y: np.ndarray, boxes: dict[str, Box]) -> dict[
                      for b in boxes.values()])
     nearest = dist.argmin(axis=0)
     return {name: nearest == i for i, name in enumerate(names)}
-
-
-def _fit(lo: float, hi: float, glo: float, ghi: float) -> tuple[float, float]:
-    """Shift [lo, hi] inside [glo, ghi], shrinking it only when it is wider."""
-    if hi - lo >= ghi - glo:
-        return glo, ghi
-    if lo < glo:
-        lo, hi = glo, hi + (glo - lo)
-    if hi > ghi:
-        lo, hi = lo - (hi - ghi), ghi
-    return lo, hi
 
 
 __all__ = ["box_mask", "miz_box", "nearest_region", "miz_probability", "miz_width_in_box", "miz_widths_by_region"]

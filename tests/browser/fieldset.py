@@ -84,11 +84,18 @@ class FieldSetPipeline:
         self.reference = make_dataset(self.fields, self.grid, time=self.times, land=self.land,
                                       attrs={"title": "held-out states, resampled (synthetic)", "synthetic": "yes"})
 
+    device_name = "cpu: held-out states resampled (test stand-in)"
+
     def coords(self):
         return self.grid.coords(land=self.land)
 
-    def sample_decoders(self, space, decoders=("censored", "gaussian"), members=8, steps=10, sampler="dpmpp2m",
-                        seed=0, batch_size=None, callback=None, **_):
+    def sample(self, request, decoders=None, callback=None, batch_size=None):
+        """Like ``Pipeline.sample``: one Dataset for ``decoders=None``, else ``{decoder: Dataset}``."""
+        out = self._sample(request.space, decoders or (request.decoder,), request.members, request.steps,
+                           request.sampler, request.seed, callback)
+        return out[request.decoder] if decoders is None else out
+
+    def _sample(self, space, decoders, members, steps, sampler, seed, callback):
         start = time.perf_counter()
         for i in range(steps):
             if callback is not None:
