@@ -39,6 +39,7 @@ def test_no_private_attribute_of_another_object(path):
     assert not wrong, f"{path.name}: {wrong}"
 
 
+@pytest.mark.slow  # a fresh interpreter imports panel, holoviews and every dashboard module (about 9 s)
 def test_importing_the_dashboard_starts_no_thread():
     modules = [p.stem for p in DASHBOARD if p.stem not in ("main", "app_hooks")]
     code = ("import sys, threading; sys.path.insert(0, %r); before = threading.active_count(); "

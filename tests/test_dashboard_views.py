@@ -165,6 +165,7 @@ def test_5_mean_field_contours_are_labelled_as_the_mean():
 
 
 # ----------------------------------------------------------------------------------------- 4: spaghetti
+@pytest.mark.slow  # rasterises every member's edge for three panels (about 2 s)
 def test_4_spaghetti_is_a_share_of_members_on_one_scale_for_every_panel():
     pipe = FakePipeline(grid=GRIDS["arctic50km"])
     app = sampled(make_app(pipe), members=4)

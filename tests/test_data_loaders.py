@@ -50,6 +50,7 @@ def test_netcdf_is_compressed_with_one_chunk_per_state(tiny, tmp_path):
     assert encoding["chunksizes"] == (1, *tiny["sit"].shape[1:])
 
 
+@pytest.mark.slow  # writes and opens several netCDF files (about 2 s)
 def test_several_files_glob_and_list_are_combined_lazily(tiny, tmp_path):
     write(tiny.isel(time=slice(0, 3)), tmp_path, "a.nc")
     write(tiny.isel(time=slice(3, None)), tmp_path, "b.nc")

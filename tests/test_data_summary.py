@@ -5,6 +5,7 @@ import pytest
 from seaice_ldm.data import DataError, check_path, summarize, write_dataset
 
 
+@pytest.mark.slow  # summarises a synthetic climate (about 2 s)
 def test_summary_of_a_synthetic_run(synthetic_2y):
     text = summarize(synthetic_2y)
     assert text.startswith("SYNTHETIC DATA")

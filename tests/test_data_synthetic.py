@@ -115,6 +115,7 @@ def test_day_to_day_autocorrelation(values):
     assert np.corrcoef(sid[1:].ravel(), sid[:-1].ravel())[0, 1] > 0.5  # leads persist for days
 
 
+@pytest.mark.slow  # generates two synthetic climates (about 2 s)
 def test_deterministic_for_a_seed_and_extending_keeps_earlier_years(ds):
     again = synthesize(years=1, seed=0)
     xr.testing.assert_equal(again, ds.sel(time="2000"))
