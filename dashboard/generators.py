@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from seaice_ldm.data import VARIABLE_NAMES
-from seaice_ldm.options import DECODERS, SPACE_LABELS, generator_label
+from seaice_ldm.options import DECODERS, SPACE_SHORT, generator_label
 from seaice_ldm.palette import space_colours
 
 #: colour of each panel's lines, histograms and table: its space's censored generator's, the reference's
@@ -39,8 +39,8 @@ class PanelKind:
         return generator_label(self.space, decoder)
 
 
-LATENT = PanelKind("latent", "latent", SPACE_LABELS["latent"])
-DATA = PanelKind("data", "data", SPACE_LABELS["data"])
+LATENT = PanelKind("latent", "latent", SPACE_SHORT["latent"])
+DATA = PanelKind("data", "data", SPACE_SHORT["data"])
 REFERENCE_PANEL = PanelKind(REFERENCE, None, "Reference")
 #: every panel the dashboard knows, in the order they are drawn
 ALL_PANELS: tuple[PanelKind, ...] = (LATENT, DATA, REFERENCE_PANEL)

@@ -50,11 +50,11 @@ def _section(title: str) -> pn.pane.HTML:
 def request_widgets(app: App) -> list:
     s, session = app.settings, app.session
     not_present = s.param.present.rx.not_()  # presentation mode: fewer controls
-    date = pn.widgets.DatePicker.from_param(s.param.date, label="", width=128, css_classes=["sl-date"],
-                                            disabled=s.param.season.rx() == "all", margin=(5, 4, 5, 10))
+    date = pn.widgets.DatePicker.from_param(s.param.date, label="", width=120, css_classes=["sl-date"],
+                                            disabled=s.param.season.rx() == "all", margin=(5, 4, 5, 5))
     season = pn.widgets.RadioButtonGroup.from_param(
         s.param.season, options={"Date": "date", "All seasons": "all"}, label="", color="default",
-        sizing_mode="stretch_width", css_classes=["sl-season"], disabled=not s.date_conditioned, margin=(5, 10, 5, 4))
+        sizing_mode="stretch_width", css_classes=["sl-season"], disabled=not s.date_conditioned, margin=(5, 5, 5, 4))
     members = pn.widgets.EditableIntSlider.from_param(s.param.members, label="Members", start=1, end=64,
                                                       fixed_start=1, fixed_end=MAX_MEMBERS, sizing_mode="stretch_width",
                                                       css_classes=["sl-members"])

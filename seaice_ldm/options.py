@@ -21,6 +21,8 @@ if TYPE_CHECKING:  # numpy and pandas load on first use: the CLI reads these nam
 SPACES = ("latent", "data")
 #: Each space's models in words (titles of panels and plots that show a space).
 SPACE_LABELS = {"latent": "Latent diffusion", "data": "Data-space diffusion"}
+#: The same, short, for tight places (a panel's histogram title, a timing line).
+SPACE_SHORT = {"latent": "LDM", "data": "Data-space DM"}
 #: The VAE decoder's likelihood: censored Gaussian (Tobit, mass at the physical bounds) or plain Gaussian.
 DECODERS = ("censored", "gaussian")
 #: Sampler names; each one's function and network evaluations per step: ``seaice_ldm.diffusion.samplers.SAMPLERS``.
