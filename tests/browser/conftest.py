@@ -107,6 +107,42 @@ def wait_for_log(path: Path, text: str, timeout: float) -> None:
         time.sleep(0.2)
 
 
+def start_panel(args: list[str], env: dict, log_path: Path):
+    """``panel serve ARGS`` from the repository root, its output in ``log_path``: (process, open log)."""
+    log = open(log_path, "w")
+    panel_cmd = Path(sys.executable).parent / "panel"
+    proc = subprocess.Popen([str(panel_cmd) if panel_cmd.exists() else "panel", "serve", *args], cwd=ROOT,
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    return proc, log
+
+
+def wait_until_serving(proc, url: str, timeout: float, log_path: Path, request_timeout: float = 60) -> None:
+    """Poll ``url`` until it answers 200; an error naming the log if the server exits or stays silent."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"panel serve exited with {proc.returncode}; see {log_path}")
+        try:
+            with urllib.request.urlopen(url, timeout=request_timeout) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"panel serve did not answer within {timeout} s; see {log_path}")
+        time.sleep(0.5)
+
+
+def stop_panel(proc, log) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log.close()
+
+
 @pytest.fixture(scope="session")
 def dashboard_url(artifacts, yardstick):
     """Start `panel serve dashboard` on a free port (cwd: repository root) and wait until it answers.
@@ -119,30 +155,15 @@ def dashboard_url(artifacts, yardstick):
     if not Path(CHROMIUM).exists() or not _has_models():
         pytest.skip("browser tests need Chromium and the shipped checkpoints")
     port = _free_port()
-    panel_cmd = Path(sys.executable).parent / "panel"
-    # exactly the README's command (plus a port): the default websocket allowlist, so 127.0.0.1 and [::1]
-    # pages only work because the app allows the loopback aliases itself (app_hooks.py)
-    cmd = [str(panel_cmd) if panel_cmd.exists() else "panel", "serve", "dashboard", "--port", str(port)]
-    log = open(artifacts / "server.log", "w")
     # a budget above the tests' largest request (64 members x 40 steps); the budget test asks for far more
     env = dict(os.environ, PYTHONUNBUFFERED="1", SEAICE_DASHBOARD_BUDGET_S=os.environ.get("SEAICE_DASHBOARD_BUDGET_S",
                                                                                          "900"))
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+    # exactly the README's command (plus a port): the default websocket allowlist, so 127.0.0.1 and [::1]
+    # pages only work because the app allows the loopback aliases itself (app_hooks.py)
+    proc, log = start_panel(["dashboard", "--port", str(port)], env, artifacts / "server.log")
     url = f"http://127.0.0.1:{port}/dashboard"
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
     try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"panel serve exited with {proc.returncode}; see {artifacts / 'server.log'}")
-            try:
-                with urllib.request.urlopen(url + "?autosample=0", timeout=60) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"panel serve did not answer within {SERVER_START_TIMEOUT} s")
-            time.sleep(0.5)
+        wait_until_serving(proc, url + "?autosample=0", SERVER_START_TIMEOUT, artifacts / "server.log")
         # the server samples the default ensemble once at start (app_hooks.py); pages opened after find it
         wait_for_log(artifacts / "server.log", "default ensemble ready", SERVER_START_TIMEOUT)
         log_text = (artifacts / "server.log").read_text(errors="replace")
@@ -150,13 +171,7 @@ def dashboard_url(artifacts, yardstick):
         assert code in log_text, f"the server did not run this checkout's code ({code}):\n{log_text[-2000:]}"
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        stop_panel(proc, log)
 
 
 @pytest.fixture(scope="session")

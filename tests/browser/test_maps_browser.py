@@ -13,10 +13,7 @@ import io
 import json
 import os
 import re
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +23,7 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 Image = pytest.importorskip("PIL.Image")
 
-from conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, _free_port  # noqa: E402
+from conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, _free_port, start_panel, stop_panel, wait_until_serving  # noqa: E402,E501
 from seaice_ldm.data import get_grid  # noqa: E402
 from seaice_ldm.data.regions import region_box  # noqa: E402
 from test_dashboard_browser import PageWatch  # noqa: E402
@@ -78,26 +75,13 @@ MODELS_JS = """
 
 # ----------------------------------------------------------------------------------------- servers
 def _serve(args: list[str], env: dict, log_path: Path, url: str, timeout: float = 240.0):
-    log = open(log_path, "w")
-    panel_cmd = Path(sys.executable).parent / "panel"
-    proc = subprocess.Popen([str(panel_cmd) if panel_cmd.exists() else "panel", "serve", *args], cwd=ROOT,
-                            stdout=log, stderr=subprocess.STDOUT, env=env)
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            log.close()
-            raise RuntimeError(f"panel serve exited with {proc.returncode}; see {log_path}")
-        try:
-            with urllib.request.urlopen(url, timeout=120) as response:
-                if response.status == 200:
-                    return proc, log
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            proc.terminate()
-            log.close()
-            raise RuntimeError(f"panel serve did not answer within {timeout} s")
-        time.sleep(0.5)
+    proc, log = start_panel(args, env, log_path)
+    try:
+        wait_until_serving(proc, url, timeout, log_path, request_timeout=120)
+    except RuntimeError:
+        stop_panel(proc, log)
+        raise
+    return proc, log
 
 
 @pytest.fixture(scope="module")
@@ -120,12 +104,7 @@ def fieldset_urls(artifacts):
         yield urls
     finally:
         for proc, log in servers:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            log.close()
+            stop_panel(proc, log)
 
 
 # ----------------------------------------------------------------------------------------- helpers

@@ -7,10 +7,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -18,7 +14,7 @@ import pytest
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
-from conftest import CHROMIUM, ROOT, _free_port, wait_for_log  # noqa: E402
+from conftest import CHROMIUM, ROOT, _free_port, start_panel, stop_panel, wait_for_log, wait_until_serving  # noqa: E402,E501
 from test_dashboard_browser import PageWatch  # noqa: E402
 
 pytestmark = pytest.mark.browser
@@ -69,37 +65,17 @@ def two_variable_checkpoints(tmp_path_factory):
 def two_variable_url(two_variable_checkpoints, artifacts):
     port = _free_port()
     log_path = artifacts / "server_sit_sic.log"
-    log = open(log_path, "w")
-    panel_cmd = Path(sys.executable).parent / "panel"
     env = {k: v for k, v in os.environ.items() if k != "SEAICE_LDM_CHECKPOINTS"}
     env.update(PYTHONUNBUFFERED="1", SEAICE_DASHBOARD_SEASONAL="0")
-    cmd = [str(panel_cmd) if panel_cmd.exists() else "panel", "serve", "dashboard", "--port", str(port),
-           "--args", "--checkpoints", str(two_variable_checkpoints)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+    proc, log = start_panel(["dashboard", "--port", str(port), "--args", "--checkpoints", str(two_variable_checkpoints)],
+                            env, log_path)
     url = f"http://127.0.0.1:{port}/dashboard"
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"panel serve exited; see {log_path}")
-            try:
-                with urllib.request.urlopen(url + "?autosample=0", timeout=60) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("panel serve did not answer")
-            time.sleep(0.5)
+        wait_until_serving(proc, url + "?autosample=0", 300, log_path)
         wait_for_log(log_path, "default ensemble ready", 300)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        stop_panel(proc, log)
 
 
 def test_26_only_the_models_variables_and_pair_are_offered(page, two_variable_url, two_variable_checkpoints,
