@@ -12,16 +12,20 @@ from functools import lru_cache
 import holoviews as hv
 import numpy as np
 
-from seaice_ldm.data import graticule, project_lonlat, projected_coastline, sea_labels
+from seaice_ldm.data import graticule, graticule_spacing, project_lonlat, projected_coastline, sea_labels
 from seaice_ldm.evaluation import along_distance
 
 from dashboard import styles
 from dashboard.styles import LINES, LineStyle
 
 Box = tuple[float, float, float, float]
-PARALLELS = (60.0, 70.0, 80.0)
-MERIDIANS = tuple(float(m) for m in np.arange(-180.0, 180.0, 30.0))
 LABEL_MARGIN = 0.035  # of the box width: labels keep this far from the frame
+FINE_BELOW_M = 4.0e6  # a box narrower than this (a region, a zoom) gets the fine graticule
+
+
+def fine_graticule(box: Box) -> bool:
+    """Whether a map showing ``box`` draws the fine graticule (the pan-Arctic one would cross it once or never)."""
+    return box[1] - box[0] < FINE_BELOW_M
 
 
 def name_hook(name: str):
@@ -34,27 +38,28 @@ def name_hook(name: str):
 
 
 # ----------------------------------------------------------------------------------------- geography
-@lru_cache(maxsize=4)
-def geography_layers(crs: str = "EPSG:3413") -> tuple[hv.Path, hv.Path]:
-    """Coast and graticule (built once per CRS and reused, so Bokeh never resends them)."""
+@lru_cache(maxsize=8)
+def geography_layers(crs: str = "EPSG:3413", fine: bool = False) -> tuple[hv.Path, hv.Path]:
+    """Coast and graticule (built once per CRS and spacing and reused, so Bokeh never resends them)."""
     coast = hv.Path([np.asarray(projected_coastline(crs))], kdims=["x", "y"]).opts(
         color=styles.COAST_COLOUR, line_width=1.1, hooks=[name_hook("sl-coastline")])
-    grid = hv.Path([graticule(crs)["lines"]], kdims=["x", "y"]).opts(
+    grid = hv.Path([graticule(crs, fine)["lines"]], kdims=["x", "y"]).opts(
         color=styles.GRATICULE_COLOUR, line_width=0.8, line_dash="4 3", alpha=0.9, hooks=[name_hook("sl-graticule")])
     return coast, grid
 
 
 @lru_cache(maxsize=8)
-def _graticule_points(crs: str) -> dict[str, np.ndarray]:
+def _graticule_points(crs: str, fine: bool = False) -> dict[str, np.ndarray]:
     """Projected points along each meridian (50-86 N) and parallel, for label placement."""
     out = {}
+    parallels, meridians = graticule_spacing(fine)
     lats = np.linspace(50.0, 86.0, 73)
-    for m in MERIDIANS:
+    for m in meridians:
         x, y = project_lonlat(np.full_like(lats, m), lats, crs)
         out[_meridian_text(m)] = np.column_stack([x, y])
     lons = np.linspace(-180.0, 180.0, 145)[:-1]
     order = np.argsort(np.abs(((lons - 150.0 + 180.0) % 360.0) - 180.0), kind="stable")  # 150 E first
-    for p in PARALLELS:
+    for p in parallels:
         x, y = project_lonlat(lons[order], np.full(len(lons), p), crs)
         out[f"{p:.0f}°N"] = np.column_stack([x, y])
     return out
@@ -102,7 +107,7 @@ def label_rows(box: Box, frame_px: float, sizes: dict[str, int], crs: str = "EPS
     step = 0.9 * sizes["sea"] * per_px
     for x, y, name in sea_labels(crs):
         place([(x, y), (x, y + step), (x, y - step), (x + 2 * step, y), (x - 2 * step, y)], name, "sea")
-    points = _graticule_points(crs)
+    points = _graticule_points(crs, fine_graticule(box))
     for key, pts in points.items():
         if key.endswith("N"):
             place(pts, key, "graticule")

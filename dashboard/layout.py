@@ -157,8 +157,10 @@ def map_controls(app: App) -> pn.Row:
     present = pn.widgets.Toggle.from_param(s.param.present, label="Presentation mode", css_classes=["sl-present"],
                                            width=170, margin=(0, 5), align="end")
     note = html_pane(s.param.region.rx().rx.pipe(legend.region_note), name="region-note", margin=(0, 5),
-                     align="center", min_width=120, sizing_mode="stretch_width")
-    return pn.Row(region, mode, pair, note, present, sizing_mode="stretch_width", css_classes=["sl-map-controls"])
+                     align="center", stylesheets=[":host { flex: 1 1 0px; min-width: 0; width: auto; }"])
+    # wraps rather than scrolling the main area sideways when the joint view's pair buttons join the row
+    return pn.FlexBox(region, mode, pair, note, present, flex_wrap="wrap", align_items="center",
+                      sizing_mode="stretch_width", css_classes=["sl-map-controls"])
 
 
 def tools(app: App) -> pn.Tabs:

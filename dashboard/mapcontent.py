@@ -220,7 +220,7 @@ def map_layers(store: ResultStore, panel: str, frame: Frame, sizes: dict) -> tup
         clipping_colors={"NaN": "transparent", "max": styles.LAND_COLOUR, "min": styles.NO_ICE_COLOUR},
         colorbar=False, tools=[],
         hooks=[layers.name_hook("sl-flags")])
-    coast, grid = layers.geography_layers(store.crs)
+    coast, grid = layers.geography_layers(store.crs, layers.fine_graticule(frame.box))
     arrow_glyphs, key = arrows(store, panel, frame)
     bar_path, bar_label, bar_box = layers.scale_bar(frame.box, frame.width, store.crs)
     reserved = [bar_box]

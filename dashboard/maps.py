@@ -31,6 +31,9 @@ from dashboard.store import ResultStore
 #: whole plot width / height of a map: the frame (square) plus its two-line title and colour bar
 ASPECT = 0.74
 DEFAULT_SIZE = 400  # pixels, before the browser reports the real size
+#: A frame that changes by at most this many pixels (a colour bar's new labels) keeps its drawn map: redrawing
+#: it would update the three maps one after another, a round trip apart.
+NUDGE_PX = 6
 #: the layers' limits and colour ranges are all explicit: HoloViews need not compute data ranges of any layer
 #: (a third of a page's build time went to the coastline's and the labels' extents)
 LAYER_KINDS = ("Image", "Path", "Contours", "Labels", "VectorField")
@@ -52,6 +55,14 @@ def fit_aspect(box, width: float, height: float):
         return x0 - grow, x1 + grow, y0, y1
     grow = (w / target - h) / 2
     return x0, x1, y0 - grow, y1 + grow
+
+
+def nudged(drawn: tuple, key: tuple) -> bool:
+    """Whether a draw key differs from the drawn one only by a few pixels of frame and the matching box."""
+    (tick0, box0, w0, h0), (tick1, box1, w1, h1) = drawn, key
+    span = max(box0[1] - box0[0], box0[3] - box0[2])
+    return (tick0 == tick1 and abs(w1 - w0) <= NUDGE_PX and abs(h1 - h0) <= NUDGE_PX
+            and max(abs(a - b) for a, b in zip(box0, box1)) <= span * NUDGE_PX / max(w0, h0, 1))
 
 
 class ViewBox:
@@ -136,6 +147,8 @@ class MapsView(pn.viewable.Viewer):
         key = (tick, tuple(round(v) for v in box), width, height)
         if self._drawn.get(panel, (None,))[0] == key:  # a range stream echoing what was drawn: same objects,
             return self._drawn[panel][1]  # so HoloViews sends nothing again
+        if self._drawn.get(panel) and nudged(self._drawn[panel][0], key):
+            return self._drawn[panel][1]
         overlay = self._overlay(panel, box, width, height)
         self._drawn[panel] = (key, overlay)
         return overlay
@@ -150,7 +163,7 @@ class MapsView(pn.viewable.Viewer):
                                  colorbar_opts=bar_opts, clipping_colors={"NaN": "transparent"}, tools=["hover"],
                                  hover_tooltips=[(style.label, "@image{0.000}"), ("lat", "@lat{0.0}°N"),
                                                  ("lon", "@lon{0.0}°E")],
-                                 hooks=[self._figure_hook(sizes, style, box)], framewise=True)
+                                 hooks=[self._figure_hook(sizes, style, box, (width, height))], framewise=True)
         x0, x1, y0, y1 = box
         return hv.Overlay(items).opts(
             hv.opts.Overlay(responsive=True, aspect=ASPECT, xaxis=None, yaxis=None, xlim=(x0, x1), ylim=(y0, y1),
@@ -160,7 +173,7 @@ class MapsView(pn.viewable.Viewer):
             *(getattr(hv.opts, kind)(normalize=False, apply_ranges=False) for kind in LAYER_KINDS),
         )
 
-    def _figure_hook(self, sizes: dict, style: styles.Style, box):
+    def _figure_hook(self, sizes: dict, style: styles.Style, box, frame: tuple[int, int]):
         spans = self.spans
 
         def hook(plot, element) -> None:
@@ -180,6 +193,7 @@ class MapsView(pn.viewable.Viewer):
             renderer = plot.handles.get("glyph_renderer")
             if renderer is not None:
                 renderer.name = "sl-field"
+                renderer.tags = [{"drawn_for_frame": list(frame)}]  # the frame size this image was drawn for
             if not any(isinstance(t, CrosshairTool) for t in figure.tools):  # one crosshair, linked by its spans
                 figure.add_tools(CrosshairTool(overlay=list(spans), visible=False), BoxZoomTool(match_aspect=True))
             for tool in figure.tools:  # inspectors work without a button (fewer icons under each map)

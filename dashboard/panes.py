@@ -29,4 +29,4 @@ PLOT_THEME = Theme(json={"attrs": {
 
 def html_pane(obj, **params) -> pn.pane.HTML:
     """An HTML pane with the theme's styles."""
-    return pn.pane.HTML(obj, stylesheets=[THEME_CSS], **params)
+    return pn.pane.HTML(obj, stylesheets=[THEME_CSS, *params.pop("stylesheets", [])], **params)

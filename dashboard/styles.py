@@ -155,7 +155,7 @@ ARROW_CORE, ARROW_CASING = "#111111", "#ffffff"
 
 def text_sizes(frame_width: float, present: bool = False) -> dict[str, int]:
     """Pixel sizes of a map's text for its width (readable on a projector): title, labels, sea names, bar."""
-    scale = min(max(frame_width / 480.0, 0.82), 1.25) * (1.25 if present else 1.0)
+    scale = min(max(frame_width / 440.0, 0.82), 1.25) * (1.25 if present else 1.0)
     return {k: int(round(v * scale)) for k, v in
             {"title": 17, "graticule": 14, "sea": 14, "key": 15, "bar": 14, "bar_title": 15, "mark": 18}.items()}
 

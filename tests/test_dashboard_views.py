@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pyproj
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -288,6 +289,21 @@ def test_12_14_labels_stay_inside_the_map_never_overlap_and_regions_get_graticul
             assert not (a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]), (a, b)
     texts = [t for _, _, t, k in rows if k == "graticule"]
     assert sum(t.endswith("N") for t in texts) >= 1 and sum(not t.endswith("N") for t in texts) >= 1, texts
+    if region != "Pan-Arctic":  # the fine graticule: a region shows at least two parallels and three meridians
+        assert sum(t.endswith("N") for t in texts) >= 2 and sum(not t.endswith("N") for t in texts) >= 3, texts
+    # every graticule label sits on its own line: its position projected back by pyproj has that latitude or
+    # longitude
+    to_lonlat = pyproj.Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True)
+    for x, y, text, kind in rows:
+        if kind != "graticule":
+            continue
+        lon, lat = to_lonlat.transform(x, y)
+        value = float(text.rstrip("°NEW").rstrip("°"))
+        if text.endswith("N"):
+            assert lat == pytest.approx(value, abs=0.05), (text, lat)
+        else:
+            signed = 180.0 if value == 180.0 else (-value if text.endswith("W") else value)
+            assert abs((lon - signed + 180.0) % 360.0 - 180.0) < 0.05, (text, lon)
 
 
 @pytest.mark.parametrize("region", list(REGIONS))
@@ -530,3 +546,16 @@ def test_seasonal_cycle_file_round_trip_and_background_months(tmp_path):
     assert again.complete and again.source == str(path)
     cycle = again.cycles()["latent/censored"]
     assert int(cycle["count"].sel(month=3)) == 2
+
+
+def test_11_a_frame_nudged_by_a_few_pixels_keeps_its_map_a_real_resize_or_a_new_content_redraws():
+    from dashboard.maps import NUDGE_PX, nudged
+
+    box = (-3.2e6, 3.2e6, -3.2e6, 3.2e6)
+    drawn = (2, box, 411, 416)
+    # a colour bar's new labels: 2 px less height, the box refitted to the new aspect (0.4 % taller)
+    assert nudged(drawn, (2, (-3.2e6, 3.2e6, -3.2234e6, 3.2234e6), 411, 414))
+    assert not nudged(drawn, (3, box, 411, 416))  # new content (the tick) always redraws
+    assert not nudged(drawn, (2, box, 411, 416 + NUDGE_PX + 5))  # the browser resized the map
+    assert not nudged(drawn, (2, (-2.0e6, 2.0e6, -2.0e6, 2.0e6), 411, 416))  # zoomed in
+

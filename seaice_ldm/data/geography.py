@@ -33,9 +33,12 @@ COASTLINE_TOLERANCE_M = 5_000.0
 #: the largest named grid spans +-3.2e6 m.
 COASTLINE_HALF_WIDTH_M = 3.6e6
 
-#: Graticule of the maps: parallels (degrees north) and the meridian spacing (degrees).
+#: Graticule of the maps: parallels (degrees north) and the meridian spacing (degrees); the fine one for
+#: regional maps, where the pan-Arctic graticule crosses a box once or not at all.
 PARALLELS = (60.0, 70.0, 80.0)
 MERIDIAN_STEP = 30.0
+FINE_PARALLELS = (55.0, 60.0, 65.0, 70.0, 75.0, 80.0, 85.0)
+FINE_MERIDIAN_STEP = 10.0
 #: A few sea names and where their label goes (longitude, latitude in degrees).
 SEA_NAMES: dict[str, tuple[float, float]] = {
     "Central Arctic": (150.0, 86.0),
@@ -240,21 +243,28 @@ def _joined(lines: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts[:-1]) if parts else np.empty((0, 2))
 
 
-@lru_cache(maxsize=4)
-def graticule(crs: str = "EPSG:3413") -> dict[str, np.ndarray | list]:
-    """The map graticule projected by cartopy.
+def graticule_spacing(fine: bool = False) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Latitudes of the parallels and longitudes of the meridians of the pan-Arctic (or the fine) graticule."""
+    parallels, step = (FINE_PARALLELS, FINE_MERIDIAN_STEP) if fine else (PARALLELS, MERIDIAN_STEP)
+    return parallels, tuple(float(m) for m in np.arange(-180.0, 180.0, step))
+
+
+@lru_cache(maxsize=8)
+def graticule(crs: str = "EPSG:3413", fine: bool = False) -> dict[str, np.ndarray | list]:
+    """The map graticule projected by cartopy (``fine``: every 5 degrees of latitude, 10 of longitude).
 
     Returns ``lines`` (one NaN-separated ``(n, 2)`` array, metres) and ``labels``: ``(x, y, text)`` for
     each parallel (placed on the 150 E meridian, over the ocean) and each meridian (placed at 58 N).
     """
-    lines = graticule_lonlat()
+    parallels, meridians = graticule_spacing(fine)
+    lines = graticule_lonlat(parallels, FINE_MERIDIAN_STEP if fine else MERIDIAN_STEP)
     xy = _joined(lines["parallels"] + lines["meridians"])
     x, y = project_lonlat(xy[:, 0], xy[:, 1], crs)
     labels = []
-    for p in PARALLELS:
+    for p in parallels:
         lx, ly = project_lonlat([150.0], [p], crs)
         labels.append((float(lx[0]), float(ly[0]), f"{p:.0f}°N"))
-    for m in np.arange(-180.0, 180.0, MERIDIAN_STEP):
+    for m in meridians:
         lx, ly = project_lonlat([m], [58.0], crs)
         text = "180°" if m in (-180.0, 180.0) else ("0°" if m == 0 else f"{abs(m):.0f}°{'E' if m > 0 else 'W'}")
         labels.append((float(lx[0]), float(ly[0]), text))
