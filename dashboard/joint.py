@@ -17,7 +17,8 @@ import panel as pn
 import param
 from holoviews.operation.datashader import rasterize
 
-from dashboard.generators import BY_KEY, PANELS
+from dashboard import notes
+from dashboard.generators import PANELS
 from dashboard.layers import name_hook
 from dashboard.panes import PLOT_THEME, html_pane
 from dashboard.settings import PAIRS, Settings
@@ -106,8 +107,7 @@ class JointView(pn.viewable.Viewer):
         columns = []
         for panel in PANELS:
             data = self.store.dataset(panel)
-            n = 0 if data is None or "sic" not in data else data["sic"].shape[0]
-            title = f"{BY_KEY[panel].short}: {n} {'states' if panel == 'reference' else 'members'}"
+            title = notes.count_title(data if data is not None and "sic" in data else None, panel)
             plot, caption = joint_plot(data, panel, self.settings.pair, title)
             columns.append(pn.Column(pn.pane.HoloViews(plot, theme=PLOT_THEME, sizing_mode="stretch_width"),
                                      html_pane(caption, sizing_mode="stretch_width"), sizing_mode="stretch_width"))

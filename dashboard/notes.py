@@ -6,6 +6,8 @@ headers, the tables and the tools, so a panel is described the same way everywhe
 
 from __future__ import annotations
 
+from seaice_ldm.data import sample_dim as data_sample_dim
+
 from dashboard import selection
 from dashboard.generators import BY_KEY, REFERENCE
 from dashboard.settings import VIEWS, needs
@@ -17,6 +19,12 @@ WHAT = {"member": "member {m}", "mean": "ensemble mean", "spread": "ensemble spr
 
 def panel_label(store, panel: str) -> str:
     return BY_KEY[panel].label(store.settings.decoder)
+
+
+def count_title(data, panel: str) -> str:
+    """A plot title naming the states it pools: "LDM: 8 members", "Reference: 3 states"."""
+    n = 0 if data is None or not data.sizes else data.sizes[data_sample_dim(data)]
+    return f"{BY_KEY[panel].short}: {n} {'states' if panel == REFERENCE else 'members'}"
 
 
 def when(store, panel: str) -> str:

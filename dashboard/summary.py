@@ -99,8 +99,8 @@ class NumbersView(pn.viewable.Viewer):
             ds = self.store.dataset(panel)
             ok = ds is not None and self.store.has(panel, self.settings.variable)
             values = variable_values(ds, self.settings.variable) if ok else None
-            n = f" ({ds.sizes[next(iter(ds.sizes))]} × cells)" if ok else ""
-            plots.append(histogram(values, self.settings.variable, f"{BY_KEY[panel].short}{n}", BY_KEY[panel].colour))
+            title = notes.count_title(ds, panel) if ok else BY_KEY[panel].short
+            plots.append(histogram(values, self.settings.variable, title, BY_KEY[panel].colour))
         return pn.Row(*[pn.pane.HoloViews(p, theme=PLOT_THEME, sizing_mode="stretch_width") for p in plots],
                       sizing_mode="stretch_width")
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pyproj
 import pytest
+import xarray as xr
 
 ROOT = Path(__file__).resolve().parents[1]
 for path in (ROOT, ROOT / "tests"):
@@ -559,3 +560,10 @@ def test_11_a_frame_nudged_by_a_few_pixels_keeps_its_map_a_real_resize_or_a_new_
     assert not nudged(drawn, (2, box, 411, 416 + NUDGE_PX + 5))  # the browser resized the map
     assert not nudged(drawn, (2, (-2.0e6, 2.0e6, -2.0e6, 2.0e6), 411, 416))  # zoomed in
 
+
+
+def test_plot_titles_count_the_states_they_pool_whatever_the_dimension_order():
+    ref = xr.Dataset({"sic": (("y", "x", "time"), np.zeros((128, 128, 3)))})  # was "(128 × cells)": a grid size
+    ens = xr.Dataset({"sic": (("member", "y", "x"), np.zeros((8, 4, 4)))})
+    assert notes.count_title(ref, "reference") == "Reference: 3 states"
+    assert notes.count_title(ens, "latent").endswith(": 8 members")
