@@ -55,6 +55,6 @@ du -sh checkpoints
 # the benchmark and the model cards
 python scripts/latent_frontier.py --vae runs/vae_censored \
   --candidate small=runs/ldm_censored --candidate large=runs/ldm_censored_m --json docs/frontier.json
-seaice-ldm evaluate --out docs/report
-seaice-ldm benchmark --json docs/benchmark.json
-python scripts/write_model_cards.py
+seaice-ldm evaluate --out docs/report --overwrite
+seaice-ldm benchmark --json docs/benchmark.json --overwrite
+python scripts/write_model_cards.py --overwrite

@@ -7,6 +7,7 @@ and measured; draws each model's loss curve into ``docs/model_cards/``. A user's
 
     python scripts/write_model_cards.py [--checkpoints checkpoints] [--report docs/report/report.json]
                                         [--benchmark docs/benchmark.json] [--frontier docs/frontier.json]
+                                        [--overwrite]
 """
 
 from __future__ import annotations
@@ -39,11 +40,13 @@ def main() -> None:
     parser.add_argument("--benchmark", default="docs/benchmark.json", help="benchmark figures (JSON)")
     parser.add_argument("--frontier", default="docs/frontier.json", help="latent size frontier (JSON)")
     parser.add_argument("--figures", default="docs/model_cards", help="folder of the loss curves")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a README or loss curve seaice-ldm did not write, or one changed since")
     args = parser.parse_args()
     settings = CardSettings(title="Shipped checkpoints", preface=PREFACE, figures=Path(args.figures),
                             report=_json(args.report), benchmark=_json(args.benchmark),
                             frontier=_json(args.frontier), frontier_section=True)
-    print(f"wrote {write_model_cards(args.checkpoints, settings)}")
+    print(f"wrote {write_model_cards(args.checkpoints, settings, overwrite=args.overwrite)}")
 
 
 if __name__ == "__main__":

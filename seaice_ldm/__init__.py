@@ -4,13 +4,17 @@ Public entry points: :func:`load_pipeline` (sampling), :mod:`seaice_ldm.data` (g
 synthetic data, loaders), ``seaice-ldm`` (the command line).
 """
 
-from seaice_ldm.options import VERSION as __version__  # spelt once, in pyproject.toml
-
 __all__ = ["__version__", "load_pipeline", "Pipeline", "SampleRequest"]
 
 
 def __getattr__(name: str):
-    # torch is imported only when sampling is asked for, so `import seaice_ldm.data` stays light
+    # Nothing is imported here before it is asked for: the console script imports this package before the
+    # command line can install its interrupt handlers, so a Ctrl-C in that window would print an import
+    # traceback (the version alone costs importlib.metadata); torch loads only when sampling is asked for.
+    if name == "__version__":
+        from seaice_ldm.options import VERSION  # spelt once, in pyproject.toml
+
+        return VERSION
     if name == "SampleRequest":
         from seaice_ldm.options import SampleRequest
 

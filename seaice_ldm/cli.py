@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 from typing import Callable
 
-from seaice_ldm.interrupts import Terminated, terminate_like_interrupt
+from seaice_ldm.interrupts import INTERRUPTED, TERMINATED, Terminated, interrupted_by, terminate_like_interrupt
 
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 FIRST_YEAR, LAST_YEAR = 1700, 2200  # dates the canonical datetime64[ns] time axis holds with room to spare
@@ -91,6 +91,19 @@ def _out_folder(text: str) -> str:
         raise argparse.ArgumentTypeError(str(err)) from None
     if Path(text).exists() and not Path(text).is_dir():
         raise argparse.ArgumentTypeError(f"{text} is a file; give a folder")
+    return text
+
+
+def _out_file(text: str) -> str:
+    """An output file that can be created (nearest existing parent a writable folder; not a folder itself)."""
+    from seaice_ldm.data.io import check_parent
+
+    try:
+        path = check_parent(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give a file name")
     return text
 
 
@@ -210,7 +223,7 @@ def _train_all(args: argparse.Namespace) -> None:
     from seaice_ldm.workflow.train_all import TrainAllRequest, train_all
 
     train_all(TrainAllRequest(args.data, args.out, args.variables, args.preset, args.val_years, args.test_years,
-                              args.device))
+                              args.device, args.overwrite))
 
 
 def _sample(args: argparse.Namespace) -> None:
@@ -264,6 +277,10 @@ def _settings(cls, args: argparse.Namespace):
 
 def _benchmark(args: argparse.Namespace) -> None:
     _request(args, members=args.batch, steps=args.steps, sampler=args.sampler)
+    if args.json:  # a user's file is named before torch is imported (run_benchmark checks it again)
+        from seaice_ldm.data.ownership import check_replaceable
+
+        check_replaceable(Path(args.json), args.overwrite, "--overwrite")
     from seaice_ldm.evaluation.benchmark import BenchmarkSettings, print_benchmark, run_benchmark
 
     print_benchmark(run_benchmark(_settings(BenchmarkSettings, args)))
@@ -281,7 +298,7 @@ def _cards(args: argparse.Namespace) -> None:
                                      "mask) and `config.json` (config, normalisation statistics, grid, variables, "
                                      "training data, code version, checksums)."],
                             evaluation=f"[`{args.report}`]({args.report})" if args.report else "none given")
-    print(f"wrote {write_model_cards(folder, settings)}")
+    print(f"wrote {write_model_cards(folder, settings, overwrite=args.overwrite)}")
 
 
 # --------------------------------------------------------------------------- parser
@@ -306,9 +323,10 @@ def _parser(sub, name: str, help: str, func: Callable, **kwargs) -> argparse.Arg
     return p
 
 
-def _overwrite(p: argparse.ArgumentParser) -> None:
+def _overwrite(p: argparse.ArgumentParser, what: str = "--out") -> None:
     p.add_argument("--overwrite", action="store_true",
-                   help="replace an existing --out that seaice-ldm did not write (default: refuse)")
+                   help=f"replace an existing {what} that seaice-ldm did not write, or one changed since it wrote "
+                        "it (default: refuse)")
 
 
 def _add_data(sub) -> None:
@@ -383,6 +401,7 @@ def _add_train(sub) -> None:
     p.add_argument("--test-years", type=_int_in(1), default=None, help="test years, the last of the record "
                    "(default: the preset's: tiny 1, default 2)")
     p.add_argument("--device", type=_device, help=DEVICE_HELP)
+    _overwrite(p, "README.md, model_cards/*.png or reference.nc in --out")
 
 
 def _add_sample(sub) -> None:
@@ -421,6 +440,7 @@ def _add_evaluation(sub) -> None:
     p = _parser(sub, "evaluate", "write the evaluation report (Markdown + JSON + PNG)", _evaluate)
     p.add_argument("--checkpoints", type=_folder, default="checkpoints", help=CHECKPOINTS_HELP)
     p.add_argument("--out", type=_out_folder, default="docs/report", help="report folder")
+    _overwrite(p)
     p.add_argument("--members", type=_int_in(2, MAX_MEMBERS), default=32, help="ensemble size per generator")
     p.add_argument("--test-states", type=_POSITIVE, default=64, help="held-out reference states to compare with")
     p.add_argument("--steps", type=_int_in(1, MAX_STEPS), default=DEFAULT_STEPS, help="sampler steps")
@@ -445,11 +465,14 @@ def _add_evaluation(sub) -> None:
                    help="network evaluations for quality")
     p.add_argument("--quality-members", type=_int_in(2, MAX_MEMBERS), default=16, help="members per quality point")
     p.add_argument("--device", type=_device, default=None, help=DEVICE_HELP)
-    p.add_argument("--json", default=None, help="also write the figures to this JSON file (default: none)")
+    p.add_argument("--json", type=_out_file, default=None,
+                   help="also write the figures to this JSON file (default: none)")
+    _overwrite(p, "--json file")
     p = _parser(sub, "cards", "write a model card per checkpoint into FOLDER/README.md", _cards)
     p.add_argument("--checkpoints", type=_folder, default="checkpoints", help=CHECKPOINTS_HELP)
     p.add_argument("--report", type=_file, default=None, help="report.json of seaice-ldm evaluate, for the scores "
                    "(default: none)")
+    _overwrite(p, "README.md or model_cards/*.png in the folder")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -466,7 +489,7 @@ def _warning(message, category, filename, lineno, line=None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    terminate_like_interrupt()  # first: SIGTERM then cleans up like Ctrl-C
+    terminate_like_interrupt()  # first: SIGTERM then cleans up like Ctrl-C, and both are remembered
     formatwarning = warnings.formatwarning
     try:
         warnings.formatwarning = _warning
@@ -479,19 +502,27 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError, ArithmeticError) as err:  # DataError, CheckpointError, SamplingError, ConfigError ...
         print(f"seaice-ldm: error: {err}", file=sys.stderr)
         return 2
+    except ImportError:  # a C extension imported during Ctrl-C (numpy) reports it as "cannot import"
+        stop = interrupted_by()
+        if stop is None:
+            raise
+        return _stopped(stop)
     except MemoryError as err:
         print(f"seaice-ldm: error: out of memory ({err or 'an allocation failed'}); ask for less (fewer members, "
               "years or variables, a coarser grid)", file=sys.stderr)
         return 2
-    except Terminated:
-        print("seaice-ldm: terminated (SIGTERM); nothing half-written was left behind", file=sys.stderr)
-        return 143
-    except KeyboardInterrupt:
-        print("seaice-ldm: interrupted; nothing half-written was left behind", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:  # Ctrl-C, or Terminated (SIGTERM)
+        return _stopped(type(stop))
     finally:
         warnings.formatwarning = formatwarning
     return 0
+
+
+def _stopped(stop: type[KeyboardInterrupt]) -> int:
+    """Say that an interrupt ended the command (its cleanups have run) and return the shell's status for it."""
+    terminated = issubclass(stop, Terminated)
+    print(TERMINATED if terminated else INTERRUPTED, file=sys.stderr)
+    return 143 if terminated else 130
 
 
 if __name__ == "__main__":

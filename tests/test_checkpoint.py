@@ -2,7 +2,6 @@
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -191,14 +190,11 @@ def tiny_checkpoints(tmp_path_factory) -> Path:
 
 def _edited(tiny_checkpoints: Path, tmp_path: Path, name: str, key: str, value) -> Path:
     """A copy of the tiny checkpoint ``name`` whose config.json has ``value`` at the dotted ``key``
-    (``...`` deletes the key), as a user editing the file by hand would leave it; written as format 1, which
-    records no hash of config.json itself, so that the checks of the values are what refuses it (a format-2
-    edit is refused by its hash: test_edited_config_json_is_refused_by_its_hash)."""
-    folder = tmp_path / name
-    shutil.copytree(tiny_checkpoints / name, folder)
-    meta = json.loads((folder / "config.json").read_text())
-    meta["format_version"] = 1
-    del meta["config_sha256"]
+    (``...`` deletes the key), written through save_checkpoint, so that its hash matches (a writer's bug, or an
+    edit sealed again by hand) and the checks of the values are what refuses it (a plain edit is refused by
+    the hash: test_edited_config_json_is_refused_by_its_hash; a format-1 file without a hash is refused as
+    unverifiable: test_a_format_1_checkpoint_is_refused_pointing_to_re_export)."""
+    meta = json.loads((tiny_checkpoints / name / "config.json").read_text())
     *parents, last = key.split(".")
     table = meta
     for part in parents:
@@ -207,8 +203,12 @@ def _edited(tiny_checkpoints: Path, tmp_path: Path, name: str, key: str, value) 
         del table[last]
     else:
         table[last] = value
-    (folder / "config.json").write_text(json.dumps(meta))  # NaN and Infinity as Python's json writes them
-    return folder
+    return _sealed(tiny_checkpoints / name, tmp_path / name, meta)
+
+
+def _sealed(src: Path, folder: Path, meta: dict) -> Path:
+    """``src``'s weights with ``meta`` as a checkpoint at ``folder`` (NaN and Infinity as Python's json writes them)."""
+    return save_checkpoint(folder, meta, {"ema": load_weights(src, "ema")})
 
 
 def test_tiny_checkpoints_load(tiny_checkpoints):
@@ -276,5 +276,5 @@ def test_data_space_models_need_no_latent_stats_and_older_ones_no_sigma_max(tiny
     meta = json.loads((folder / "config.json").read_text())
     meta["space"] = "data"
     del meta["config"]["diffusion"]["sigma_max"]  # checkpoints written before sigma_max was stored
-    (folder / "config.json").write_text(json.dumps(meta))
+    _sealed(folder, folder, meta)
     assert load_model(folder, "diffusion").meta["space"] == "data"

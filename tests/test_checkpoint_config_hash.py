@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from seaice_ldm.checkpoints.build import load_model
-from seaice_ldm.checkpoints.format import CheckpointError, read_meta, save_checkpoint
+from seaice_ldm.checkpoints.format import CheckpointError, load_weights, read_meta, save_checkpoint
 from seaice_ldm.models.vae import VAE, VAEConfig
 
 STATS = {"names": ["sit", "sic"], "mean": [1.0, 0.5], "std": [1.0, 0.4]}
@@ -78,14 +78,60 @@ def test_config_json_that_is_not_a_table_is_refused(checkpoint, content, message
      r"norm_stats.names \['sic', 'sit'\] differ from its variables \['sit', 'sic'\]"),
 ], ids=["string version", "missing key", "wrong type", "extra grid key", "missing grid key", "names order"])
 def test_config_json_of_the_wrong_shape_is_refused_also_without_a_hash(checkpoint, change, message):
-    """Format 1 has no hash of its own: what consumers read is checked key by key (no KeyError or TypeError)."""
-    def legacy(meta):
-        meta = {k: v for k, v in change(meta).items() if k != "config_sha256"}
-        return meta if isinstance(meta.get("format_version"), str) else {**meta, "format_version": 1}
-
-    _edit(checkpoint, legacy)
+    """Format 1 has no hash of its own; export reads it to seal it: what it reads is checked key by key (no
+    KeyError or TypeError)."""
+    _edit(checkpoint, lambda meta: _format_1(change(meta)))
     with pytest.raises(CheckpointError, match=rf"checkpoint .*ck: config.json .*{message}"):
-        read_meta(checkpoint)
+        read_meta(checkpoint, unsealed_ok=True)
+
+
+def _format_1(meta: dict) -> dict:
+    """``meta`` as a checkpoint written before config.json carried its own hash."""
+    meta = {k: v for k, v in meta.items() if k != "config_sha256"}
+    return meta if isinstance(meta.get("format_version"), str) else {**meta, "format_version": 1}
+
+
+@pytest.mark.parametrize("change", [
+    lambda m: m,
+    lambda m: {**m, "grid": {**m["grid"], "crs": "EPSG:3995"}},  # every output labelled and placed wrong
+    lambda m: {**m, "norm_stats": {**m["norm_stats"], "std": [0.5, 0.4]}},  # thickness halved
+], ids=["untouched", "grid crs", "normalisation std"])
+def test_a_format_1_checkpoint_is_refused_pointing_to_re_export(checkpoint, tmp_path, change):
+    """Without a hash of its own an edit cannot be told from the original: such edits used to change every
+    output without a word. Export seals it (format 2), and the sealed copy loads."""
+    from seaice_ldm.checkpoints.export import export_checkpoint
+
+    ocean = {"ocean": torch.ones(GRID["ny"], GRID["nx"], dtype=torch.uint8)}
+    old = save_checkpoint(tmp_path / "old", _meta(), {"ema": load_weights(checkpoint, "ema"), "grid": ocean})
+    _edit(old, lambda meta: _format_1(change(meta)))
+    with pytest.raises(CheckpointError, match=r"checkpoint .*old has format version 1: its config.json was written "
+                                              r"before it carried a sha256 of its own.*seaice-ldm export .*old "
+                                              r"NEW_FOLDER"):
+        load_model(old, "vae")
+    sealed = export_checkpoint(old, tmp_path / "sealed", "float32")
+    meta = read_meta(sealed)
+    assert meta["format_version"] == 2 and meta["grid"] == change(_meta())["grid"]
+    load_model(sealed, "vae")
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("bounds", "none", r"key 'bounds' must be a JSON object, got 'none'"),
+    ("units", ["m", "1"], r"key 'units' must be a JSON object"),
+])
+def test_bounds_or_units_that_are_no_table_are_refused_not_a_traceback(checkpoint, key, value, message):
+    """`"bounds": "none"` used to end in AttributeError: 'str' object has no attribute 'items' (build.py)."""
+    _edit(checkpoint, lambda meta: _format_1({**meta, key: value}))
+    with pytest.raises(CheckpointError, match=rf"checkpoint .*ck: config.json {message}"):
+        read_meta(checkpoint, unsealed_ok=True)
+
+
+@pytest.mark.parametrize("bounds", [{"sit": "none"}, {"sit": 5}, {"sic": [0.0]}])
+def test_bounds_of_a_variable_of_the_wrong_shape_are_refused_naming_it(checkpoint, tmp_path, bounds):
+    meta = {**_meta(), "bounds": bounds}  # sealed: a writer's bug, or an edit sealed again
+    folder = save_checkpoint(tmp_path / "odd", meta, {"ema": load_weights(checkpoint, "ema")})
+    name = next(iter(bounds))
+    with pytest.raises(CheckpointError, match=rf"odd: config.json: bounds.{name} is .*; the model censors at "):
+        load_model(folder, "vae")
 
 
 def test_a_checkpoint_folder_with_a_users_file_is_not_replaced(checkpoint):

@@ -114,7 +114,22 @@ def test_files_on_different_grids_or_with_other_variables_are_named(tmp_path):
 def test_a_zarr_variable_without_metadata_is_not_dropped(tmp_path):
     store = write_dataset(_canonical(TIMES), tmp_path / "s.zarr")
     (store / "sic" / "zarr.json").unlink()
-    with pytest.raises(DataError, match=r"s.zarr: folder 'sic' has no zarr metadata .* 'sic' would be left out"):
+    with pytest.raises(DataError, match=r"s.zarr: folder 'sic' has no zarr array metadata .* 'sic' would be left out"):
+        open_dataset(store)
+
+
+def test_a_zarr_v2_variable_that_kept_only_its_attributes_is_not_dropped(tmp_path):
+    """A v2 array folder that lost `.zarray` still holds `.zattrs`: zarr only warns "not recognized" and
+    xarray leaves the variable out, so `data check` used to list the other variables and say nothing."""
+    store = tmp_path / "v2.zarr"
+    xr.open_dataset(write_dataset(_canonical(TIMES), tmp_path / "s.nc")).load().to_zarr(
+        store, zarr_format=2, consolidated=False)
+    assert open_dataset(store)["sit"].shape == (6, *GRID.shape)
+    (store / "sit" / ".zarray").unlink()
+    assert (store / "sit" / ".zattrs").exists()
+    with pytest.raises(DataError, match=r"v2.zarr: folder 'sit' has no zarr array metadata \(zarr.json for zarr v3, "
+                                        r"\.zarray for v2; only \.zattrs is left\), so .* 'sit' would be left out; "
+                                        r"restore the metadata"):
         open_dataset(store)
 
 
@@ -175,6 +190,42 @@ def test_velocities_in_cm_per_second_labelled_m_per_second_are_refused(tmp_path)
     path = product(tmp_path / "cm.nc", {"siu": (siu, {"units": "m/s"})})
     with pytest.raises(DataError, match=r"'siu' .* values (above|below) -?5 m s-1.*check its units attribute \('m/s'\)"):
         open_dataset(path)
+
+
+@pytest.mark.parametrize("name, units, message", [
+    ("sit", "cm", r"'sit' .* labelled 'cm', but once converted to m its values are implausibly small: only 0 of its "
+                  r"\d+ ice-covered values .* exceed 0.05 m, the largest is 0.0299\d* m \(2.99\d* cm in the file\).*"
+                  r"correct its units attribute, e.g. to 'm' \(the largest value would then be 2.99\d* m\)"),
+    ("siu", "cm/s", r"'siu' .* labelled 'cm/s', but once converted to m s-1 its values are implausibly small: .* "
+                    r"exceed 0.01 m s-1, the largest is 0.00\d+ m s-1 .*correct its units attribute, e.g. to 'm s-1'"),
+    ("siu", "m/day", r"'siu' .* labelled 'm/day', .* the largest is \d.\d+e-06 m s-1 \(0.\d+ m/day in the file\).*"
+                     r"correct its units attribute, e.g. to 'm s-1'"),
+])
+def test_values_far_too_small_for_their_units_are_refused(tmp_path, name, units, message):
+    """Thickness in metres labelled cm, drift in m/s labelled cm/s or m/day used to be read 100 or 86400 times
+    too small without a word: the converted values are far below any real ice."""
+    values = {k: with_land(v) for k, v in fields().items()}
+    attrs = {"sit": "m", "sic": "1", "siu": "m s-1", name: units}
+    path = product(tmp_path / "small.nc", {k: (v, {"units": attrs[k]}) for k, v in values.items()})
+    with pytest.raises(DataError, match=message):
+        open_dataset(path)
+
+
+def test_thin_summer_ice_slow_drift_and_no_drift_are_still_read(tmp_path):
+    """The check is on the whole file's thickest / fastest 1 % of ice: late-summer states of thin ice with a
+    little thick ice left, slow drift, or a model without drift (all 0) are real data and read as written."""
+    rng = np.random.default_rng(1)
+    sic = with_land(np.clip(rng.uniform(-0.5, 1.0, (6, *GRID.shape)), 0, 1))
+    sit = np.where(sic > 0, rng.uniform(0.02, 0.3, sic.shape), 0.0)
+    sit[:, 6:8, 10:12] = 1.5  # the thick multi-year ice that survives the summer: 2 % of the cells
+    slow = np.where(sic > 0, rng.normal(0, 0.02, sic.shape), 0.0)
+    sit, slow = with_land(sit), with_land(slow)
+    path = product(tmp_path / "summer.nc", {"sit": (sit, {"units": "m"}), "sic": (sic, {"units": "1"}),
+                                            "siu": (slow, {"units": "m s-1"}), "siv": (0 * slow, {"units": "m/s"})})
+    ds = open_dataset(path)
+    np.testing.assert_allclose(ds["sit"].values, sit.astype(np.float32), equal_nan=True)
+    np.testing.assert_allclose(ds["siu"].values, slow.astype(np.float32), equal_nan=True)
+    assert float(abs(ds["siv"]).max()) == 0.0
 
 
 @pytest.mark.parametrize("tolerance", [float("nan"), float("inf"), -0.1, 2.0, "0.1"])

@@ -4,7 +4,7 @@
         -> models -> diffusion -> checkpoints
         -> training                 (writes checkpoints; never imported by inference)
         -> pipeline -> evaluation   (inference)
-        -> workflow (train all, presets, model cards) -> cli, the package facade
+        -> workflow (train all, presets, model cards) -> cli, the package facade -> console (the script)
     dashboard: the public API only (seaice_ldm, .options, .palette, .data, .evaluation, .pipeline)
 
 A module may import its own layer and the layers its layer lists below, never one further up or aside.
@@ -39,6 +39,7 @@ BELOW = {
     "cli": BASE | {"data", "models", "diffusion", "checkpoints", "training", "pipeline", "evaluation", "workflow",
                    "package"},
     "package": BASE | {"pipeline"},  # seaice_ldm/__init__.py: the facade over load_pipeline
+    "console": BASE | {"cli"},  # the console script: catches an interrupt while the command line is imported
 }
 DASHBOARD_API = {"seaice_ldm", "seaice_ldm.options", "seaice_ldm.palette", "seaice_ldm.data", "seaice_ldm.evaluation",
                  "seaice_ldm.pipeline"}

@@ -139,14 +139,18 @@ def check_config(meta: dict[str, Any], kind: str) -> None:
             NormStats.from_dict(meta["norm_stats"])
         except (TypeError, ValueError, AttributeError) as err:
             raise CheckpointError(f"config.json: {err}") from None
-    for name, units in (meta.get("units") or {}).items():
+    for key in ("units", "bounds"):
+        if not isinstance(meta.get(key, {}), dict):
+            raise _invalid(key, "a table of variable -> value", meta[key])
+    for name, units in meta.get("units", {}).items():
         if name in VARIABLES and units != VARIABLES[name].units:
             raise CheckpointError(f"config.json: units.{name} is {units!r}; the model works in "
                                   f"{VARIABLES[name].units!r}")
-    for name, bounds in (meta.get("bounds") or {}).items():  # the censored decoder's bounds are the variables'
-        if name in VARIABLES and list(bounds) != [VARIABLES[name].lower, VARIABLES[name].upper]:
-            raise CheckpointError(f"config.json: bounds.{name} is {list(bounds)}; the model censors at "
-                                  f"{[VARIABLES[name].lower, VARIABLES[name].upper]}")
+    for name, bounds in meta.get("bounds", {}).items():  # the censored decoder's bounds are the variables'
+        own = [VARIABLES[name].lower, VARIABLES[name].upper] if name in VARIABLES else None
+        if own is not None and (list(bounds) if isinstance(bounds, (list, tuple)) else bounds) != own:
+            raise CheckpointError(f"config.json: bounds.{name} is {bounds!r}; the model censors at {own} "
+                                  "(a list [lower, upper], null where unbounded)")
     if kind == "vae":
         _section(meta, "vae")
         return

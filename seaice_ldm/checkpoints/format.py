@@ -13,8 +13,10 @@ Layout of a checkpoint folder::
 A folder is written whole into a temporary sibling and renamed into place, so a crash never leaves a
 half-written checkpoint; the hashes in ``config.json`` catch weight files corrupted afterwards, and its own
 hash (format version 2) an edit of ``config.json`` itself: a changed grid CRS, cell size, order of the
-normalisation names or VAE run id would otherwise change every output without a word. A folder is replaced
-only when it holds nothing but a checkpoint's own files.
+normalisation names or VAE run id would otherwise change every output without a word. A format-1 checkpoint
+(written before that hash existed) cannot be verified, so it is read only to be sealed again (``seaice-ldm
+export``) or to resume the training run that wrote it. A folder is replaced only when it holds nothing but a
+checkpoint's own files.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ RESTORE = ("restore the folder from where it came (copy it again, or export the 
            "seaice-ldm export RUN FOLDER)")
 #: keys every checkpoint's config.json holds, with their JSON types
 REQUIRED = {"kind": str, "run_id": str, "step": int, "config": dict, "norm_stats": dict}
-OPTIONAL = {"grid": dict, "variables": list, "data": dict, "files": dict, "space": str, "history": list}
+OPTIONAL = {"grid": dict, "variables": list, "data": dict, "files": dict, "space": str, "history": list,
+            "units": dict, "bounds": dict}
 
 
 class CheckpointError(ValueError):
@@ -135,9 +138,11 @@ def _config_hash(meta: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def read_meta(directory: str | Path) -> dict[str, Any]:
+def read_meta(directory: str | Path, unsealed_ok: bool = False) -> dict[str, Any]:
     """Read and check ``config.json`` of a checkpoint folder: JSON, a table of the right shape, a known format
-    version and, from version 2, unchanged since it was written (its own sha256)."""
+    version and unchanged since it was written (its own sha256, from version 2). A format-1 ``config.json``
+    carries no such hash and is refused unless ``unsealed_ok`` (export, which seals it, and the training run
+    that wrote it resuming)."""
     directory = Path(directory)
     path = directory / CONFIG_FILE
     if not path.is_file():
@@ -160,6 +165,12 @@ def read_meta(directory: str | Path) -> dict[str, Any]:
             f"checkpoint {directory} has format version {meta['format_version']}, "
             f"this seaice-ldm reads up to {FORMAT_VERSION}; upgrade the package"
         )
+    if version < 2 and not unsealed_ok:
+        raise CheckpointError(f"checkpoint {directory} has format version {version}: its {CONFIG_FILE} was written "
+                              "before it carried a sha256 of its own, so a hand edit of its grid, normalisation or "
+                              "VAE id cannot be told from the original and would change every output without a "
+                              f"word. Seal it by exporting it again: seaice-ldm export {directory} NEW_FOLDER (better "
+                              "from the training run it came from), then use NEW_FOLDER")
     if version >= 2 and meta.get(CONFIG_HASH) != _config_hash(meta):
         raise CheckpointError(f"checkpoint {directory}: {CONFIG_FILE} was changed after the checkpoint was written "
                               f"(its content no longer has the sha256 it records); an edited grid, normalisation or "

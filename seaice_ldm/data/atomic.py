@@ -69,7 +69,9 @@ def _remove(path: Path) -> None:
 def replace_directory(new: Path, path: Path) -> None:
     """Move folder ``new`` onto ``path``: an atomic swap where the system has one; else the old folder is
     renamed aside (``.NAME.*.old``) and the new one moved in with interrupts held back between the two
-    renames, the old one put back if the second fails. The old contents are then deleted."""
+    renames, the old one put back if the second fails. The old contents are then deleted, also when an
+    interrupt held back during the renames is raised at their end (else a hidden copy of the old folder would
+    stay behind while the program says nothing was left)."""
     if not path.exists():
         os.replace(new, path)
         return
@@ -77,14 +79,18 @@ def replace_directory(new: Path, path: Path) -> None:
         _remove(new)  # ``new`` now holds the old contents
         return
     old = path.with_name(f".{path.name}.{uuid.uuid4().hex}.old")
-    with deferred_interrupt():
-        os.replace(path, old)
-        try:
-            os.replace(new, path)
-        except BaseException:
-            os.replace(old, path)
-            raise
-    _remove(old)
+    try:
+        with deferred_interrupt():
+            os.replace(path, old)
+            try:
+                os.replace(new, path)
+            except BaseException:
+                os.replace(old, path)
+                raise
+    finally:
+        if path.exists():  # the new folder got in (or the old one was put back): what is aside is garbage
+            with deferred_interrupt():
+                _remove(old)
 
 
 def restore_set_aside(path: Path) -> None:

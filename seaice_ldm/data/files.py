@@ -21,7 +21,7 @@ import zarr
 from .formats import ZARR_MARKERS, check_input
 from .variables import DataError, canonical_name
 
-ZARR_ARRAY_MARKERS = ("zarr.json", ".zarray")
+ZARR_NODE_MARKERS = ("zarr.json", ".zarray", ".zgroup")  # what makes a folder an array or group; `.zattrs` does not
 
 
 def expand(paths) -> list[Path]:
@@ -106,15 +106,18 @@ def reading(where: str) -> Iterator[None]:
 
 def refuse_arrays_without_metadata(store: Path) -> None:
     """A sub-folder of a zarr store that holds chunks but no array metadata is an array xarray cannot see:
-    a sea-ice variable there would be left out without a word, so it is refused."""
+    a sea-ice variable there would be left out without a word, so it is refused. A zarr v2 folder that kept
+    only its attributes (``.zattrs``) is no array either: zarr merely warns "not recognized" and skips it."""
     for folder in sorted(p for p in store.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        if any((folder / marker).exists() for marker in ZARR_ARRAY_MARKERS + ZARR_MARKERS):
+        if any((folder / marker).exists() for marker in ZARR_NODE_MARKERS):
             continue
         name = canonical_name(folder.name)
         if name is not None or folder.name in ("x", "y", "time", "xc", "yc"):
-            raise DataError(f"zarr store {store}: folder '{folder.name}' has no zarr metadata (zarr.json or .zarray), "
-                            f"so its values cannot be read and '{folder.name}' would be left out; restore the "
-                            "metadata (copy the store again) or remove the folder")
+            left = [m for m in ZARR_MARKERS if (folder / m).exists()]
+            kept = f"; only {', '.join(left)} is left" if left else ""
+            raise DataError(f"zarr store {store}: folder '{folder.name}' has no zarr array metadata (zarr.json for "
+                            f"zarr v3, .zarray for v2{kept}), so its values cannot be read and '{folder.name}' "
+                            "would be left out; restore the metadata (copy the store again) or remove the folder")
 
 
 def refuse_missing_chunks(files: list[Path], raw: xr.Dataset, names: Sequence[str]) -> None:

@@ -11,10 +11,11 @@ import xarray as xr
 
 from .atomic import atomic_directory, atomic_file, deferred_interrupt
 from .canonical import cf_encoding, with_flag_types
-from .ownership import record_output, written_here
+from .ownership import check_replaceable, record_output
 from .variables import DataError
 
-__all__ = ["atomic_directory", "atomic_file", "check_output", "check_parent", "write_dataset"]
+__all__ = ["atomic_directory", "atomic_file", "check_output", "check_parent", "check_replaceable", "record_output",
+           "write_dataset"]
 
 ZARR_TIME_CHUNK = 30  # states per zarr chunk: about a month of daily states
 OUTPUT_SUFFIXES = (".nc", ".zarr")
@@ -48,12 +49,7 @@ def check_output(path: str | os.PathLike, overwrite: bool = False) -> Path:
         raise DataError(f"output {path} must end in .nc (netCDF) or .zarr (zarr store)")
     if path.suffix == ".nc" and path.is_dir():
         raise DataError(f"output {path} is an existing folder; choose a file name")
-    if not path.exists() or overwrite or written_here(path) or (path.is_dir() and not any(path.iterdir())):
-        return path
-    what = "folder" if path.is_dir() else "file"
-    raise DataError(f"output {path} is an existing {what} that seaice-ldm did not write (or that was changed since); "
-                    "refusing to replace it: choose another output name, or pass --overwrite (overwrite=True) to "
-                    "replace it")
+    return check_replaceable(path, overwrite)
 
 
 def write_dataset(ds: xr.Dataset, path: str | os.PathLike, overwrite: bool = False) -> Path:

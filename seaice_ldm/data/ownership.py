@@ -15,6 +15,8 @@ import json
 import os
 from pathlib import Path
 
+from .variables import DataError
+
 WRITER = "seaice-ldm"
 
 
@@ -49,3 +51,14 @@ def written_here(path: Path) -> bool:
     if not isinstance(record, dict) or record.get("written_by") != WRITER or record.get("name") != path.name:
         return False
     return path.exists() and {k: v for k, v in record.items() if k not in ("written_by", "name")} == _state(path)
+
+
+def check_replaceable(path: Path, overwrite: bool = False, flag: str = "--overwrite (overwrite=True)") -> Path:
+    """``path`` if writing it loses nothing of the user's: nothing is there, an empty folder, an output of this
+    program unchanged since it was written, or ``overwrite``; else a :class:`DataError` naming the path and
+    ``flag``."""
+    if not path.exists() or overwrite or written_here(path) or (path.is_dir() and not any(path.iterdir())):
+        return path
+    what = "folder" if path.is_dir() else "file"
+    raise DataError(f"output {path} is an existing {what} that seaice-ldm did not write (or that was changed since); "
+                    f"refusing to replace it: choose another output name, or pass {flag} to replace it")

@@ -17,10 +17,13 @@ from .dims import SAMPLE_DIMS
 from .fills import DECLARE, fill_hint
 from .grid import Grid, crs_name, dataset_crs, get_grid, grid_from_dataset, same_crs
 from .land import land_of
-from .variables import VARIABLE_NAMES, VARIABLES, DataError, bounds_array, canonical_name
+from .variables import (EXTENT_THRESHOLD, UNIT_FACTORS, VARIABLE_NAMES, VARIABLES, DataError, bounds_array,
+                        canonical_name)
 
 REGRID_HINT = "regrid the data to EPSG:3413 first (e.g. with xESMF, pyresample or cdo)"
 PERCENT = 0.01  # the unit factor of a fraction given in percent
+TOP_SHARE = 0.01  # the share of ice-covered values that must exceed a variable's ``least_top_percent``
+LEAST_ICE_VALUES = 100  # fewer ice-covered values than this say nothing about the units
 
 
 def select(available: tuple[str, ...], variables: Iterable[str] | None) -> tuple[str, ...]:
@@ -102,7 +105,9 @@ def validate_dataset(
     values within the physical bounds up to ``tolerance`` (negative thickness, concentration/damage outside
     [0, 1]) and within the plausibility limits of :class:`~.variables.Variable` (undeclared fill values),
     and, with ``file_units`` (``{name: (units written in the file, factor to canonical)}``), units that the
-    values contradict (fractions labelled percent).
+    values contradict: fractions labelled percent, and thickness or drift so small once converted (the
+    thickest / fastest 1 % of the ice-covered values of the whole data set below the variable's
+    ``least_top_percent``) that the values must be in larger units than the file says.
     """
     tolerance = check_tolerance(tolerance)
     present = tuple(n for n in VARIABLE_NAMES if n in ds.data_vars)
@@ -122,8 +127,11 @@ def validate_dataset(
         raise DataError(f"invalid data set {where}:\n  - " + "\n  - ".join(problems))
 
 
-def _reductions(ds: xr.Dataset, names: Sequence[str], land: np.ndarray, tolerance: float) -> dict[str, float]:
-    """Every count and extreme the checks need, computed together (one graph when dask-backed)."""
+def _reductions(ds: xr.Dataset, names: Sequence[str], land: np.ndarray, tolerance: float,
+                small: Sequence[str] = ()) -> dict[str, float]:
+    """Every count and extreme the checks need, computed together (one graph when dask-backed); for the
+    variables in ``small`` also the ice-covered values (sic above the extent threshold where the data set has
+    sic, else nonzero values) and how many of them exceed the variable's ``least_top_percent``."""
     ocean = xr.DataArray(~land, dims=("y", "x"))
     lower, upper = bounds_array(names)
     reductions = {}
@@ -139,12 +147,19 @@ def _reductions(ds: xr.Dataset, names: Sequence[str], land: np.ndarray, toleranc
         reductions[f"{name}/max"] = finite.max()
         reductions[f"{name}/below"] = (finite < (lo - tolerance if np.isfinite(lo) else low)).sum()
         reductions[f"{name}/above"] = (finite > (hi + tolerance if np.isfinite(hi) else high)).sum()
+        if name in small:
+            size = abs(finite)
+            ice = (ds["sic"] > EXTENT_THRESHOLD) if "sic" in ds.data_vars else (size > 0)
+            reductions[f"{name}/ice"] = (ice & size.notnull()).sum()
+            reductions[f"{name}/ice_top"] = (ice & (size > VARIABLES[name].least_top_percent)).sum()
+            reductions[f"{name}/ice_max"] = size.where(ice).max()
     return {k: v.item() for k, v in xr.Dataset(reductions).compute().data_vars.items()}
 
 
 def _value_problems(ds: xr.Dataset, names: Sequence[str], land: np.ndarray, tolerance: float,
                     file_units: Mapping[str, tuple[str, float]]) -> list[str]:
-    r = _reductions(ds, names, land, tolerance)
+    small = [n for n in names if n in file_units and VARIABLES[n].least_top_percent > 0]
+    r = _reductions(ds, names, land, tolerance, small)
     lower, upper = bounds_array(names)
     problems = []
     for name, lo, hi in zip(names, lower, upper):
@@ -165,7 +180,36 @@ def _value_problems(ds: xr.Dataset, names: Sequence[str], land: np.ndarray, tole
             problems.append(f"variable '{name}' ({var.long_name}) is labelled '{written}' but its largest value is "
                             f"{r[f'{name}/max'] / factor:.4g}: these are fractions, which would be read 100 times too "
                             "small; set its units attribute to '1'")
+        if name in small and _too_small(r, name):
+            problems.append(_small_problem(name, r, written, factor))
     return problems
+
+
+def _too_small(r: Mapping[str, float], name: str) -> bool:
+    """Enough ice-covered values, not all 0 (a model without drift is no units problem), and fewer than 1 % of
+    them above the variable's ``least_top_percent``."""
+    ice, top, biggest = r[f"{name}/ice"], r[f"{name}/ice_top"], r[f"{name}/ice_max"]
+    return ice >= LEAST_ICE_VALUES and np.isfinite(biggest) and biggest > 0 and top < TOP_SHARE * ice
+
+
+def _small_problem(name: str, r: Mapping[str, float], written: str, factor: float) -> str:
+    """One line for values too small for their units, with the larger units that would make them plausible."""
+    var = VARIABLES[name]
+    floor, ice, top, biggest = var.least_top_percent, r[f"{name}/ice"], r[f"{name}/ice_top"], r[f"{name}/ice_max"]
+    quantity = "thickness" if var.lower == 0.0 else "drift speed"
+    as_written = f" ({biggest / factor:.4g} {written} in the file)" if factor != 1.0 else ""
+    spelling: dict[float, str] = {}  # each factor under its first (usual) spelling, largest factor first
+    for units, f in UNIT_FACTORS[name].items():
+        spelling.setdefault(f, units)
+    fits = [(f, u) for f, u in sorted(spelling.items(), reverse=True)
+            if f > factor and floor <= biggest / factor * f <= var.plausible[1]]
+    hint = (f", e.g. to '{fits[0][1]}' (the largest value would then be {biggest / factor * fits[0][0]:.4g} "
+            f"{var.units})" if fits else "")
+    return (f"variable '{name}' ({var.long_name}) is labelled '{written}', but once converted to {var.units} its "
+            f"values are implausibly small: only {int(top)} of its {int(ice)} ice-covered values "
+            f"({top / ice:.2%}) exceed {floor:g} {var.units}, the largest is {biggest:.4g} {var.units}{as_written}; "
+            f"in real data the top 1 % of the ice {quantity} is above {floor:g} {var.units}. The values are in "
+            f"larger units than '{written}': correct its units attribute{hint}")
 
 
 def _bound_problem(name: str, side: str, bound: float, count: int, worst: float, tolerance: float,

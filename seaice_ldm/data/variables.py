@@ -35,6 +35,9 @@ class Variable:
     #: the widest values a real product holds (canonical units): beyond them a value is refused as an undeclared
     #: fill (the netCDF default 9.97e36, 1e30, -999) or wrong units, also on a side without a physical bound
     plausible: tuple[float, float] = (-np.inf, np.inf)
+    #: the other direction of wrong units: in a whole real file, at least 1 % of the ice-covered cells hold a
+    #: magnitude above this (canonical units); 0 = not checked
+    least_top_percent: float = 0.0
 
 
 #: Plausibility limits of the unbounded sides: the thickest ridged ice in models and products stays below
@@ -42,13 +45,19 @@ class Variable:
 #: a velocity in cm/s or km/day labelled m/s.
 PLAUSIBLE_THICKNESS = 50.0  # m
 PLAUSIBLE_SPEED = 5.0  # m s-1
+#: Floors of the thickest / fastest 1 % of ice-covered cells of a whole file (its 99th percentile), far below
+#: any real Arctic state: late-summer pack still holds metres of multi-year ice and daily drift reaches
+#: 0.1-0.3 m/s, even a thin-ice product (SMOS) reaches 0.5 m. Metres labelled cm (100x too small) or m/s
+#: labelled cm/s, km/day or m/day fall below them.
+LEAST_THICKNESS = 0.05  # m
+LEAST_SPEED = 0.01  # m s-1
 
 VARIABLES: MappingProxyType[str, Variable] = MappingProxyType(
     {
         "sit": Variable(
             "sit", "sea-ice thickness", "sea_ice_thickness", "m", 0.0, None,
             ("sea_ice_thickness", "analysis_sea_ice_thickness", "sithick", "hi"),
-            (0.0, 5.0), (0.0, PLAUSIBLE_THICKNESS),
+            (0.0, 5.0), (0.0, PLAUSIBLE_THICKNESS), LEAST_THICKNESS,
         ),
         "sic": Variable(
             "sic", "sea-ice concentration", "sea_ice_area_fraction", "1", 0.0, 1.0,
@@ -64,12 +73,12 @@ VARIABLES: MappingProxyType[str, Variable] = MappingProxyType(
         "siu": Variable(
             "siu", "sea-ice velocity along x (grid-eastward)", "sea_ice_x_velocity", "m s-1", None, None,
             ("vxsi", "uice", "sea_ice_x_velocity"),
-            (-0.3, 0.3), (-PLAUSIBLE_SPEED, PLAUSIBLE_SPEED),
+            (-0.3, 0.3), (-PLAUSIBLE_SPEED, PLAUSIBLE_SPEED), LEAST_SPEED,
         ),
         "siv": Variable(
             "siv", "sea-ice velocity along y (grid-northward)", "sea_ice_y_velocity", "m s-1", None, None,
             ("vysi", "vice", "sea_ice_y_velocity"),
-            (-0.3, 0.3), (-PLAUSIBLE_SPEED, PLAUSIBLE_SPEED),
+            (-0.3, 0.3), (-PLAUSIBLE_SPEED, PLAUSIBLE_SPEED), LEAST_SPEED,
         ),
     }
 )

@@ -11,13 +11,14 @@ import json
 from dataclasses import dataclass
 import statistics
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
 from seaice_ldm.checkpoints.build import build_precond, build_vae
-from seaice_ldm.data.io import atomic_file
+from seaice_ldm.data.io import atomic_file, check_parent, check_replaceable, record_output
 from seaice_ldm.diffusion.loss import EDMLoss
 from seaice_ldm.diffusion.schedules import steps_for_nfe
 from seaice_ldm.data.grid import GRIDS
@@ -47,6 +48,7 @@ class BenchmarkSettings:
     device: str | None = None
     precision: str = "auto"
     json: str | None = None
+    overwrite: bool = False  # replace a --json file seaice-ldm did not write, or one changed since
 
     def __post_init__(self):
         object.__setattr__(self, "nfe", tuple(self.nfe or ()))
@@ -210,8 +212,19 @@ def recommend(rows: list[dict[str, Any]], tolerance: float = 1.05) -> dict[str, 
     return min(good, key=lambda s: (s["nfe"], s["relative_crps"]))
 
 
+def check_json(path: str | Path, overwrite: bool = False) -> Path:
+    """The ``--json`` output, checked before any work: its folder can be written, it is no folder, and it is no
+    file seaice-ldm did not write (unless ``overwrite``)."""
+    path = check_parent(path)
+    if path.is_dir():
+        raise ValueError(f"--json {path} is a folder; give a file name, e.g. {path / 'benchmark.json'}")
+    return check_replaceable(path, overwrite, "--overwrite")
+
+
 def run_benchmark(settings: BenchmarkSettings) -> dict[str, Any]:
-    """Every figure of the benchmark as plain numbers (also written to ``settings.json`` when given)."""
+    """Every figure of the benchmark as plain numbers (also written to ``settings.json`` when given, which is
+    checked first)."""
+    out = check_json(settings.json, settings.overwrite) if settings.json else None
     pipe = load_pipeline(settings.checkpoints, device=settings.device, reference=False, precision=settings.precision)
     for key in (("latent", "censored"), ("data", "censored")):
         if key not in pipe.generators:
@@ -230,9 +243,10 @@ def run_benchmark(settings: BenchmarkSettings) -> dict[str, Any]:
             results["flops_equal_quality"] = equal
         best = recommend(rows)
         results["recommended"] = {k: best[k] for k in ("sampler", "nfe", "steps")}
-    if settings.json:
-        with atomic_file(settings.json) as tmp:
+    if out is not None:
+        with atomic_file(out) as tmp:
             tmp.write_text(json.dumps(results, indent=1))
+        record_output(out)
     return results
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import xarray as xr
 from tqdm.auto import tqdm
 
-from seaice_ldm.data.io import atomic_directory
+from seaice_ldm.data.io import atomic_directory, check_replaceable, record_output
 from seaice_ldm.evaluation import autoencoder, claims, conditional
 from seaice_ldm.evaluation.metrics import bound_share
 from seaice_ldm.evaluation.reference import evenly, pipeline_splits
@@ -49,6 +49,7 @@ class EvaluationSettings:
     spread_steps: int = 40  # the long sampler run the default steps' spread is compared with; 0 skips it
     all_seasons: str | None = None  # "drawn" | "dropped"; None = drawn for date-conditioned models
     device: str | None = None
+    overwrite: bool = False  # replace a report folder seaice-ldm did not write, or one changed since
 
     def __post_init__(self):
         if self.members < 2:
@@ -211,13 +212,15 @@ def _spread_part(pipe: Pipeline, settings: EvaluationSettings) -> dict[str, Any]
     return out
 
 
-def check_report_folder(out: str | Path) -> Path:
-    """``out`` as a Path; refuses a non-empty folder that does not hold a report (it would be replaced)."""
+def check_report_folder(out: str | Path, overwrite: bool = False) -> Path:
+    """``out`` as a Path if the report may replace what is there: nothing, an empty folder, or a report folder
+    this program wrote and nobody changed since (a file added, such as the user's notes, would be deleted);
+    ``overwrite`` replaces any report folder, never a folder without a report.json."""
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not (out / "report.json").exists():
         raise ValueError(f"{out} exists and is not a report folder (no report.json); refusing to replace it: "
                          "choose another --out")
-    return out
+    return check_replaceable(out, overwrite, "--overwrite")
 
 
 def to_json(value: Any) -> Any:
@@ -231,27 +234,30 @@ def to_json(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
-def write_report(results: dict[str, Any], sets: dict[str, xr.Dataset], out: str | Path) -> Path:
-    """Write Markdown, JSON and figures into ``out`` (replaced whole, never half-written)."""
+def write_report(results: dict[str, Any], sets: dict[str, xr.Dataset], out: str | Path,
+                 overwrite: bool = False) -> Path:
+    """Write Markdown, JSON and figures into ``out`` (replaced whole as :func:`check_report_folder` allows,
+    never half-written) and record it as the program's."""
     from seaice_ldm.evaluation.figures import save_figures
     from seaice_ldm.evaluation.markdown import report_markdown
 
-    out = check_report_folder(out)
+    out = check_report_folder(out, overwrite)
     with atomic_directory(out) as tmp:
         tmp.mkdir()
         os.chmod(tmp, 0o755)
         save_figures(results, sets, tmp)
         (tmp / "report.json").write_text(json.dumps(results, indent=1, default=to_json))
         (tmp / "report.md").write_text(report_markdown(results))
+    record_output(out)
     return out
 
 
 def run_evaluation(settings: EvaluationSettings) -> Path:
     """``seaice-ldm evaluate``: load, evaluate, write; prints the verdicts."""
-    check_report_folder(settings.out)
+    check_report_folder(settings.out, settings.overwrite)
     pipe = load_pipeline(settings.checkpoints, device=settings.device, reference=False)
     results, sets = evaluate(pipe, settings)
-    out = write_report(results, sets, settings.out)
+    out = write_report(results, sets, settings.out, settings.overwrite)
     for claim in results["claims"]:
         print(f"claim {claim['number']}: {claim['verdict']}: {claim['evidence']}")
     print(f"wrote {out / 'report.md'}")

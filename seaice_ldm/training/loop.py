@@ -175,7 +175,7 @@ def _validate(loss_module: torch.nn.Module, data: TrainingData, cfg: OptimConfig
 
 
 def _resume(out: Path, model, ema: EMA, optimizer) -> RunState:
-    meta = read_meta(out)
+    meta = read_meta(out, unsealed_ok=True)  # its own run, sealed again at the next save
     if "optim" not in meta:
         raise ValueError(f"{out} holds a checkpoint without optimiser state; it cannot be resumed")
     load_into(model, load_weights(out, "raw", meta), str(out))

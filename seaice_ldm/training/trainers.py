@@ -26,7 +26,7 @@ from seaice_ldm.training.prepare import PreparedData, describe, prepare
 
 def _resumed_meta(out: Path, resume: bool) -> dict | None:
     """The record of the run in ``out`` that this one resumes, or None for a fresh run."""
-    return read_meta(out) if resume and (out / CONFIG_FILE).exists() else None
+    return read_meta(out, unsealed_ok=True) if resume and (out / CONFIG_FILE).exists() else None
 
 
 def _run_id(out: Path, resume: bool) -> str:
@@ -128,7 +128,7 @@ def warm_start(precond: EDMPrecond, cfg: DiffusionTrainConfig, prepared: Prepare
     """Load the EMA weights of the diffusion run ``cfg.init_from`` into ``precond``; refuse a run of another
     space, data normalisation or network (only ``[unet] margin`` may differ). Returns what to record."""
     src = Path(cfg.init_from)
-    meta = read_meta(src)
+    meta = read_meta(src, unsealed_ok=True)  # a training run continued by the next stage
     if meta.get("kind") != "diffusion" or meta.get("space") != cfg.space:
         raise CheckpointError(f"init_from = {src}: not a {cfg.space}-space diffusion run "
                               f"(kind {meta.get('kind')!r}, space {meta.get('space')!r})")

@@ -18,6 +18,7 @@ from pathlib import Path
 from safetensors import safe_open
 
 from seaice_ldm.data.atomic import atomic_file
+from seaice_ldm.data.ownership import check_replaceable, record_output
 from seaice_ldm.options import GENERATORS, SPACE_LABELS
 from seaice_ldm.training.config import OptimConfig
 from seaice_ldm.training.loop import RunState
@@ -209,8 +210,9 @@ def card(name: str, folder: Path, settings: CardSettings, readme: Path) -> list[
     return lines + _validation_line(name, meta, curve) + scores(name, meta, settings.report) + [""]
 
 
-def loss_figure(name: str, meta: dict, out: Path) -> None:
-    """Training and validation loss against steps, with the best validation marked."""
+def loss_figure(name: str, meta: dict, out: Path) -> bool:
+    """Training and validation loss against steps, with the best validation marked; False (nothing drawn)
+    without a validation history."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -218,7 +220,7 @@ def loss_figure(name: str, meta: dict, out: Path) -> None:
 
     history = [h for h in meta.get("history") or [] if h.get("val_loss") is not None]
     if not history:
-        return
+        return False
     first = stage_one(meta)
     if first is not None:  # both stages on one axis, stage 2's steps counted on from where stage 1 stopped
         offset = meta["init_from"]["step"]
@@ -240,6 +242,7 @@ def loss_figure(name: str, meta: dict, out: Path) -> None:
     with atomic_file(out) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
+    return True
 
 
 def benchmark_lines(bench: dict | None) -> list[str]:
@@ -277,10 +280,28 @@ def frontier_lines(frontier: dict | None) -> list[str]:
     return lines + [""]
 
 
-def write_model_cards(root: str | Path, settings: CardSettings, readme: str | Path | None = None) -> Path:
-    """Write ``README.md`` of checkpoints folder ``root`` (or ``readme``): a card per model, loss curves into
-    ``settings.figures``. Returns the file written."""
+def card_outputs(root: str | Path, settings: CardSettings, readme: str | Path | None = None) -> list[Path]:
+    """The files :func:`write_model_cards` writes: the README and a loss curve per model in ``root``."""
     root = Path(root)
+    curves = [settings.figures / f"{name}_loss.png" for name in MODELS if (root / name / "config.json").exists()]
+    return [Path(readme) if readme is not None else root / "README.md", *curves]
+
+
+def check_card_outputs(root: str | Path, settings: CardSettings, readme: str | Path | None = None,
+                       overwrite: bool = False) -> None:
+    """Refuse, before any work, to replace a README or figure seaice-ldm did not write (a user's README.md in
+    the folder) or one changed since it wrote it, unless ``overwrite``."""
+    for path in card_outputs(root, settings, readme):
+        check_replaceable(path, overwrite, "--overwrite")
+
+
+def write_model_cards(root: str | Path, settings: CardSettings, readme: str | Path | None = None,
+                      overwrite: bool = False) -> Path:
+    """Write ``README.md`` of checkpoints folder ``root`` (or ``readme``): a card per model, loss curves into
+    ``settings.figures``, each recorded as the program's; what is there is replaced only as
+    :func:`check_card_outputs` allows. Returns the file written."""
+    root = Path(root)
+    check_card_outputs(root, settings, readme, overwrite)
     readme = Path(readme) if readme is not None else root / "README.md"
     total = sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and "runs" not in p.relative_to(root).parts)
     lines = [f"# {settings.title}", "", *settings.preface, "",
@@ -291,9 +312,11 @@ def write_model_cards(root: str | Path, settings: CardSettings, readme: str | Pa
     for name in MODELS:
         if (root / name / "config.json").exists():
             lines += card(name, root / name, settings, readme)
-            loss_figure(name, json.loads((root / name / "config.json").read_text()),
-                        settings.figures / f"{name}_loss.png")
+            curve = settings.figures / f"{name}_loss.png"
+            if loss_figure(name, json.loads((root / name / "config.json").read_text()), curve):
+                record_output(curve)
     lines += settings.extra
     with atomic_file(readme) as tmp:
         tmp.write_text("\n".join(lines))
+    record_output(readme)
     return readme

@@ -2,7 +2,7 @@
 
 It says what it will train on before any work (grid, variables, years and states of each split), checks what
 would otherwise fail late (a grid the networks cannot halve, more memory than the machine has, an output folder
-it did not make), trains every stage of the preset's five models (resuming each run, skipping finished ones),
+it did not make, a README.md or reference.nc in it that it did not write), trains every stage of the preset's five models (resuming each run, skipping finished ones),
 exports them, and writes the held-out reference states and a model card per model::
 
     OUT/runs/<stage>/        training runs (resumable, with optimiser state)
@@ -25,14 +25,14 @@ from pathlib import Path
 from seaice_ldm.checkpoints.export import export_checkpoint
 from seaice_ldm.checkpoints.format import CONFIG_FILE, read_meta
 from seaice_ldm.data import VARIABLE_NAMES, DataNote, describe_split, grid_from_dataset, open_dataset, split_by_year
-from seaice_ldm.data.io import atomic_file, check_parent
+from seaice_ldm.data.io import atomic_file, check_output, check_parent
 from seaice_ldm.data.sizes import check_memory, field_bytes
 from seaice_ldm.evaluation.reference import write_reference
 from seaice_ldm.training.config import ConfigError, OptimConfig
 from seaice_ldm.training.distributed import barrier, init_distributed, shutdown
 from seaice_ldm.training.loop import RunState
 from seaice_ldm.training.trainers import train_diffusion, train_vae
-from seaice_ldm.workflow.cards import CardSettings, write_model_cards
+from seaice_ldm.workflow.cards import CardSettings, check_card_outputs, write_model_cards
 from seaice_ldm.workflow.presets import MODELS, Preset, load_preset, split_years, stage_config
 
 RECORD = ".seaice-ldm-train-all.json"  # what OUT was made from: the proof that train all made it
@@ -49,6 +49,7 @@ class TrainAllRequest:
     val_years: int | None = None
     test_years: int | None = None
     device: str | None = None
+    overwrite: bool = False  # replace OUT's README.md, model_cards/ and reference.nc if seaice-ldm did not write them
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ def train_all(req: TrainAllRequest, progress: bool = True) -> Path:
     preset = load_preset(req.preset)
     val, test = split_years(preset, req.val_years, req.test_years)
     _check_folder(out, None)
+    check_output(out / "reference.nc", req.overwrite)  # what it writes at the end, checked before any work
+    check_card_outputs(out, _card_settings(out, preset, req), overwrite=req.overwrite)
     plan = _plan(req, val, test)
     record = {"written_by": "seaice-ldm train all", "data": plan.data, "variables": list(plan.variables),
               "preset": str(Path(req.preset).resolve()) if Path(req.preset).is_dir() else req.preset,
@@ -186,7 +189,7 @@ def _finished(run: Path, optim: OptimConfig) -> int:
     """The step a run ended at if it has (stopping rule or step cap), else 0."""
     if not (run / CONFIG_FILE).exists():
         return 0
-    meta = read_meta(run)
+    meta = read_meta(run, unsealed_ok=True)  # its own training run
     state = RunState(step=meta["step"], history=meta.get("history", []))
     return state.step if state.step >= optim.steps or state.converged(optim) else 0
 
@@ -195,9 +198,13 @@ def _publish(out: Path, preset: Preset, req: TrainAllRequest) -> None:
     """Export every model's last stage, write the reference states and the model cards."""
     for model in MODELS:
         export_checkpoint(out / "runs" / preset.last(model).name, out / model, EXPORT_DTYPE)
-    write_reference(out / MODELS[0], out / "reference.nc", REFERENCE_STATES)
+    write_reference(out / MODELS[0], out / "reference.nc", REFERENCE_STATES, overwrite=req.overwrite)
+    print(f"wrote {write_model_cards(out, _card_settings(out, preset, req), overwrite=req.overwrite)}")
+
+
+def _card_settings(out: Path, preset: Preset, req: TrainAllRequest) -> CardSettings:
     preset_label = f"preset `{preset.name}`" if preset.name in ("tiny", "default") else f"`{preset.folder}`"
-    settings = CardSettings(
+    return CardSettings(
         title=f"Models trained on {Path(req.data).name}", figures=out / "model_cards",
         configs=str(preset.folder) if preset.name not in ("tiny", "default") else f"seaice_ldm/presets/{preset.name}",
         evaluation=f"run `seaice-ldm evaluate --checkpoints {out} --out {out / 'report'}`",
@@ -206,4 +213,3 @@ def _publish(out: Path, preset: Preset, req: TrainAllRequest) -> None:
                  "normalisation statistics, grid, variables and bounds, training data, code version, checksums); "
                  "`runs/` holds the training runs (resumable), `reference.nc` held-out test-year states. Run the "
                  "same command again to resume."])
-    print(f"wrote {write_model_cards(out, settings)}")
