@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from functools import partial
 
 import holoviews as hv
@@ -72,17 +73,26 @@ class ViewBox:
         self.boxes = boxes
         self.region = None
         self.box = boxes[PAN_ARCTIC]
-        self.shown = None  # the last box handed to the maps (their ranges echo it back)
+        # what each map's range stream said last: a stream keeps its value until the browser moves that map's
+        # ranges, so a value seen before is old news (after a region change it is still the old region's box)
+        self.reported: dict[str, tuple] = {}
+        # the boxes lately handed to the maps: a stream that moves to one of them echoes it, not a pan or zoom
+        self.handed: deque = deque(maxlen=12)
 
-    def resolve(self, region: str, x_range, y_range, width: float, height: float):
+    def resolve(self, panel: str, region: str, x_range, y_range, width: float, height: float):
+        known = x_range is not None and y_range is not None and None not in (*x_range, *y_range)
+        reported = (*x_range, *y_range) if known else None
+        seen = self.reported.get(panel)
+        if reported is not None:
+            self.reported[panel] = reported
+        moved = reported is not None and seen is not None and not np.allclose(reported, seen, rtol=0, atol=1.0)
         if region != self.region:
             self.region, self.box = region, self.boxes[region]
-        elif x_range is not None and y_range is not None and None not in (*x_range, *y_range):
-            reported = (*x_range, *y_range)
-            if self.shown is None or not np.allclose(reported, self.shown, rtol=0, atol=1.0):
-                self.box = reported  # a pan or zoom in the browser
-        self.shown = fit_aspect(self.box, width, height)
-        return self.shown
+        elif moved and not any(np.allclose(reported, box, rtol=0, atol=1.0) for box in self.handed):
+            self.box = reported  # a pan or zoom in the browser
+        shown = fit_aspect(self.box, width, height)
+        self.handed.append(shown)
+        return shown
 
 
 class MapsView(pn.viewable.Viewer):
@@ -143,7 +153,7 @@ class MapsView(pn.viewable.Viewer):
         s = self.settings
         width = int(width or DEFAULT_SIZE)
         height = int(height or DEFAULT_SIZE)
-        box = self.viewbox.resolve(s.region, x_range, y_range, width, height)
+        box = self.viewbox.resolve(panel, s.region, x_range, y_range, width, height)
         key = (tick, tuple(round(v) for v in box), width, height)
         if self._drawn.get(panel, (None,))[0] == key:  # a range stream echoing what was drawn: same objects,
             return self._drawn[panel][1]  # so HoloViews sends nothing again

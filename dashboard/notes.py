@@ -24,7 +24,8 @@ def panel_label(store, panel: str) -> str:
 def count_title(data, panel: str) -> str:
     """A plot title naming the states it pools: "LDM: 8 members", "Reference: 3 states"."""
     n = 0 if data is None or not data.sizes else data.sizes[data_sample_dim(data)]
-    return f"{BY_KEY[panel].short}: {n} {'states' if panel == REFERENCE else 'members'}"
+    noun = "state" if panel == REFERENCE else "member"
+    return f"{BY_KEY[panel].short}: {n} {noun}{'' if n == 1 else 's'}"
 
 
 def when(store, panel: str) -> str:

@@ -9,6 +9,7 @@ Ctrl-C exits with status 130, SIGTERM with 143, after removing anything half-wri
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import time
@@ -499,6 +500,9 @@ def main(argv: list[str] | None = None) -> int:
         except SystemExit as exit_:  # argparse has printed the usage error (status 2) or the help (status 0)
             return int(exit_.code or 0)
         args.func(args)
+    except BrokenPipeError:  # the reader of our output went away (`| head`): stop quietly, as Unix tools do
+        _detach_stdout()
+        return 141  # 128 + SIGPIPE, what the shell reports for a tool ended by a closed pipe
     except (ValueError, OSError, ArithmeticError) as err:  # DataError, CheckpointError, SamplingError, ConfigError ...
         print(f"seaice-ldm: error: {err}", file=sys.stderr)
         return 2
@@ -516,6 +520,15 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         warnings.formatwarning = formatwarning
     return 0
+
+
+def _detach_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit does not raise the broken pipe a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # stdout is no file (a test's capture)
+        pass
 
 
 def _stopped(stop: type[KeyboardInterrupt]) -> int:

@@ -1,5 +1,6 @@
 """Every command-line argument is checked before any work starts: exit status 2 and a message naming it."""
 
+import sys
 import time
 from pathlib import Path
 
@@ -134,3 +135,18 @@ def test_data_check_reads_a_mask_with_the_convention_given(tmp_path, capsys):
     assert code == 2 and "land_mask='1=land' or land_mask='1=ocean'" in err
     assert main(["data", "check", str(tmp_path / "m.nc"), "--land-mask", "1=ocean"]) == 0
     assert "land: 10.0% of cells (12 land, 108 ocean)" in capsys.readouterr().out
+
+
+def test_output_into_a_closed_pipe_ends_quietly_like_a_unix_tool(tmp_path, monkeypatch, capsys):
+    class ClosedPipe:  # `seaice-ldm data check FILE | head -1`: head has exited before the next line
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            pass
+
+    path = _time_file(tmp_path / "t.nc", np.array(["2000-01-01", "2000-01-02"], dtype="datetime64[ns]"))
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    code = main(["data", "check", path])
+    assert code == 141 and capsys.readouterr().err == ""  # was "seaice-ldm: error: [Errno 32] Broken pipe", 2
+

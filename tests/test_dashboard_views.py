@@ -567,3 +567,31 @@ def test_plot_titles_count_the_states_they_pool_whatever_the_dimension_order():
     ens = xr.Dataset({"sic": (("member", "y", "x"), np.zeros((8, 4, 4)))})
     assert notes.count_title(ref, "reference") == "Reference: 3 states"
     assert notes.count_title(ens, "latent").endswith(": 8 members")
+    assert notes.count_title(ref.isel(time=[0]), "reference") == "Reference: 1 state"
+
+
+def test_14_a_region_change_reaches_every_map_though_their_streams_still_report_the_old_box():
+    """The maps' range streams keep the ranges the browser last reported (ranges set by the server are not
+    reported back): after a region change, every redraw still reports the pan-Arctic box. That used to be taken
+    for a user's zoom, so only the first map showed Fram Strait, and any later redraw went back to pan-Arctic."""
+    from dashboard.maps import ViewBox, fit_aspect
+
+    grid = GRIDS["arctic50km"]
+    boxes = {r: region_box(r, grid.x, grid.y, grid.crs) for r in ("Pan-Arctic", "Fram Strait")}
+    view = ViewBox(boxes)
+    panels = ("latent", "data", "reference")
+    start = (-3.2e6, 3.2e6, -3.2e6, 3.2e6)  # what the figures first report, before any box was fitted
+    for p in panels:
+        view.resolve(p, "Pan-Arctic", start[:2], start[2:], 400, 300)
+    fram = fit_aspect(boxes["Fram Strait"], 400, 300)
+    for p in panels:  # the region change, then many redraws (variables, views): the streams never move
+        assert view.resolve(p, "Fram Strait", start[:2], start[2:], 400, 300) == fram
+    for _ in range(20):
+        for p in panels:
+            assert view.resolve(p, "Fram Strait", start[:2], start[2:], 400, 300) == fram
+    zoom = (fram[0] + 1e5, fram[1] - 1e5, fram[2] + 1e5, fram[3] - 1e5)  # the user zooms one map (linked)
+    assert view.resolve("data", "Fram Strait", zoom[:2], zoom[2:], 400, 300) == fit_aspect(zoom, 400, 300)
+    for p in panels:  # the others follow, and an echo of the zoom is no new zoom
+        assert view.resolve(p, "Fram Strait", zoom[:2], zoom[2:], 400, 300) == fit_aspect(zoom, 400, 300)
+    back = view.resolve("latent", "Pan-Arctic", zoom[:2], zoom[2:], 400, 300)
+    assert back == fit_aspect(boxes["Pan-Arctic"], 400, 300)

@@ -3,13 +3,14 @@ misleading cause (issue 26): each is now read right or refused with one paragrap
 variable or value, and the fix. The expected values come from pyproj and the arrays written, not from the code."""
 
 import shutil
+import warnings
 
 import numpy as np
 import pyproj
 import pytest
 import xarray as xr
 
-from seaice_ldm.data import DataError, Grid, make_dataset, open_dataset, validate_dataset, write_dataset
+from seaice_ldm.data import DataError, DataNote, Grid, make_dataset, open_dataset, validate_dataset, write_dataset
 from seaice_ldm.data import sizes
 
 GRID = Grid("custom", nx=16, ny=12, dx=25_000.0)
@@ -250,6 +251,17 @@ def test_a_file_without_grid_mapping_is_read_through_its_lat_lon(tmp_path, crs):
     np.testing.assert_allclose(ds["lat"].values, lat, atol=1e-6)
     np.testing.assert_allclose(ds["lon"].values, lon, atol=1e-6)
     assert pyproj.CRS.from_cf(ds["crs"].attrs) == pyproj.CRS(crs)
+
+
+def test_a_grid_mapping_that_its_own_lat_lon_contradict_is_named_not_passed_over(tmp_path):
+    """A mapping saying EPSG:3995 over lat/lon of EPSG:3413 used to be read by the mapping without a word."""
+    sic = {"sic": (with_land(fields()["sic"]), {})}
+    with pytest.warns(DataNote, match=r"grid mapping 'crs' \(EPSG:3995\) and its own 2-D lat/lon disagree.*"
+                                      r"they fit EPSG:3413.*correct the grid mapping variable"):
+        open_dataset(product(tmp_path / "conflict.nc", sic, crs="EPSG:3995", latlon="EPSG:3413"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataNote)  # a file whose mapping and lat/lon agree reads without a note
+        open_dataset(product(tmp_path / "agree.nc", sic, crs="EPSG:3995", latlon="EPSG:3995"))
 
 
 def test_lat_lon_of_no_known_polar_grid_are_refused(tmp_path):

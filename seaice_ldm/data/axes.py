@@ -113,11 +113,14 @@ def with_stated_crs(raw: xr.Dataset, names: list[str], grid: Grid | None, where:
                     notes: list[str]) -> xr.Dataset:
     """``raw`` with a grid mapping its variables name: the file's own; else the CRS whose projection of the
     file's 2-D lat/lon gives its x/y; else that of the ``grid`` the caller named; else refused."""
-    if grid_mapping_name(raw) is not None:
-        return raw
     if "x" not in raw.coords or "y" not in raw.coords:
         return raw  # refused later with the missing coordinates named
     latlon = _latlon(raw)
+    mapping = grid_mapping_name(raw)
+    if mapping is not None:
+        if latlon is not None:
+            notes.extend(_disagreement(raw, mapping, *latlon))
+        return raw
     if latlon is not None:
         crs = _crs_of_latlon(raw, *latlon)
         if crs is None:
@@ -139,6 +142,22 @@ def with_stated_crs(raw: xr.Dataset, names: list[str], grid: Grid | None, where:
     return out
 
 
+def _disagreement(raw: xr.Dataset, mapping: str, lat: np.ndarray, lon: np.ndarray) -> list[str]:
+    """A note when the file's grid mapping does not project its own 2-D lat/lon onto its x/y (one of them is
+    wrong; CF makes the mapping the authority, so the file is read by it)."""
+    try:
+        crs = pyproj.CRS.from_cf(raw[mapping].attrs)
+    except (pyproj.exceptions.CRSError, KeyError, ValueError):
+        return []  # an unreadable mapping is refused where the grid is read
+    if _projects_onto_xy(raw, lat, lon, crs):
+        return []
+    fits = _crs_of_latlon(raw, lat, lon)
+    return [f"its grid mapping '{mapping}' ({crs.to_string()}) and its own 2-D lat/lon disagree (projected by the "
+            f"mapping, lat/lon miss the x/y by more than {LATLON_TOLERANCE:.0%} of a cell"
+            + (f"; they fit {fits}" if fits else "") + "): read by the grid mapping, as CF says; if the lat/lon "
+            "are right, correct the grid mapping variable"]
+
+
 def _latlon(raw: xr.Dataset) -> tuple[np.ndarray, np.ndarray] | None:
     """The file's 2-D latitude and longitude on (y, x), found by name or CF standard name, or None."""
     found = {}
@@ -153,16 +172,18 @@ def _latlon(raw: xr.Dataset) -> tuple[np.ndarray, np.ndarray] | None:
 
 def _crs_of_latlon(raw: xr.Dataset, lat: np.ndarray, lon: np.ndarray) -> str | None:
     """The first of :data:`NORTH_POLAR_CRSS` that projects lat/lon onto the file's x/y (to 1 % of a cell)."""
+    return next((crs for crs in NORTH_POLAR_CRSS if _projects_onto_xy(raw, lat, lon, crs)), None)
+
+
+def _projects_onto_xy(raw: xr.Dataset, lat: np.ndarray, lon: np.ndarray, crs) -> bool:
+    """Whether ``crs`` projects the file's 2-D lat/lon (a sample of 8 x 8 points) onto its x/y to 1 % of a cell."""
     x, y = (np.asarray(raw[c].values, dtype=float) for c in ("x", "y"))
     step = (slice(None, None, max(1, y.size // 8)), slice(None, None, max(1, x.size // 8)))
     xx, yy = np.meshgrid(x, y)
     xx, yy, lat, lon = xx[step], yy[step], lat[step], lon[step]
     ok = np.isfinite(lat) & np.isfinite(lon)
     if not ok.any():
-        return None
+        return False
     cell = min(np.abs(np.diff(x)).min(), np.abs(np.diff(y)).min())
-    for crs in NORTH_POLAR_CRSS:
-        px, py = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(lon[ok], lat[ok])
-        if np.nanmax(np.hypot(px - xx[ok], py - yy[ok])) < LATLON_TOLERANCE * cell:
-            return crs
-    return None
+    px, py = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(lon[ok], lat[ok])
+    return bool(np.nanmax(np.hypot(px - xx[ok], py - yy[ok])) < LATLON_TOLERANCE * cell)

@@ -194,6 +194,21 @@ def in_box(m: dict, box: tuple[float, float, float, float], tol: float = 1.0) ->
     return holds and (x1 - x0) <= 2.5 * (box[1] - box[0]) + tol
 
 
+def wait_maps(page, ok, check=None, timeout: float = 60.0) -> list[dict]:
+    """Wait until ``ok(map)`` holds for every map (a redraw on the 512 x 512 grid can land after a quiet pause)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        maps = (check or map_models)(page)
+        if all(ok(m) for m in maps) or time.monotonic() > deadline:
+            assert all(ok(m) for m in maps), maps
+            return maps
+        page.wait_for_timeout(500)
+
+
+def wait_in_box(page, box, check=None) -> list[dict]:
+    return wait_maps(page, lambda m: in_box(m, box), check)
+
+
 def shot(page, artifacts, name: str) -> None:
     page.mouse.move(2, 2)
     page.wait_for_timeout(400)
@@ -253,27 +268,25 @@ def test_regions_spaghetti_joint_and_timings(browser, fieldset_urls, artifacts, 
         timings["region"] = timed(page, lambda: page.locator(".sl-region select").select_option("Fram Strait"))
         fram = region_box("Fram Strait", grid_obj.x, grid_obj.y, grid_obj.crs)
         # a regional box has the fine graticule: two parallels, five meridians and the scale bar's label
-        assert all(in_box(m, fram) for m in check_geography(page, min_labels=7)), map_models(page)
+        wait_in_box(page, fram, lambda p: check_geography(p, min_labels=7))
         shot(page, artifacts, f"21_fram_strait_{tag}.png")
         # variable and view changes in that region
         timings["variable"] = timed(page, lambda: page.locator(".sl-variable").get_by_role(
             "button", name="sid", exact=True).click())
         timings["view"] = timed(page, lambda: page.locator(".sl-view select").select_option(
             label="Ensemble mean"))
-        assert all(in_box(m, fram) for m in map_models(page))  # the region stays through those changes
+        wait_in_box(page, fram)  # the region stays through those changes
         timings["region_back"] = timed(page, lambda: page.locator(".sl-region select").select_option(
             "Pan-Arctic"))
-        assert all(in_box(m, region_box("Pan-Arctic", grid_obj.x, grid_obj.y, grid_obj.crs)) for m in map_models(page))
+        wait_in_box(page, region_box("Pan-Arctic", grid_obj.x, grid_obj.y, grid_obj.crs))
         shot(page, artifacts, f"22_sid_mean_{tag}.png")
 
         # spaghetti: a line-density image of every member's edge, with the reference and P = 0.5 edges on top
         timed(page, lambda: page.locator(".sl-variable").get_by_role("button", name="sic", exact=True).click())
         timings["spaghetti"] = timed(page, lambda: page.locator(".sl-mode").get_by_role(
             "button", name="Ice-edge spaghetti").click())
-        maps = map_models(page)
-        for m in maps:
-            assert m["named"]["sl-field"]["finite"] > 50, m  # pixels crossed by member edges
-            assert "ice edges" in m["title"]
+        # pixels crossed by member edges
+        wait_maps(page, lambda m: "ice edges" in m["title"] and m["named"]["sl-field"]["finite"] > 50)
         shot(page, artifacts, f"23_spaghetti_{tag}.png")
 
         # joint distribution of (sic, sit) over all ocean cells of all members, per panel
