@@ -145,7 +145,14 @@ def test_output_into_a_closed_pipe_ends_quietly_like_a_unix_tool(tmp_path, monke
         def flush(self):
             pass
 
-    path = _time_file(tmp_path / "t.nc", np.array(["2000-01-01", "2000-01-02"], dtype="datetime64[ns]"))
+    sic = np.full((2, 10, 12), 0.5, np.float32)
+    ds = xr.Dataset({"sic": (("time", "y", "x"), sic, {"grid_mapping": "crs"}),
+                     "crs": ((), 0, __import__("pyproj").CRS("EPSG:3413").to_cf())},
+                    coords={"x": np.arange(12) * 5e4, "y": np.arange(10) * 5e4,
+                            "time": np.array(["2000-01-01", "2000-01-02"], dtype="datetime64[ns]")})
+    path = str(tmp_path / "t.nc")
+    ds.to_netcdf(path)
+    assert main(["data", "check", path]) == 0  # the file reads
     monkeypatch.setattr(sys, "stdout", ClosedPipe())
     code = main(["data", "check", path])
     assert code == 141 and capsys.readouterr().err == ""  # was "seaice-ldm: error: [Errno 32] Broken pipe", 2
