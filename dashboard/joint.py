@@ -23,7 +23,7 @@ from dashboard.layers import name_hook
 from dashboard.panes import PLOT_THEME, html_pane
 from dashboard.settings import PAIRS, Settings
 from dashboard.store import ResultStore
-from dashboard.styles import cmap_for, variable_info, variable_label
+from dashboard.styles import PLOT_TITLE_SIZE, cmap_for, variable_info, variable_label
 
 
 def pair_values(data, second: str) -> tuple[np.ndarray, np.ndarray]:
@@ -66,7 +66,8 @@ def bound_masses(sic: np.ndarray, other: np.ndarray, second: str) -> list[tuple[
 def joint_plot(data, panel: str, second: str, title: str) -> tuple[hv.Overlay, str]:
     """One panel's plot and the HTML caption of its bound shares."""
     if data is None or "sic" not in data or second not in data:
-        empty = hv.Points([], kdims=["sic", second]).opts(responsive=True, height=360, title=title)
+        empty = hv.Points([], kdims=["sic", second]).opts(responsive=True, height=360, title=title,
+                                                          fontsize={"title": PLOT_TITLE_SIZE})
         return empty, '<div class="sl-small">no data</div>'
     sic, other = pair_values(data, second)
     _, _, lower, upper, _ = variable_info(second)
@@ -89,7 +90,8 @@ def joint_plot(data, panel: str, second: str, title: str) -> tuple[hv.Overlay, s
     lines += [hv.HLine(b).opts(color="#555555", line_dash="dashed", line_width=1) for b in (lower, upper)
               if b is not None]
     plot = hv.Overlay([density, marks, *lines]).opts(hv.opts.Overlay(
-        responsive=True, height=360, xlim=(x0, x1), ylim=(y0, y1), title=title, show_legend=False, toolbar="above",
+        responsive=True, height=360, xlim=(x0, x1), ylim=(y0, y1), title=title,
+        fontsize={"title": PLOT_TITLE_SIZE}, show_legend=False, toolbar="above",
         xlabel="sic (1)", ylabel=variable_label(second)))
     caption = "; ".join(f"{html.escape(name)}: <b>{100 * share:.1f} %</b>" for name, share, _, _ in masses)
     return plot, (f'<div class="sl-small sl-joint-caption" data-panel="{panel}">Marks at the bounds (area ∝ share '

@@ -153,6 +153,9 @@ LINES: dict[str, LineStyle] = {
 ARROW_CORE, ARROW_CASING = "#111111", "#ffffff"
 
 
+PLOT_TITLE_SIZE = "13px"  # histogram and joint-view titles: "Data-space DM: 16 members" fits at 1280x800
+
+
 def text_sizes(frame_width: float, present: bool = False) -> dict[str, int]:
     """Pixel sizes of a map's text for its width (readable on a projector): title, labels, sea names, bar."""
     scale = min(max(frame_width / 440.0, 0.82), 1.25) * (1.25 if present else 1.0)

@@ -15,7 +15,7 @@ from dashboard.panes import PLOT_THEME, html_pane
 from dashboard.session import Session
 from dashboard.settings import Settings
 from dashboard.store import ResultStore, variable_values
-from dashboard.styles import units_label, variable_info, variable_label
+from dashboard.styles import PLOT_TITLE_SIZE, units_label, variable_info, variable_label
 
 HIST_FLOOR = 1e-5
 
@@ -81,7 +81,8 @@ def histogram(values, variable: str, title: str, colour: str, height: int = 230)
                          for b in (lower, upper) if b is not None])
     return (bars * spikes * bounds).opts(hv.opts.Overlay(
         responsive=True, height=height, logy=True, ylim=(HIST_FLOOR, 1.0), xlim=(edges[0], edges[-1]), title=title,
-        xlabel=label, ylabel="share of ocean cells", toolbar=None, show_legend=False, min_width=200))
+        xlabel=label, ylabel="share of ocean cells", toolbar=None, show_legend=False, min_width=200,
+        fontsize={"title": PLOT_TITLE_SIZE}))
 
 
 class NumbersView(pn.viewable.Viewer):
