@@ -181,6 +181,7 @@ def test_1_a_new_date_without_sampling_warns_every_panel_and_table(browser, dash
     try:
         wait_done(page)
         reference = page.locator(".sl-head-reference .sl-panel-state")
+        expect(reference).to_contain_text(re.compile(r"\d{4}"), timeout=30_000)  # its date, drawn after the status
         before = reference.inner_text()
         pick_date(page, "2011-03-15", height=800)  # any day, beyond the reference's year too
         expect(page.locator(".sl-date input:visible").first).to_have_value("2011-03-15")
