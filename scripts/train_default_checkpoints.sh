@@ -9,15 +9,38 @@
 # done); the data-space model and the larger latent model are the long ones (hours). An interrupted run
 # resumes from its last checkpoint: run the script again.
 # With a GPU, run it as is (cuda is picked automatically) or a lane at a time under torchrun.
+#
+#   scripts/train_default_checkpoints.sh                 # everything
+#   scripts/train_default_checkpoints.sh --latent-only   # the VAEs and latent models; keeps checkpoints/ddm
+#   scripts/train_default_checkpoints.sh --no-frontier   # without the larger latent model of the frontier
+#
+# --latent-only is for a change of the autoencoder: the data-space model does not depend on it, so the shipped
+# one is kept (weights and card unchanged). --no-frontier skips the larger latent model (hours more on a CPU)
+# and leaves docs/frontier.json as it is: say so wherever its figures are quoted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+latent_only=0
+frontier=1
+for arg in "$@"; do
+  case "$arg" in
+    --latent-only) latent_only=1 ;;
+    --no-frontier) frontier=0 ;;
+    *) echo "usage: $0 [--latent-only] [--no-frontier]" >&2; exit 2 ;;
+  esac
+done
+if [ "$latent_only" = 1 ] && [ ! -f checkpoints/ddm/ema.safetensors ]; then
+  echo "--latent-only keeps the shipped data-space model, but checkpoints/ddm/ema.safetensors is missing" >&2
+  exit 2
+fi
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p runs/logs
 lane_censored() {
   seaice-ldm train vae --config configs/vae_censored.toml
   # the frontier's larger latent model (about 4x the FLOPs per step) beside the shipped size, not after it:
   # run after it, it alone would take longer than everything else
-  seaice-ldm train diffusion --space latent --config configs/ldm_censored_m.toml > runs/logs/lane_frontier.log 2>&1 &
+  if [ "$frontier" = 1 ]; then
+    seaice-ldm train diffusion --space latent --config configs/ldm_censored_m.toml > runs/logs/lane_frontier.log 2>&1 &
+  fi
   seaice-ldm train diffusion --space latent --config configs/ldm_censored.toml
   seaice-ldm train diffusion --space latent --config configs/ldm_censored_margin.toml   # stage 2: ring of land
   wait
@@ -33,9 +56,13 @@ lane_data() {
 }
 # all lanes at the same (lowered) priority: the data lane at full priority took two shares of the CPU
 # and left the VAEs, whose latent models wait for them, one share each
-nice -n 5 bash -c "$(declare -f lane_data); lane_data" > runs/logs/lane_data.log 2>&1 &
-d=$!
-nice -n 5 bash -c "$(declare -f lane_censored); lane_censored" > runs/logs/lane_censored.log 2>&1 &
+if [ "$latent_only" = 0 ]; then
+  nice -n 5 bash -c "$(declare -f lane_data); lane_data" > runs/logs/lane_data.log 2>&1 &
+  d=$!
+else
+  d=""
+fi
+nice -n 5 bash -c "frontier=$frontier; $(declare -f lane_censored); lane_censored" > runs/logs/lane_censored.log 2>&1 &
 c=$!
 nice -n 5 bash -c "$(declare -f lane_gaussian); lane_gaussian" > runs/logs/lane_gaussian.log 2>&1 &
 g=$!
@@ -44,17 +71,23 @@ for name in vae_censored vae_gaussian; do
   seaice-ldm export "runs/$name" "checkpoints/$name" --dtype float16
 done
 # the diffusion models ship as their stage 2 (the grid inside a ring of land; docs/DESIGN.md)
-for name in ldm_censored ldm_gaussian ddm; do
+shipped="ldm_censored ldm_gaussian"
+[ "$latent_only" = 1 ] || shipped="$shipped ddm"
+for name in $shipped; do
   seaice-ldm export "runs/${name}_margin" "checkpoints/$name" --dtype float16
 done
-seaice-ldm export runs/ldm_censored_m runs/frontier/ldm_censored_m --dtype float16   # evaluated, not shipped
+if [ "$frontier" = 1 ]; then
+  seaice-ldm export runs/ldm_censored_m runs/frontier/ldm_censored_m --dtype float16   # evaluated, not shipped
+fi
 seaice-ldm data reference --checkpoint checkpoints/ldm_censored --out checkpoints/reference.nc --states 48 --overwrite
 du -sh checkpoints
 # the figures every comparison rests on, from the shipped weights: the latent size frontier (ship the
 # larger latent model instead if this picks it; the sizes are compared at stage 1), the evaluation report,
 # the benchmark and the model cards
-python scripts/latent_frontier.py --vae runs/vae_censored \
-  --candidate small=runs/ldm_censored --candidate large=runs/ldm_censored_m --json docs/frontier.json
+if [ "$frontier" = 1 ]; then
+  python scripts/latent_frontier.py --vae runs/vae_censored \
+    --candidate small=runs/ldm_censored --candidate large=runs/ldm_censored_m --json docs/frontier.json
+fi
 seaice-ldm evaluate --out docs/report --overwrite
 seaice-ldm benchmark --json docs/benchmark.json --overwrite
 python scripts/write_model_cards.py --overwrite

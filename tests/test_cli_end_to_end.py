@@ -247,6 +247,16 @@ def test_warm_start_fine_tunes_a_converged_run_with_a_margin(chain, tmp_path, ca
     expected = load_weights(source, "ema")
     assert all(torch.equal(value.float(), expected[key].float()) for key, value in precond.state_dict().items())
     assert record["run_id"] == read_meta(source)["run_id"] and record["step"] == 4 and record["margin"] == 0
+    # the card says how stage 1 ended from its run folder, and the same from the record once the folder is gone
+    from seaice_ldm.workflow.cards import warm_start_line
+
+    stage2 = {"config": {"unet": {"margin": 4}}}
+    on_disk = warm_start_line({**stage2, "init_from": record}, "configs")[0]
+    gone = warm_start_line({**stage2, "init_from": {**record, "run": str(tmp_path / "gone" / "ddm")}}, "configs")[0]
+    assert gone == on_disk and "; it ran to the 4-step cap)" in on_disk
+    older = {k: v for k, v in record.items() if k not in ("converged", "steps_cap", "last_improvement_step")}
+    assert "how it ended is not recorded" in warm_start_line(
+        {**stage2, "init_from": {**older, "run": str(tmp_path / "gone" / "ddm")}}, "configs")[0]
 
     assert main(["train", "diffusion", "--config", str(config), "--out", str(tmp_path / "ft"), "--steps", "2"]) == 0
     meta = read_meta(tmp_path / "ft")

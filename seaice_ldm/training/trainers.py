@@ -18,9 +18,9 @@ from seaice_ldm.diffusion.precond import EDMPrecond
 from seaice_ldm.models.latent import latent_mask, latent_stats, whiten
 from seaice_ldm.models.unet import UNet
 from seaice_ldm.models.vae import VAE, VAELoss
-from seaice_ldm.training.config import DiffusionTrainConfig, VAETrainConfig, config_to_dict, follow_data
+from seaice_ldm.training.config import DiffusionTrainConfig, OptimConfig, VAETrainConfig, config_to_dict, follow_data
 from seaice_ldm.training.distributed import init_distributed, shutdown
-from seaice_ldm.training.loop import TrainingData, train
+from seaice_ldm.training.loop import RunState, TrainingData, train
 from seaice_ldm.training.prepare import PreparedData, describe, prepare
 
 
@@ -143,8 +143,13 @@ def warm_start(precond: EDMPrecond, cfg: DiffusionTrainConfig, prepared: Prepare
         raise CheckpointError(f"init_from = {src}: it was trained on the latents of another VAE "
                               f"({meta['config'].get('vae_checkpoint')!r}, not {cfg.vae_checkpoint!r})")
     load_into(precond, load_weights(src, "ema", meta), str(src))
+    # how stage 1 ended, kept with these weights: its run folder need not outlive them
+    state, rule = RunState(step=meta["step"], history=meta.get("history", [])), OptimConfig(**meta["config"]["optim"])
+    improved = state.last_improvement(rule)
     return {"run": str(src), "run_id": meta["run_id"], "step": meta["step"], "wall_time_s": meta.get("wall_time_s"),
-            "margin": meta["config"]["unet"].get("margin", 0)}
+            "margin": meta["config"]["unet"].get("margin", 0), "steps_cap": rule.steps,
+            "converged": state.converged(rule),
+            "last_improvement_step": state.history[improved]["step"] if improved >= 0 else None}
 
 
 def train_diffusion(

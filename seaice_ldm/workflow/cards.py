@@ -66,13 +66,19 @@ def fmt(value: float) -> str:
 def training_end(meta: dict, opt: dict) -> str:
     """How the run ended: stopped by the rule, at the step cap, or still running (an interim export)."""
     state, cfg = RunState(step=meta["step"], history=meta["history"]), OptimConfig(**opt)
-    if state.converged(cfg):
-        return (f"it stopped by this rule at step {meta['step']} (the last improvement that large was at step "
-                f"{state.history[state.last_improvement(cfg)]['step']})")
-    if meta["step"] >= opt["steps"]:
-        return f"it ran to the {opt['steps']}-step cap"
-    return (f"**interim export at step {meta['step']}**: training continues until the rule stops it or the "
-            f"{opt['steps']}-step cap")
+    improved = state.last_improvement(cfg)
+    return ending(meta["step"], state.converged(cfg), state.history[improved]["step"] if improved >= 0 else None,
+                  opt["steps"])
+
+
+def ending(step: int, converged: bool, last_improvement_step: int | None, cap: int) -> str:
+    """:func:`training_end` from what a run recorded of its end."""
+    if converged:
+        return (f"it stopped by this rule at step {step} (the last improvement that large was at step "
+                f"{last_improvement_step})")
+    if step >= cap:
+        return f"it ran to the {cap}-step cap"
+    return f"**interim export at step {step}**: training continues until the rule stops it or the {cap}-step cap"
 
 
 def _vae_scores(meta: dict, report: dict, names: list[str]) -> list[str]:
@@ -130,6 +136,10 @@ def warm_start_line(meta: dict, configs: str) -> list[str]:
     ended = ""
     if first is not None:
         ended = "; " + training_end(first, first["config"]["optim"])
+    elif "converged" in source:  # the run folder is gone: what the fine-tune recorded of its end
+        ended = "; " + ending(source["step"], source["converged"], source["last_improvement_step"], source["steps_cap"])
+    else:
+        ended = "; how it ended is not recorded with these weights, and its run folder is not on disk"
     wall = f", {source['wall_time_s'] / 60:.0f} min" if source.get("wall_time_s") else ""
     return [f"- Stage 1: `{configs}/{Path(source['run']).name}.toml`, {source['step']} steps{wall} (run "
             f"`{source['run_id']}`{ended}). Stage 2 (these weights) started from its EMA weights with the grid inside "
