@@ -68,9 +68,13 @@ def test_missing_models_are_not_tested_and_nan_never_passes():
     del r["generators"][DM]
     assert [c["verdict"] for c in verdicts(r)] == [NOT_TESTED, NOT_TESTED, HOLDS, NOT_TESTED]
     r = _results()
-    for g in r["generators"].values():
-        g["crps_per_state"]["sic"] = np.full(STATES.size, np.nan)
-    assert verdicts(r)[0]["verdict"] == HOLDS  # judged on the four finite variables, not passed by the NaN one
+    r["generators"][DM]["crps_per_state"]["sic"][3] = np.nan  # one state's score lost: not judged on the rest
+    claims = verdicts(r)
+    assert claims[0]["verdict"] == NOT_TESTED and f"sic ({DM})" in claims[0]["evidence"]
+    assert claims[2]["verdict"] == HOLDS  # censored vs Gaussian does not read the data-space model's scores
+    r["generators"][LDM_G]["crps_per_state"]["siv"][:] = np.inf
+    claims = verdicts(r)
+    assert claims[2]["verdict"] == NOT_TESTED and f"siv ({LDM_G})" in claims[2]["evidence"]
     for g in r["generators"].values():
         g["crps_per_state"] = {n: np.full(STATES.size, np.nan) for n in NAMES}
     assert verdicts(r)[0]["verdict"] == NOT_TESTED

@@ -59,6 +59,13 @@ def crps_ratio(a: dict[str, Any], b: dict[str, Any], seed: int = 0) -> Estimate:
                      _columns(b["crps_per_state"], names), paired=True, seed=seed)
 
 
+def unscored(gens: dict[str, Any], *labels: str) -> list[str]:
+    """``"variable (generator)"`` for each fair CRPS of ``labels`` that is not finite on some reference state: a
+    broken generator or score, which no verdict may pass over by judging the other variables alone."""
+    return [f"{n} ({label})" for label in labels for n, v in gens[label]["crps_per_state"].items()
+            if not np.all(np.isfinite(np.asarray(v, dtype=float)))]
+
+
 def member_ratio(a: dict[str, Any], b: dict[str, Any], key: str, seed: int = 0) -> Estimate:
     """Geometric mean over variables of the ratio of member means of ``key`` (per-member values per variable),
     ensembles ``a`` / ``b``, with its interval over the members of both."""
@@ -74,6 +81,8 @@ def _needs(gens: dict[str, Any], *labels: str) -> str | None:
 def claim_similar(gens: dict[str, Any]) -> tuple[str, str]:
     if (missing := _needs(gens, LDM, DM)) is not None:
         return NOT_TESTED, missing
+    if bad := unscored(gens, LDM, DM):
+        return NOT_TESTED, f"fair CRPS not finite for {', '.join(bad)}: the scores cannot be compared."
     est = crps_ratio(gens[LDM], gens[DM])
     return within(est, *SIMILAR), (f"fair CRPS {LDM} / {DM}, geometric mean over variables, against the same "
                                    f"held-out states: {est:.3f} (similar if within {SIMILAR[0]}-{SIMILAR[1]}).")
@@ -105,9 +114,13 @@ def claim_censoring(gens: dict[str, Any], paired: dict[str, Any]) -> tuple[str, 
         est = Estimate(**diff)
         parts[key] = below(est, 0.0)
         evidence.append(f"misclassified MIZ cells censored - Gaussian, {what}: {est:+.3f}")
-    crps = crps_ratio(gens[LDM], gens[LDM_G])
-    parts["crps"] = below(crps, CRPS_TOLERANCE)
-    evidence.append(f"fair CRPS censored / Gaussian {crps:.3f} (not degraded if below {CRPS_TOLERANCE})")
+    if bad := unscored(gens, LDM, LDM_G):
+        parts["crps"] = NOT_TESTED
+        evidence.append(f"fair CRPS not finite for {', '.join(bad)}")
+    else:
+        crps = crps_ratio(gens[LDM], gens[LDM_G])
+        parts["crps"] = below(crps, CRPS_TOLERANCE)
+        evidence.append(f"fair CRPS censored / Gaussian {crps:.3f} (not degraded if below {CRPS_TOLERANCE})")
     return combine(list(parts.values())), "; ".join(evidence) + ". Parts: " + ", ".join(
         f"{k} {v}" for k, v in parts.items()) + "."
 
