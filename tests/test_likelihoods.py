@@ -208,3 +208,17 @@ def test_extreme_log_scales_finite_and_right_in_float32(log_s):
         at_lower = mu.grad[0, :2, 0].double()
         torch.testing.assert_close(at_lower, torch.full_like(at_lower, math.sqrt(2 / math.pi) * math.exp(-log_s)),
                                    rtol=1e-5, atol=0)
+
+
+def test_past_bound_penalty_is_zero_within_the_margin_and_squared_beyond():
+    from seaice_ldm.models.likelihoods import past_bound_penalty
+
+    lower, upper = torch.tensor([0.0, -math.inf]), torch.tensor([1.0, math.inf])
+    # channel 0 bounded [0, 1]: observations at 0, at 0, inside, at 1; channel 1 unbounded
+    y = torch.tensor([[[[0.0, 0.0, 0.5, 1.0]], [[0.0, 0.0, 0.5, 1.0]]]])
+    mu = torch.tensor([[[[-0.1, -0.5, -3.0, 1.6]], [[-9.0, 9.0, -9.0, 9.0]]]])
+    out = past_bound_penalty(y, mu, scale=0.1, margin=2.0, lower=lower, upper=upper)
+    # -0.1 is 1 scale past 0 (inside the margin); -0.5 is 5 scales past: 0.5 (5 - 2)^2 = 4.5;
+    # an observation inside the bounds is never penalised; mu = 1.6 for y = 1 is 6 scales past: 0.5 * 16 = 8
+    expected = torch.tensor([[[[0.0, 4.5, 0.0, 8.0]], [[0.0, 0.0, 0.0, 0.0]]]])
+    torch.testing.assert_close(out, expected)

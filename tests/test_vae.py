@@ -101,6 +101,34 @@ def test_loss_terms_are_consistent():
     torch.testing.assert_close(out["nll"], nll[ocean].mean())
 
 
+def test_bound_margin_adds_the_past_bound_penalty_to_the_loss_only():
+    """The mean fitted at a fixed scale, plus the penalty on a mean far past the bound of an observation at it;
+    the score the stopping rule watches is unchanged."""
+    from seaice_ldm.models.likelihoods import past_bound_penalty
+
+    x, mask = sea_ice_batch()
+    x = torch.where(mask > 0, x, torch.nan)  # land may hold NaN
+    out = {}
+    for margin in (0.0, 1.5):
+        torch.manual_seed(0)
+        cfg = VAEConfig(in_channels=3, latent_channels=4, channels=(8, 16), fit_scale=0.05, bound_margin=margin)
+        vae = VAE(cfg, LOWER, UPPER)
+        out[margin] = vae.loss(x, mask, generator=torch.Generator().manual_seed(0))
+    g = torch.Generator().manual_seed(0)
+    mean, logvar = vae.encode(x, mask)
+    mu = vae.decode(mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, generator=g), mask)
+    ocean = (mask > 0).expand_as(x)
+    past = past_bound_penalty(torch.nan_to_num(x), mu, 0.05, 1.5, LOWER, UPPER)
+    term = torch.stack([past[:, c][ocean[:, c]].mean() for c in range(3)]).mean()
+    assert term > 0
+    torch.testing.assert_close(out[1.5]["loss"] - out[0.0]["loss"], term)
+    torch.testing.assert_close(out[1.5]["score"], out[0.0]["score"])
+    with pytest.raises(ValueError, match="censored decoder"):
+        VAEConfig(decoder="gaussian", fit_scale=0.05, bound_margin=1.0)
+    with pytest.raises(ValueError, match="fit_scale > 0"):
+        VAEConfig(bound_margin=1.0)
+
+
 def _train(decoder: str, steps: int = 40) -> tuple[VAE, list[float]]:
     vae = tiny_vae(decoder)
     opt = torch.optim.AdamW(vae.parameters(), lr=3e-3)

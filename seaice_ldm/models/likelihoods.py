@@ -99,6 +99,22 @@ def censored_gaussian_nll(
     return torch.where(below, nll_lower, torch.where(above, nll_upper, nll_inside))
 
 
+def past_bound_penalty(y: Tensor, mu: Tensor, scale: float, margin: float, lower: Tensor, upper: Tensor) -> Tensor:
+    """Elementwise ``0.5 * max(0, d / scale - margin)^2`` for observations at a bound, ``d`` how far ``mu`` lies
+    beyond that bound (0 inside the bounds and for unbounded variables).
+
+    The Tobit tail term of an observation at a bound stops pulling once ``mu`` is a few scales past it, so a
+    decoder may send the mean of open water to sic = -4; this term keeps it within ``margin`` scales.
+    """
+    lower, upper = _channelwise(lower, y), _channelwise(upper, y)
+    below = (y <= lower) & torch.isfinite(lower)
+    above = (y >= upper) & torch.isfinite(upper)
+    past = torch.where(below, torch.where(below, lower, mu) - mu, torch.zeros_like(mu))
+    past = torch.where(above, mu - torch.where(above, upper, mu), past)
+    # 0.5 relu(d / s - m)^2: zero within m scales of the bound, a squared error beyond
+    return 0.5 * torch.relu(past / scale - margin).square()
+
+
 def censor(x: Tensor, lower: Tensor, upper: Tensor) -> Tensor:
     """Clip ``x`` to ``[lower, upper]``: the censored decoder's point estimate (mean clipped)."""
     return torch.clamp(x, min=_channelwise(lower, x), max=_channelwise(upper, x))

@@ -22,6 +22,7 @@ from seaice_ldm.models.likelihoods import (
     censor,
     censored_gaussian_nll,
     gaussian_nll,
+    past_bound_penalty,
     sample_decoder,
 )
 
@@ -44,6 +45,9 @@ class VAEConfig:
     # scales are fitted by their own likelihood with the mean held fixed (docs/DESIGN.md, "The autoencoder");
     # 0: mean and scales are fitted together by one likelihood
     fit_scale: float = 0.0
+    # > 0 (censored decoder with fit_scale): a squared penalty on a mean more than this many fit scales past the
+    # bound of an observation at that bound (docs/DESIGN.md, "The autoencoder"); 0: the Tobit tail term alone
+    bound_margin: float = 0.0
 
     def __post_init__(self):
         self.channels = tuple(self.channels)
@@ -55,6 +59,12 @@ class VAEConfig:
             raise ValueError(f"VAEConfig.scale must be one of {VAE_SCALES}, got {self.scale!r}")
         if not (self.fit_scale >= 0 and math.isfinite(self.fit_scale)):
             raise ValueError(f"VAEConfig.fit_scale must be a finite number >= 0, got {self.fit_scale!r}")
+        if not (self.bound_margin >= 0 and math.isfinite(self.bound_margin)):
+            raise ValueError(f"VAEConfig.bound_margin must be a finite number >= 0, got {self.bound_margin!r}")
+        if self.bound_margin and (self.decoder != "censored" or not self.fit_scale):
+            raise ValueError("VAEConfig.bound_margin applies to the censored decoder's mean fitted at a fixed scale: "
+                             f"set decoder = \"censored\" and fit_scale > 0 (got decoder {self.decoder!r}, "
+                             f"fit_scale {self.fit_scale!r})")
 
     @property
     def decoder_outputs(self) -> int:
@@ -258,6 +268,11 @@ class VAE(nn.Module):
         loss = score
         if fit:  # the mean sees a fixed scale: a weighted squared error inside the bounds, tail terms at them
             loss = loss + per_var(mu, mu.new_full((), math.log(fit))).mean()
+        if self.cfg.bound_margin:  # ... and a mean far past the bound of an observation at it is pulled back
+            ocean = mask > 0.5
+            past = past_bound_penalty(torch.where(ocean, x, torch.zeros_like(x)), mu, fit, self.cfg.bound_margin,
+                                      self.lower, self.upper)
+            loss = loss + (torch.where(ocean, past, torch.zeros_like(past)).sum(dim=(0, 2, 3)) / n_ocean).mean()
         return {"loss": loss, "score": score, "nll": nll, "kl": kl, "nll_per_var": nll_per_var}
 
     def reconstruct(self, x: Tensor, mask: Tensor) -> Tensor:

@@ -267,6 +267,8 @@ KEY_DOCS: dict[str, str] = {
     "vae.scale": "`variable` (one learned scale per variable) or `cell` (a scale predicted per cell)",
     "vae.fit_scale": "> 0: the mean is fitted at this fixed scale and the scales by their own likelihood; 0: both "
                      "together",
+    "vae.bound_margin": "> 0 (censored, with fit_scale): penalise a mean more than this many fit scales past the "
+                        "bound of an observation at it; 0: off",
     "unet.in_channels": "from the data (the variables in data space, the VAE's latent channels in latent space); "
                         "leave it out",
     "unet.out_channels": "from the data, as in_channels; leave it out",
