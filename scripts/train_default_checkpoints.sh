@@ -15,7 +15,7 @@
 #   scripts/train_default_checkpoints.sh --no-frontier   # without the larger latent model of the frontier
 #
 # --latent-only is for a change of the autoencoder: the data-space model does not depend on it, so the shipped
-# one is kept (weights and card unchanged). --no-frontier skips the larger latent model (hours more on a CPU)
+# one's weights are kept (its card is rewritten with the new report's figures). --no-frontier skips the larger latent model (hours more on a CPU)
 # and leaves docs/frontier.json as it is: say so wherever its figures are quoted.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -257,8 +257,11 @@ class VAE(nn.Module):
         mu, log_scale = self.decode_params(z, mask)
         n_ocean = (mask > 0.5).sum().clamp(min=1)
 
+        def per_ocean_cell(elementwise: Tensor) -> Tensor:  # (C,): the mean over ocean cells per variable
+            return elementwise.sum(dim=(0, 2, 3)) / n_ocean
+
         def per_var(mu: Tensor, log_scale: Tensor) -> Tensor:
-            return self.nll(x, mu, mask, log_scale).sum(dim=(0, 2, 3)) / n_ocean
+            return per_ocean_cell(self.nll(x, mu, mask, log_scale))
 
         kl = kl_standard_normal(mean, logvar).mean()
         fit = self.cfg.fit_scale
@@ -269,10 +272,8 @@ class VAE(nn.Module):
         if fit:  # the mean sees a fixed scale: a weighted squared error inside the bounds, tail terms at them
             loss = loss + per_var(mu, mu.new_full((), math.log(fit))).mean()
         if self.cfg.bound_margin:  # ... and a mean far past the bound of an observation at it is pulled back
-            ocean = mask > 0.5
-            past = past_bound_penalty(torch.where(ocean, x, torch.zeros_like(x)), mu, fit, self.cfg.bound_margin,
-                                      self.lower, self.upper)
-            loss = loss + (torch.where(ocean, past, torch.zeros_like(past)).sum(dim=(0, 2, 3)) / n_ocean).mean()
+            past = past_bound_penalty(x, mu, fit, self.cfg.bound_margin, self.lower, self.upper)
+            loss = loss + per_ocean_cell(torch.where(mask > 0.5, past, torch.zeros_like(past))).mean()
         return {"loss": loss, "score": score, "nll": nll, "kl": kl, "nll_per_var": nll_per_var}
 
     def reconstruct(self, x: Tensor, mask: Tensor) -> Tensor:
