@@ -2,6 +2,8 @@
 # Train the shipped default models on the embedded synthetic data with the checked-in configs, then
 # export them (EMA weights, float16) and the held-out reference states into checkpoints/.
 # Every model trains until its validation loss stops improving (the [optim] stopping rule of its config).
+# Each VAE has two stages: 15100 steps with every variable's squared error weighed alike, then (warm start,
+# `init_from`) with the sic errors weighed 4x until the rule stops it (docs/DESIGN.md, "The autoencoder").
 # Each diffusion model has two stages: trained with plain zero padding, then fine-tuned (warm start,
 # `init_from`) with its grid inside a ring of land (`[unet] margin`); from scratch with a GPU, setting the
 # margin in the stage-1 config and skipping stage 2 is the shorter road.
@@ -36,6 +38,7 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p runs/logs
 lane_censored() {
   seaice-ldm train vae --config configs/vae_censored.toml
+  seaice-ldm train vae --config configs/vae_censored_sic.toml   # stage 2: sic weighed 4x
   # the frontier's larger latent model (about 4x the FLOPs per step) beside the shipped size, not after it:
   # run after it, it alone would take longer than everything else
   if [ "$frontier" = 1 ]; then
@@ -47,6 +50,7 @@ lane_censored() {
 }
 lane_gaussian() {
   seaice-ldm train vae --config configs/vae_gaussian.toml
+  seaice-ldm train vae --config configs/vae_gaussian_sic.toml
   seaice-ldm train diffusion --space latent --config configs/ldm_gaussian.toml
   seaice-ldm train diffusion --space latent --config configs/ldm_gaussian_margin.toml
 }
@@ -67,10 +71,11 @@ c=$!
 nice -n 5 bash -c "$(declare -f lane_gaussian); lane_gaussian" > runs/logs/lane_gaussian.log 2>&1 &
 g=$!
 wait $d $c $g
+# every model ships as its stage 2: the VAEs with sic weighed 4x, the diffusion models with the grid inside a
+# ring of land (docs/DESIGN.md)
 for name in vae_censored vae_gaussian; do
-  seaice-ldm export "runs/$name" "checkpoints/$name" --dtype float16
+  seaice-ldm export "runs/${name}_sic" "checkpoints/$name" --dtype float16
 done
-# the diffusion models ship as their stage 2 (the grid inside a ring of land; docs/DESIGN.md)
 shipped="ldm_censored ldm_gaussian"
 [ "$latent_only" = 1 ] || shipped="$shipped ddm"
 for name in $shipped; do
@@ -85,7 +90,7 @@ du -sh checkpoints
 # larger latent model instead if this picks it; the sizes are compared at stage 1), the evaluation report,
 # the benchmark and the model cards
 if [ "$frontier" = 1 ]; then
-  python scripts/latent_frontier.py --vae runs/vae_censored \
+  python scripts/latent_frontier.py --vae runs/vae_censored_sic \
     --candidate small=runs/ldm_censored --candidate large=runs/ldm_censored_m --json docs/frontier.json
 fi
 seaice-ldm evaluate --out docs/report --overwrite

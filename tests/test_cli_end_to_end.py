@@ -215,6 +215,55 @@ def test_evaluate_writes_the_report_with_claim_verdicts(chain, tmp_path):
     assert (tmp_path / "docs" / "DESIGN.md").read_text() == "keep me"
 
 
+def test_a_vae_stage_changes_only_the_loss_and_starts_from_the_first_stages_weights(chain, tmp_path, capsys):
+    """A VAE's later stage (``init_from``) loads the source run's EMA weights, records what changed in the loss,
+    and the card says so; a changed network or a run of another kind is refused by name."""
+    import torch
+
+    from seaice_ldm.checkpoints.build import bounds_tensors
+    from seaice_ldm.checkpoints.format import load_weights
+    from seaice_ldm.models import VAE
+    from seaice_ldm.training.config import follow_data, load_config, resolve_fit_scales
+    from seaice_ldm.training.prepare import prepare
+    from seaice_ldm.training.trainers import vae_warm_start
+    from seaice_ldm.workflow.cards import warm_start_line
+
+    source = chain / "runs" / "vae_censored"
+    config = tmp_path / "vae_censored_sic.toml"
+    config.write_text(f'init_from = "{source}"\n' + (TINY / "vae_censored.toml").read_text().replace(
+        'kl_weight = 0.001\n', 'kl_weight = 0.001\nfit_scale = 0.05\nfit_scale_by_variable = { sic = 0.025 }\n'
+        'bound_margin = 3.0\nbound_penalty = "linear"\n'))
+    cfg = load_config(config, "vae")
+    prepared = prepare(cfg.data)
+    follow_data(cfg.vae, ("in_channels",), len(prepared.stats.names), "vae", "the variables")
+    resolve_fit_scales(cfg.vae, prepared.stats.names)
+    vae = VAE(cfg.vae, *bounds_tensors(prepared.stats))
+    record = vae_warm_start(vae, cfg, prepared)
+    expected = load_weights(source, "ema")
+    assert all(torch.equal(value.float(), expected[key].float()) for key, value in vae.state_dict().items())
+    assert record["changed"] == {"fit_scale": {"from": 0.0, "to": [0.05, 0.025, 0.05, 0.05, 0.05]},
+                                 "fit_scale_by_variable": {"from": {}, "to": {"sic": 0.025}},
+                                 "bound_margin": {"from": 0.0, "to": 3.0},
+                                 "bound_penalty": {"from": "squared", "to": "linear"}}
+    line = warm_start_line({"kind": "vae", "config": {}, "init_from": record}, "configs")[0]
+    assert "the loss changed: `fit_scale = [0.05, 0.025, 0.05, 0.05, 0.05]` (stage 1: 0.0)" in line
+    assert "12 steps" in line and "ring of land" not in line
+
+    assert main(["train", "vae", "--config", str(config), "--out", str(tmp_path / "s2"), "--steps", "2"]) == 0
+    meta = read_meta(tmp_path / "s2")
+    assert meta["step"] == 2 and meta["init_from"]["run_id"] == read_meta(source)["run_id"]
+    wider = tmp_path / "wider.toml"
+    wider.write_text(config.read_text().replace("channels = [16, 32, 32]", "channels = [16, 32, 48]"))
+    capsys.readouterr()
+    assert main(["train", "vae", "--config", str(wider), "--out", str(tmp_path / "w"), "--steps", "1"]) == 2
+    assert "its [vae] differs in ['channels']; only the loss" in capsys.readouterr().err
+    other = tmp_path / "other.toml"
+    other.write_text(config.read_text().replace(str(source), str(chain / "runs" / "ddm")))
+    assert main(["train", "vae", "--config", str(other), "--out", str(tmp_path / "o"), "--steps", "1"]) == 2
+    assert "not a vae run" in capsys.readouterr().err
+    assert not (tmp_path / "w").exists() and not (tmp_path / "o").exists()
+
+
 def test_benchmark_prints_ratios_and_a_recommendation(chain, capsys):
     assert main(["benchmark", "--checkpoints", str(chain / "checkpoints"), "--batch", "2", "--steps", "2",
                  "--repeats", "1", "--train-steps", "1", "--nfe", "2", "4", "--quality-members", "2"]) == 0

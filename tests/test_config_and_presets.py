@@ -13,7 +13,7 @@ import pytest
 from seaice_ldm.cli import build_parser
 from seaice_ldm.data.source import DataConfig
 from seaice_ldm.training.config import (KEY_DOCS, ConfigError, ConfigWarning, config_fields, config_from_dict,
-                                        config_reference, follow_data)
+                                        config_reference, follow_data, resolve_fit_scales)
 from seaice_ldm.workflow.presets import MODELS, load_preset, preset_folder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,6 +97,23 @@ def test_channel_counts_follow_the_data_and_a_stated_one_must_agree():
                                           r"in_channels from \[unet\]"):
         follow_data(stated.unet, ("in_channels", "out_channels"), 2, "unet", "the variables")
 
+    fits = config_from_dict({"vae": {"fit_scale": [0.05, 0.025, 0.05]}}, "vae")
+    assert fits.vae.fit_scale == (0.05, 0.025, 0.05)
+    with pytest.raises(ConfigError, match=r"\[vae\] fit_scale lists 3 values, but the variables give 5 variables"):
+        follow_data(fits.vae, ("in_channels",), 5, "vae", "the variables")
+
+    named = config_from_dict({"vae": {"fit_scale": 0.05, "fit_scale_by_variable": {"sic": 0.025}}}, "vae")
+    resolve_fit_scales(named.vae, ["sit", "sic", "sid"])
+    assert named.vae.fit_scale == (0.05, 0.025, 0.05)
+    without_sic = config_from_dict({"vae": {"fit_scale": 0.05, "fit_scale_by_variable": {"sic": 0.025}}}, "vae")
+    with pytest.warns(ConfigWarning, match=r"names \['sic'\], which the data do not hold"):
+        resolve_fit_scales(without_sic.vae, ["sit", "siu"])
+    assert without_sic.vae.fit_scale == (0.05, 0.05)
+    with pytest.raises(ConfigError, match=r"fit_scale_by_variable names \['sicc'\], which are not sea-ice variables"):
+        config_from_dict({"vae": {"fit_scale": 0.05, "fit_scale_by_variable": {"sicc": 0.025}}}, "vae")
+    with pytest.raises(ConfigError, match="needs fit_scale > 0"):
+        config_from_dict({"vae": {"fit_scale_by_variable": {"sic": 0.025}}}, "vae")
+
 
 # --- presets ------------------------------------------------------------------------------------------------
 
@@ -113,8 +130,9 @@ def test_presets_ship_inside_the_package():
 def test_the_default_preset_has_the_shipped_recipe_stages_included():
     preset = load_preset("default")
     assert [s.name for s in preset.stages_of("ddm")] == ["ddm", "ddm_margin"]
+    assert [s.name for s in preset.stages_of("vae_censored")] == ["vae_censored", "vae_censored_sic"]
     assert [s.name for s in preset.stages_of("ldm_censored")] == ["ldm_censored", "ldm_censored_margin"]
-    assert preset.last("vae_gaussian").name == "vae_gaussian"
+    assert preset.last("vae_gaussian").name == "vae_gaussian_sic"
     script = (ROOT / "scripts" / "train_default_checkpoints.sh").read_text()
     for stage in preset.stages:  # every stage the shipped models went through, and no other
         assert f"configs/{stage.name}.toml" in script

@@ -129,6 +129,35 @@ def test_bound_margin_adds_the_past_bound_penalty_to_the_loss_only():
         VAEConfig(bound_margin=1.0)
 
 
+def test_per_variable_fit_scales_weigh_each_variables_squared_error():
+    """With one fixed scale per variable (Gaussian decoder), what the mean is trained on beyond the score is the
+    mean over variables of the ocean-cell mean of -log N(x; mu, s_c^2), checked against scipy; one number
+    is the same as that number listed for every variable."""
+    from scipy.stats import norm
+
+    x, mask = sea_ice_batch()
+    scales = (0.05, 0.02, 0.2)
+    out = {}
+    for fit in (scales, 0.05, (0.05,) * 3):
+        torch.manual_seed(0)
+        vae = VAE(VAEConfig(in_channels=3, latent_channels=4, channels=(8, 16), decoder="gaussian",
+                            fit_scale=fit), LOWER, UPPER)
+        out[fit] = vae.loss(x, mask, generator=torch.Generator().manual_seed(0))
+    g = torch.Generator().manual_seed(0)
+    mean, logvar = vae.encode(x, mask)
+    mu = vae.decode(mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, generator=g), mask).detach().numpy()
+    ocean = (mask > 0).expand_as(x).numpy()
+    xn = x.numpy()
+    expected = np.mean([-norm.logpdf(xn[:, c], mu[:, c], s)[ocean[:, c]].mean() for c, s in enumerate(scales)])
+    fit_term = (out[scales]["loss"] - out[scales]["score"]).item()
+    assert fit_term == pytest.approx(expected, rel=1e-4)
+    torch.testing.assert_close(out[0.05]["loss"], out[(0.05,) * 3]["loss"])
+    with pytest.raises(ValueError, match="2 values for 3 variables"):
+        VAEConfig(in_channels=3, fit_scale=(0.05, 0.02))
+    with pytest.raises(ValueError, match="> 0"):
+        VAEConfig(in_channels=3, fit_scale=(0.05, 0.0, 0.1))
+
+
 def _train(decoder: str, steps: int = 40) -> tuple[VAE, list[float]]:
     vae = tiny_vae(decoder)
     opt = torch.optim.AdamW(vae.parameters(), lr=3e-3)

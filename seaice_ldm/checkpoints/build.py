@@ -13,7 +13,7 @@ import torch
 from seaice_ldm.data import VARIABLES, NormStats, normalised_bounds
 from seaice_ldm.diffusion.precond import EDMPrecond
 from seaice_ldm.models.unet import UNet, UNetConfig
-from seaice_ldm.models.vae import VAE, VAE_SCALES, VAEConfig
+from seaice_ldm.models.vae import BOUND_PENALTIES, VAE, VAE_SCALES, VAEConfig
 from seaice_ldm.checkpoints.format import CheckpointError, load_into, load_weights, read_meta
 from seaice_ldm.options import DECODERS, SPACES
 
@@ -76,7 +76,11 @@ RULES: dict[str, dict[str, Rule]] = {
         "kl_weight": (lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
         "init_log_scale": FINITE,
         "scale": (lambda v: v in VAE_SCALES, f"one of {list(VAE_SCALES)}"),
-        "fit_scale": (lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
+        "bound_penalty": (lambda v: v in BOUND_PENALTIES, f"one of {list(BOUND_PENALTIES)}"),
+        "fit_scale_by_variable": (lambda v: isinstance(v, dict) and all(_finite(a) and a > 0 for a in v.values()),
+                                  "a table of variable names and finite numbers > 0"),
+        "fit_scale": (lambda v: (_finite(v) and v >= 0) or (isinstance(v, list) and bool(v) and all(_finite(a) and a > 0 for a in v)),
+                      "a finite number >= 0 or a list of finite numbers > 0"),
     },
     "unet": {
         "in_channels": POSITIVE_INT,

@@ -99,9 +99,12 @@ def censored_gaussian_nll(
     return torch.where(below, nll_lower, torch.where(above, nll_upper, nll_inside))
 
 
-def past_bound_penalty(y: Tensor, mu: Tensor, scale: float, margin: float, lower: Tensor, upper: Tensor) -> Tensor:
-    """Elementwise ``0.5 * max(0, d / scale - margin)^2`` for observations at a bound, ``d`` how far ``mu`` lies
-    beyond that bound (0 inside the bounds and for unbounded variables).
+def past_bound_penalty(
+    y: Tensor, mu: Tensor, scale: Tensor | float, margin: float, lower: Tensor, upper: Tensor, form: str = "squared"
+) -> Tensor:
+    """Elementwise ``0.5 * max(0, d / scale - margin)^2`` (``form="squared"``) or ``max(0, d / scale - margin)``
+    (``"linear"``, a pull of constant strength) for observations at a bound, ``d`` how far ``mu`` lies beyond
+    that bound (0 inside the bounds and for unbounded variables).
 
     The Tobit tail term of an observation at a bound stops pulling once ``mu`` is a few scales past it, so a
     decoder may send the mean of open water to sic = -4; this term keeps it within ``margin`` scales.
@@ -111,8 +114,12 @@ def past_bound_penalty(y: Tensor, mu: Tensor, scale: float, margin: float, lower
     above = (y >= upper) & torch.isfinite(upper)
     past = torch.where(below, torch.where(below, lower, mu) - mu, torch.zeros_like(mu))
     past = torch.where(above, mu - torch.where(above, upper, mu), past)
-    # 0.5 relu(d / s - m)^2: zero within m scales of the bound, a squared error beyond
-    return 0.5 * torch.relu(past / scale - margin).square()
+    excess = torch.relu(past / _channelwise(scale, y) - margin)  # zero within m scales of the bound
+    if form == "linear":
+        return excess
+    if form != "squared":
+        raise ValueError(f"form must be 'squared' or 'linear', got {form!r}")
+    return 0.5 * excess.square()
 
 
 def censor(x: Tensor, lower: Tensor, upper: Tensor) -> Tensor:

@@ -9,7 +9,7 @@ the physical bounds of each variable (Finn et al. 2024, following the Tobit mode
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +27,8 @@ from seaice_ldm.models.likelihoods import (
 )
 
 
+BOUND_PENALTIES = ("squared", "linear")
+
 
 @dataclass
 class VAEConfig:
@@ -43,11 +45,17 @@ class VAEConfig:
     scale: str = "variable"
     # > 0: the decoder's mean is fitted as if every scale were this fixed value (normalised units), and the
     # scales are fitted by their own likelihood with the mean held fixed (docs/DESIGN.md, "The autoencoder");
-    # 0: mean and scales are fitted together by one likelihood
-    fit_scale: float = 0.0
+    # 0: mean and scales are fitted together by one likelihood; a list gives one value per variable, in the
+    # data's variable order (what a checkpoint stores; configs name variables in fit_scale_by_variable)
+    fit_scale: float | tuple[float, ...] = 0.0
+    # fixed scales for named variables instead of fit_scale, e.g. {sic = 0.025}: a smaller one weighs that
+    # variable's errors more (training resolves it into fit_scale's list for the data's variables)
+    fit_scale_by_variable: dict[str, float] = field(default_factory=dict)
     # > 0 (censored decoder with fit_scale): a squared penalty on a mean more than this many fit scales past the
     # bound of an observation at that bound (docs/DESIGN.md, "The autoencoder"); 0: the Tobit tail term alone
     bound_margin: float = 0.0
+    # how that penalty grows past the margin: "squared", or "linear" (a pull of constant strength)
+    bound_penalty: str = "squared"
 
     def __post_init__(self):
         self.channels = tuple(self.channels)
@@ -57,14 +65,38 @@ class VAEConfig:
             raise ValueError(f"VAEConfig.decoder must be one of {DECODERS}, got {self.decoder!r}")
         if self.scale not in VAE_SCALES:
             raise ValueError(f"VAEConfig.scale must be one of {VAE_SCALES}, got {self.scale!r}")
-        if not (self.fit_scale >= 0 and math.isfinite(self.fit_scale)):
-            raise ValueError(f"VAEConfig.fit_scale must be a finite number >= 0, got {self.fit_scale!r}")
+        if isinstance(self.fit_scale, (list, tuple)):
+            self.fit_scale = tuple(self.fit_scale)
+            if not all(isinstance(v, (int, float)) and v > 0 and math.isfinite(v) for v in self.fit_scale):
+                raise ValueError(f"VAEConfig.fit_scale: every value of a list must be a finite number > 0, "
+                                 f"got {list(self.fit_scale)}")
+            if self.in_channels > 0 and len(self.fit_scale) != self.in_channels:  # 0: set from the data later
+                raise ValueError(f"VAEConfig.fit_scale lists {len(self.fit_scale)} values for {self.in_channels} "
+                                 "variables; give one per variable, in the data's order, or a single number")
+        elif not (isinstance(self.fit_scale, (int, float)) and self.fit_scale >= 0 and math.isfinite(self.fit_scale)):
+            raise ValueError(f"VAEConfig.fit_scale must be a finite number >= 0 or a list of them, got {self.fit_scale!r}")
+        by_variable = self.fit_scale_by_variable
+        if not isinstance(by_variable, dict) or not all(
+                isinstance(v, (int, float)) and v > 0 and math.isfinite(v) for v in by_variable.values()):
+            raise ValueError("VAEConfig.fit_scale_by_variable must map variable names to finite numbers > 0, got "
+                             f"{by_variable!r}")
+        if by_variable and not self.fit_scale:
+            raise ValueError("VAEConfig.fit_scale_by_variable needs fit_scale > 0, the scale of the other variables")
         if not (self.bound_margin >= 0 and math.isfinite(self.bound_margin)):
             raise ValueError(f"VAEConfig.bound_margin must be a finite number >= 0, got {self.bound_margin!r}")
+        if self.bound_penalty not in BOUND_PENALTIES:
+            raise ValueError(f"VAEConfig.bound_penalty must be one of {BOUND_PENALTIES}, got {self.bound_penalty!r}")
         if self.bound_margin and (self.decoder != "censored" or not self.fit_scale):
             raise ValueError("VAEConfig.bound_margin applies to the censored decoder's mean fitted at a fixed scale: "
                              f"set decoder = \"censored\" and fit_scale > 0 (got decoder {self.decoder!r}, "
                              f"fit_scale {self.fit_scale!r})")
+
+    @property
+    def fit_scales(self) -> tuple[float, ...]:
+        """The fixed scale of each variable's mean fit, or ``()`` when mean and scales are fitted together."""
+        if isinstance(self.fit_scale, tuple):
+            return tuple(float(v) for v in self.fit_scale)
+        return (float(self.fit_scale),) * self.in_channels if self.fit_scale else ()
 
     @property
     def decoder_outputs(self) -> int:
@@ -165,6 +197,8 @@ class VAE(nn.Module):
             )
         if torch.any(lower > upper):
             raise ValueError(f"lower bounds exceed upper: {lower.tolist()}, {upper.tolist()}")
+        if cfg.fit_scales and len(cfg.fit_scales) != cfg.in_channels:
+            raise ValueError(f"fit_scale lists {len(cfg.fit_scales)} values for {cfg.in_channels} variables")
         self.cfg = cfg
         self.register_buffer("lower", lower, persistent=False)
         self.register_buffer("upper", upper, persistent=False)
@@ -264,15 +298,15 @@ class VAE(nn.Module):
             return per_ocean_cell(self.nll(x, mu, mask, log_scale))
 
         kl = kl_standard_normal(mean, logvar).mean()
-        fit = self.cfg.fit_scale
-        nll_per_var = per_var(mu.detach() if fit else mu, log_scale)
+        fit = mu.new_tensor(self.cfg.fit_scales) if self.cfg.fit_scales else None
+        nll_per_var = per_var(mu.detach() if fit is not None else mu, log_scale)
         nll = nll_per_var.mean()
         score = nll + self.cfg.kl_weight * kl  # negative ELBO with a weighted KL term
         loss = score
-        if fit:  # the mean sees a fixed scale: a weighted squared error inside the bounds, tail terms at them
-            loss = loss + per_var(mu, mu.new_full((), math.log(fit))).mean()
+        if fit is not None:  # the mean sees fixed scales: a weighted squared error inside the bounds, tails at them
+            loss = loss + per_var(mu, fit.log()).mean()
         if self.cfg.bound_margin:  # ... and a mean far past the bound of an observation at it is pulled back
-            past = past_bound_penalty(x, mu, fit, self.cfg.bound_margin, self.lower, self.upper)
+            past = past_bound_penalty(x, mu, fit, self.cfg.bound_margin, self.lower, self.upper, self.cfg.bound_penalty)
             loss = loss + per_ocean_cell(torch.where(mask > 0.5, past, torch.zeros_like(past))).mean()
         return {"loss": loss, "score": score, "nll": nll, "kl": kl, "nll_per_var": nll_per_var}
 

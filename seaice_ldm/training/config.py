@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from seaice_ldm.data import VARIABLES
 from seaice_ldm.data.source import SYNTHETIC_ONLY, ConfigError, DataConfig
 from seaice_ldm.models.unet import UNetConfig
 from seaice_ldm.models.vae import VAEConfig
@@ -90,6 +91,8 @@ class VAETrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     vae: VAEConfig = field(default_factory=lambda: VAEConfig(in_channels=FROM_THE_DATA))
     optim: OptimConfig = field(default_factory=OptimConfig)
+    # a later stage: start from the EMA weights of this VAE run, with a changed loss (fresh optimiser and rule)
+    init_from: str = ""
 
 
 @dataclass
@@ -172,6 +175,10 @@ def config_from_dict(values: dict[str, Any], kind: str) -> VAETrainConfig | Diff
     if kind == "vae" and isinstance(values.get("vae"), dict):
         values["vae"] = {"in_channels": FROM_THE_DATA, **values["vae"]}
     cfg = _build(cls, values, "")
+    unknown = sorted(set(cfg.vae.fit_scale_by_variable) - set(VARIABLES)) if kind == "vae" else []
+    if unknown:
+        raise ConfigError(f"[vae] fit_scale_by_variable names {unknown}, which are not sea-ice variables; valid "
+                          f"names: {sorted(VARIABLES)}")
     if unet is not None:  # UNetConfig has required fields, so it has no default instance to copy
         if not isinstance(unet, dict):
             raise ConfigError(f"[unet] must be a table, got {type(unet).__name__}")
@@ -230,6 +237,25 @@ def follow_data(section: Any, keys: tuple[str, ...], count: int, table: str, sou
         elif value != count:
             raise ConfigError(f"[{table}] {key} = {value}, but {source} give {count} channels; remove {key} from "
                               f"[{table}]: channel counts follow the data")
+    fits = getattr(section, "fit_scale", None)
+    if isinstance(fits, tuple) and len(fits) != count:
+        raise ConfigError(f"[{table}] fit_scale lists {len(fits)} values, but {source} give {count} variables; "
+                          "give one per variable, in the data's order")
+
+
+def resolve_fit_scales(vae: VAEConfig, names: tuple[str, ...] | list[str]) -> None:
+    """Turn ``[vae] fit_scale_by_variable`` into ``fit_scale``'s list, one fixed scale per variable of the data in
+    its order (the others keep ``fit_scale``); a variable the data do not hold is named in a warning."""
+    by_variable = vae.fit_scale_by_variable
+    if not by_variable:
+        return
+    if isinstance(vae.fit_scale, tuple):
+        raise ConfigError("[vae] give fit_scale as one number when fit_scale_by_variable names variables")
+    absent = sorted(set(by_variable) - set(names))
+    if absent:
+        warnings.warn(f"[vae] fit_scale_by_variable names {absent}, which the data do not hold ({list(names)}); "
+                      "ignored", ConfigWarning, stacklevel=2)
+    vae.fit_scale = tuple(float(by_variable.get(n, vae.fit_scale)) for n in names)
 
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:
@@ -243,8 +269,9 @@ KEY_DOCS: dict[str, str] = {
     "out": "folder the run's checkpoints are written to (resumed from when it holds one)",
     "space": "`latent` (on a VAE's latents) or `data` (on the normalised fields); diffusion configs only",
     "vae_checkpoint": "the trained VAE run whose latents a `latent` model learns; latent diffusion only",
-    "init_from": "warm start from the EMA weights of this diffusion run (fresh optimiser and stopping rule); only "
-                 "`[unet] margin` may differ from it",
+    "init_from": "a later stage: warm start from the EMA weights of this run of the same kind (fresh optimiser and "
+                 "stopping rule); a diffusion model may change only `[unet] margin`, a VAE only its loss "
+                 "(`kl_weight`, `fit_scale`, `fit_scale_by_variable`, `bound_margin`, `bound_penalty`)",
     "data.path": "netCDF/zarr file(s) (a path, a glob pattern): the user's data; empty = the embedded SYNTHETIC "
                  "data set",
     "data.variables": "variables to train on, e.g. `[\"sit\", \"sic\"]` (names or aliases); unset = every "
@@ -266,9 +293,13 @@ KEY_DOCS: dict[str, str] = {
     "vae.init_log_scale": "initial log of the decoder's scale (normalised units)",
     "vae.scale": "`variable` (one learned scale per variable) or `cell` (a scale predicted per cell)",
     "vae.fit_scale": "> 0: the mean is fitted at this fixed scale and the scales by their own likelihood; 0: both "
-                     "together",
+                     "together; a list: one fixed scale per variable, in the data's order (what checkpoints store)",
+    "vae.fit_scale_by_variable": "fixed scales of named variables instead of fit_scale, e.g. `{sic = 0.025}` (a "
+                                 "smaller scale weighs that variable's errors more); empty: fit_scale for all",
     "vae.bound_margin": "> 0 (censored, with fit_scale): penalise a mean more than this many fit scales past the "
                         "bound of an observation at it; 0: off",
+    "vae.bound_penalty": "how the bound_margin penalty grows past the margin: `squared`, or `linear` (a pull of "
+                         "constant strength)",
     "unet.in_channels": "from the data (the variables in data space, the VAE's latent channels in latent space); "
                         "leave it out",
     "unet.out_channels": "from the data, as in_channels; leave it out",
@@ -307,7 +338,7 @@ KEY_DOCS: dict[str, str] = {
 
 TABLES = (("", None), ("data", DataConfig), ("vae", VAEConfig), ("unet", UNetConfig),
           ("diffusion", DiffusionConfig), ("optim", OptimConfig))
-TOP_LEVEL = {"out": "both", "space": "diffusion", "vae_checkpoint": "diffusion", "init_from": "diffusion"}
+TOP_LEVEL = {"out": "both", "space": "diffusion", "vae_checkpoint": "diffusion", "init_from": "both"}
 
 
 def config_fields() -> dict[str, dataclasses.Field | None]:

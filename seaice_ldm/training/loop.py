@@ -270,6 +270,8 @@ def train(
     bar.close()
     if info.is_main and state.converged(cfg):
         best = state.best()
-        print(f"converged at step {state.step}: no relative improvement of {cfg.min_delta:g} on the best "
-              f"validation loss ({best['val_loss']:.5f} at step {best['step']}) in {cfg.patience} validations")
+        needed = " and ".join([f"relative {cfg.min_delta:g}"] * bool(cfg.min_delta)
+                              + [f"absolute {cfg.min_improvement:g}"] * bool(cfg.min_improvement)) or "any"
+        print(f"converged at step {state.step}: no improvement ({needed}) on the best validation loss "
+              f"({best['val_loss']:.5f} at step {best['step']}) in {cfg.patience} validations")
     return state

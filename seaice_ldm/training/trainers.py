@@ -18,7 +18,8 @@ from seaice_ldm.diffusion.precond import EDMPrecond
 from seaice_ldm.models.latent import latent_mask, latent_stats, whiten
 from seaice_ldm.models.unet import UNet
 from seaice_ldm.models.vae import VAE, VAELoss
-from seaice_ldm.training.config import DiffusionTrainConfig, OptimConfig, VAETrainConfig, config_to_dict, follow_data
+from seaice_ldm.training.config import (DiffusionTrainConfig, OptimConfig, VAETrainConfig, config_to_dict,
+                                       follow_data, resolve_fit_scales)
 from seaice_ldm.training.distributed import init_distributed, shutdown
 from seaice_ldm.training.loop import RunState, TrainingData, train
 from seaice_ldm.training.prepare import PreparedData, describe, prepare
@@ -62,8 +63,14 @@ def train_vae(cfg: VAETrainConfig, device: str | None = None, resume: bool = Tru
     if info.is_main:
         print(describe(prepared, cfg.data))
     follow_data(cfg.vae, ("in_channels",), len(prepared.stats.names), "vae", "the variables")
+    resolve_fit_scales(cfg.vae, prepared.stats.names)
     vae = VAE(cfg.vae, *bounds_tensors(prepared.stats))
     meta = _base_meta("vae", cfg, prepared, out, resume)
+    if cfg.init_from:  # a resumed run keeps the record of where it started; its own weights are loaded below
+        previous = _resumed_meta(out, resume)
+        record = previous.get("init_from") if previous else vae_warm_start(vae, cfg, prepared)
+        if record:
+            meta["init_from"] = record
     train(
         VAELoss(vae), prepared.data, cfg.optim, out, meta, info, resume, progress,
         ema_loss_module=VAELoss, static=grid_tensors(prepared),
@@ -124,32 +131,66 @@ def choose_noise_levels(x: torch.Tensor, cfg: DiffusionTrainConfig, verbose: boo
     return {"leading_mode_std": round(spread, 4), "share_above": round(cov.share_above, 5)}
 
 
+#: What a VAE's later stage may change: its loss, not its network (the latents keep their meaning).
+VAE_STAGE_KEYS = ("kl_weight", "fit_scale", "fit_scale_by_variable", "bound_margin", "bound_penalty")
+
+
+def _source_meta(cfg, kind: str, prepared: PreparedData) -> tuple[Path, dict]:
+    """The record of the run ``cfg.init_from`` (a training run continued by the next stage), checked to be a
+    ``kind`` run on the same normalised data."""
+    src = Path(cfg.init_from)
+    meta = read_meta(src, unsealed_ok=True)
+    if meta.get("kind") != kind:
+        raise CheckpointError(f"init_from = {src}: not a {kind} run (kind {meta.get('kind')!r})")
+    if meta["norm_stats"] != json.loads(json.dumps(prepared.stats.to_dict())):
+        raise CheckpointError(f"init_from = {src}: it was trained on differently normalised data")
+    return src, meta
+
+
+def _differing(own: dict, theirs: dict) -> dict[str, dict]:
+    """Keys whose values differ between two config sections, as ``{key: {"from": theirs, "to": own}}``."""
+    own = json.loads(json.dumps(own))  # as stored: tuples become lists
+    return {k: {"from": theirs.get(k), "to": v} for k, v in own.items() if v != theirs.get(k)}
+
+
+def _stage_one_end(src: Path, meta: dict, changed: dict[str, dict]) -> dict:
+    """What a later stage records of the run it starts from: what it was, what changed and how it ended (its run
+    folder need not outlive these weights)."""
+    state, rule = RunState(step=meta["step"], history=meta.get("history", [])), OptimConfig(**meta["config"]["optim"])
+    improved = state.last_improvement(rule)
+    return {"run": str(src), "run_id": meta["run_id"], "step": meta["step"], "wall_time_s": meta.get("wall_time_s"),
+            "changed": changed, "steps_cap": rule.steps, "converged": state.converged(rule),
+            "last_improvement_step": state.history[improved]["step"] if improved >= 0 else None}
+
+
+def vae_warm_start(vae: VAE, cfg: VAETrainConfig, prepared: PreparedData) -> dict:
+    """Load the EMA weights of the VAE run ``cfg.init_from`` into ``vae``; refuse a run of another network or
+    data normalisation (only the loss, :data:`VAE_STAGE_KEYS`, may differ). Returns what to record."""
+    src, meta = _source_meta(cfg, "vae", prepared)
+    changed = _differing(config_to_dict(cfg.vae), meta["config"]["vae"])
+    network = sorted(set(changed) - set(VAE_STAGE_KEYS) - {"init_log_scale"})  # the scales are loaded too
+    if network:
+        raise CheckpointError(f"init_from = {src}: its [vae] differs in {network}; only the loss "
+                              f"({', '.join(VAE_STAGE_KEYS)}) may change")
+    load_into(vae, load_weights(src, "ema", meta), str(src))
+    return _stage_one_end(src, meta, {k: v for k, v in changed.items() if k in VAE_STAGE_KEYS})
+
+
 def warm_start(precond: EDMPrecond, cfg: DiffusionTrainConfig, prepared: PreparedData) -> dict:
     """Load the EMA weights of the diffusion run ``cfg.init_from`` into ``precond``; refuse a run of another
     space, data normalisation or network (only ``[unet] margin`` may differ). Returns what to record."""
-    src = Path(cfg.init_from)
-    meta = read_meta(src, unsealed_ok=True)  # a training run continued by the next stage
-    if meta.get("kind") != "diffusion" or meta.get("space") != cfg.space:
-        raise CheckpointError(f"init_from = {src}: not a {cfg.space}-space diffusion run "
-                              f"(kind {meta.get('kind')!r}, space {meta.get('space')!r})")
-    own = {k: v for k, v in config_to_dict(cfg.unet).items() if k != "margin"}
-    theirs = {k: v for k, v in meta["config"]["unet"].items() if k != "margin"}
-    differ = sorted(k for k in own if json.dumps(own[k]) != json.dumps(theirs.get(k)))
+    src, meta = _source_meta(cfg, "diffusion", prepared)
+    if meta.get("space") != cfg.space:
+        raise CheckpointError(f"init_from = {src}: not a {cfg.space}-space diffusion run (space {meta.get('space')!r})")
+    changed = _differing(config_to_dict(cfg.unet), meta["config"]["unet"])
+    differ = sorted(k for k in changed if k != "margin")
     if differ:
         raise CheckpointError(f"init_from = {src}: its [unet] differs in {differ}; only margin may change")
-    if meta["norm_stats"] != json.loads(json.dumps(prepared.stats.to_dict())):
-        raise CheckpointError(f"init_from = {src}: it was trained on differently normalised data")
     if cfg.space == "latent" and meta["config"].get("vae_checkpoint") != cfg.vae_checkpoint:
         raise CheckpointError(f"init_from = {src}: it was trained on the latents of another VAE "
                               f"({meta['config'].get('vae_checkpoint')!r}, not {cfg.vae_checkpoint!r})")
     load_into(precond, load_weights(src, "ema", meta), str(src))
-    # how stage 1 ended, kept with these weights: its run folder need not outlive them
-    state, rule = RunState(step=meta["step"], history=meta.get("history", [])), OptimConfig(**meta["config"]["optim"])
-    improved = state.last_improvement(rule)
-    return {"run": str(src), "run_id": meta["run_id"], "step": meta["step"], "wall_time_s": meta.get("wall_time_s"),
-            "margin": meta["config"]["unet"].get("margin", 0), "steps_cap": rule.steps,
-            "converged": state.converged(rule),
-            "last_improvement_step": state.history[improved]["step"] if improved >= 0 else None}
+    return {**_stage_one_end(src, meta, changed), "margin": meta["config"]["unet"].get("margin", 0)}
 
 
 def train_diffusion(

@@ -142,10 +142,20 @@ def warm_start_line(meta: dict, configs: str) -> list[str]:
         ended = "; how it ended is not recorded with these weights, and its run folder is not on disk"
     wall = f", {source['wall_time_s'] / 60:.0f} min" if source.get("wall_time_s") else ""
     return [f"- Stage 1: `{configs}/{Path(source['run']).name}.toml`, {source['step']} steps{wall} (run "
-            f"`{source['run_id']}`{ended}). Stage 2 (these weights) started from its EMA weights with the grid inside "
-            f"a ring of land {meta['config']['unet'].get('margin', 0)} cells wide (`margin`; docs/DESIGN.md, \"A ring "
-            "of land\"), a fresh optimiser and the same stopping rule afresh; the training steps, wall time and "
-            "validation losses in this card are stage 2's."]
+            f"`{source['run_id']}`{ended}). Stage 2 (these weights) started from its EMA weights with "
+            f"{stage_change(meta)}, a fresh optimiser and the same stopping rule afresh; the training steps, wall time "
+            "and validation losses in this card are stage 2's."]
+
+
+def stage_change(meta: dict, short: bool = False) -> str:
+    """What a later stage changed from the run it started from, in words (or ``key = value`` when ``short``)."""
+    changed = meta["init_from"].get("changed")
+    if changed is None or meta.get("kind") != "vae":  # recorded before "changed" existed: the ring of land
+        margin = meta["config"]["unet"].get("margin", 0)
+        return (f"margin {margin}" if short else f"the grid inside a ring of land {margin} cells wide (`margin`; "
+                "docs/DESIGN.md, \"A ring of land\")")
+    said = [f"{k} {v['to']}" if short else f"`{k} = {v['to']}` (stage 1: {v['from']})" for k, v in changed.items()]
+    return ", ".join(said) if short else "the loss changed: " + ", ".join(said) + " (docs/DESIGN.md, \"The autoencoder\")"
 
 
 def _header(name: str, folder: Path, meta: dict, configs: str) -> list[str]:
@@ -239,7 +249,7 @@ def loss_figure(name: str, meta: dict, out: Path) -> bool:
     steps = [h["step"] for h in history]
     fig, ax = plt.subplots(figsize=(5, 3), dpi=100)
     if first is not None:
-        ax.axvline(offset, color="tab:red", lw=0.8, label=f"stage 2: margin {meta['config']['unet']['margin']}")
+        ax.axvline(offset, color="tab:red", lw=0.8, label=f"stage 2: {stage_change(meta, short=True)}")
     ax.plot(steps, [h["train_loss"] for h in history], label="training (running mean)")
     ax.plot(steps, [h["val_loss"] for h in history], label="validation (EMA weights)")
     best = min(history, key=lambda h: h["val_loss"])

@@ -114,12 +114,14 @@ def load_preset(preset: str | Path) -> Preset:
 
 
 def _check_links(preset: Preset, stage: Stage) -> None:
-    """A latent model's VAE is the VAE of its decoder; the config parses as what it trains."""
+    """A latent model's VAE is the last stage of the VAE of its decoder; the config parses as what it trains."""
     if stage.model.startswith("ldm"):
-        expected = f"vae_{stage.model.split('_')[1]}"
+        vae = f"vae_{stage.model.split('_')[1]}"
+        expected = preset.last(vae).name
         if _name(stage.values.get("vae_checkpoint")) != expected:
-            raise ConfigError(f"{stage.path}: vae_checkpoint must name the preset's {expected} (the pipeline pairs "
-                              f"{stage.model} with {expected}), got {stage.values.get('vae_checkpoint')!r}")
+            raise ConfigError(f"{stage.path}: vae_checkpoint must name {expected}, the last stage of the preset's "
+                              f"{vae} (the pipeline pairs {stage.model} with {vae}), got "
+                              f"{stage.values.get('vae_checkpoint')!r}")
     space = {"ldm": "latent", "ddm": "data"}.get(stage.model[:3])
     if space and stage.values.get("space", "latent") != space:
         raise ConfigError(f"{stage.path}: {stage.model} is a {space}-space model, the file says space = "
