@@ -222,3 +222,9 @@ def test_past_bound_penalty_is_zero_within_the_margin_and_squared_beyond():
     # an observation inside the bounds is never penalised; mu = 1.6 for y = 1 is 6 scales past: 0.5 * 16 = 8
     expected = torch.tensor([[[[0.0, 4.5, 0.0, 8.0]], [[0.0, 0.0, 0.0, 0.0]]]])
     torch.testing.assert_close(out, expected)
+    # the linear form: (5 - 2) and (6 - 2) scales beyond the margin; a scale per channel broadcasts
+    linear = past_bound_penalty(y, mu, scale=torch.tensor([0.1, 1.0]), margin=2.0, lower=lower, upper=upper,
+                                form="linear")
+    torch.testing.assert_close(linear, torch.tensor([[[[0.0, 3.0, 0.0, 4.0]], [[0.0, 0.0, 0.0, 0.0]]]]))
+    with pytest.raises(ValueError, match="'squared' or 'linear'"):
+        past_bound_penalty(y, mu, 0.1, 2.0, lower, upper, form="cubic")

@@ -127,6 +127,8 @@ def test_bound_margin_adds_the_past_bound_penalty_to_the_loss_only():
         VAEConfig(decoder="gaussian", fit_scale=0.05, bound_margin=1.0)
     with pytest.raises(ValueError, match="fit_scale > 0"):
         VAEConfig(bound_margin=1.0)
+    with pytest.raises(ValueError, match="bound_penalty must be one of"):
+        VAEConfig(fit_scale=0.05, bound_margin=1.0, bound_penalty="cubic")
 
 
 def test_per_variable_fit_scales_weigh_each_variables_squared_error():
