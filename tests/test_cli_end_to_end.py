@@ -252,16 +252,10 @@ def test_a_vae_stage_changes_only_the_loss_and_starts_from_the_first_stages_weig
     assert main(["train", "vae", "--config", str(config), "--out", str(tmp_path / "s2"), "--steps", "2"]) == 0
     meta = read_meta(tmp_path / "s2")
     assert meta["step"] == 2 and meta["init_from"]["run_id"] == read_meta(source)["run_id"]
-    wider = tmp_path / "wider.toml"
-    wider.write_text(config.read_text().replace("channels = [16, 32, 32]", "channels = [16, 32, 48]"))
-    capsys.readouterr()
-    assert main(["train", "vae", "--config", str(wider), "--out", str(tmp_path / "w"), "--steps", "1"]) == 2
-    assert "its [vae] differs in ['channels']; only the loss" in capsys.readouterr().err
-    other = tmp_path / "other.toml"
-    other.write_text(config.read_text().replace(str(source), str(chain / "runs" / "ddm")))
-    assert main(["train", "vae", "--config", str(other), "--out", str(tmp_path / "o"), "--steps", "1"]) == 2
-    assert "not a vae run" in capsys.readouterr().err
-    assert not (tmp_path / "w").exists() and not (tmp_path / "o").exists()
+    _refused_stage(capsys, "vae", config, tmp_path / "wider", ("channels = [16, 32, 32]", "channels = [16, 32, 48]"),
+                   "its [vae] differs in ['channels']; only the loss")
+    _refused_stage(capsys, "vae", config, tmp_path / "other", (str(source), str(chain / "runs" / "ddm")),
+                   "not a vae run")
 
 
 def test_benchmark_prints_ratios_and_a_recommendation(chain, capsys):
@@ -315,13 +309,18 @@ def test_warm_start_fine_tunes_a_converged_run_with_a_margin(chain, tmp_path, ca
     resumed = read_meta(tmp_path / "ft")  # resumed from its own checkpoint, still saying where it began
     assert resumed["step"] == 3 and resumed["run_id"] == meta["run_id"] and resumed["init_from"] == meta["init_from"]
 
-    wider = tmp_path / "wider.toml"
-    wider.write_text(config.read_text().replace("channels = [16, 32, 32, 32]", "channels = [16, 32, 32, 48]"))
+    _refused_stage(capsys, "diffusion", config, tmp_path / "wider",
+                   ("channels = [16, 32, 32, 32]", "channels = [16, 32, 32, 48]"),
+                   "its [unet] differs in ['channels']; only margin may change")
+    _refused_stage(capsys, "diffusion", config, tmp_path / "latent", (str(source), str(chain / "runs" / "ldm_censored")),
+                   "not a data-space diffusion run")
+
+
+def _refused_stage(capsys, kind: str, config, out, edit: tuple[str, str], message: str) -> None:
+    """``config`` with ``edit`` (old, new) applied is refused with ``message``, and no run folder is left at ``out``."""
+    edited = out.with_suffix(".toml")
+    edited.write_text(config.read_text().replace(*edit))
     capsys.readouterr()
-    assert main(["train", "diffusion", "--config", str(wider), "--out", str(tmp_path / "w"), "--steps", "1"]) == 2
-    assert "its [unet] differs in ['channels']; only margin may change" in capsys.readouterr().err
-    latent = tmp_path / "latent.toml"
-    latent.write_text(config.read_text().replace(str(source), str(chain / "runs" / "ldm_censored")))
-    assert main(["train", "diffusion", "--config", str(latent), "--out", str(tmp_path / "l"), "--steps", "1"]) == 2
-    assert "not a data-space diffusion run" in capsys.readouterr().err
-    assert not (tmp_path / "w").exists() and not (tmp_path / "l").exists()
+    assert main(["train", kind, "--config", str(edited), "--out", str(out), "--steps", "1"]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
