@@ -3,6 +3,9 @@ shipped VAEs for comparison, reconstructing the same held-out states; writes a J
 
     python scripts/score_vae_ablation.py runs/ablation/* checkpoints/vae_censored checkpoints/vae_gaussian \
         --json docs/ablation/ablation.json
+    python scripts/score_vae_ablation.py runs/vae_censored_sic runs/vae_gaussian_sic --paired --json /tmp/pair.json
+
+``--paired`` takes the runs two by two (A, B) and adds A - B of the MIZ measures, paired by state.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from seaice_ldm.data import denormalise, normalise, to_arrays
 from seaice_ldm.data.atomic import atomic_file
 from seaice_ldm.evaluation.autoencoder import line_summary, score_reconstruction
 from seaice_ldm.evaluation.flops import decoder_flops
-from seaice_ldm.evaluation.miz import paired_miz
+from seaice_ldm.evaluation.miz import paired_differences, paired_miz
 from seaice_ldm.evaluation.smoothness import roughness
 from seaice_ldm.evaluation.reference import evenly, held_out
 from seaice_ldm.evaluation.spectra import spectrum_boxes
@@ -42,7 +45,8 @@ def reconstruct(path: Path, states, batch: int = 16):
     return rec, vae
 
 
-def row(path: Path, truth, boxes) -> dict:
+def row(path: Path, truth, boxes) -> tuple[dict, dict]:
+    """The run's scores, and its per-state MIZ measures (for pairing runs)."""
     rec, vae = reconstruct(path, truth)
     meta, cfg = vae.meta, vae.meta["config"]
     history = meta.get("history", [])
@@ -56,8 +60,22 @@ def row(path: Path, truth, boxes) -> dict:
         "step": meta["step"], "best_val": best.get("val_loss"), "best_step": best.get("step"),
         "learned_scales": np.exp(vae.module.log_scale.float().numpy()).round(4).tolist(),
         "decoder_gflop": decoder_flops(vae.module, h, w) / 1e9,
-        **json.loads(json.dumps(scores, default=lambda o: o.to_dict() if hasattr(o, "to_dict") else float(o))),
-    }
+        **as_json(scores),
+    }, paired_miz(truth, rec)
+
+
+def as_json(values):
+    return json.loads(json.dumps(values, default=lambda o: o.to_dict() if hasattr(o, "to_dict") else float(o)))
+
+
+def paired_lines(pairs: list[dict]) -> str:
+    lines = ["| A - B (paired by state) | MIZ misclassified | sic RMSE in MIZ | IIEE 1e6 km² |", "|---|---|---|---|"]
+    for p in pairs:
+        d = p["difference"]
+        lines.append(f"| {Path(p['a']).name} - {Path(p['b']).name} | " + " | ".join(
+            f"{d[k]['value']:+.4f} ({d[k]['low']:+.4f} to {d[k]['high']:+.4f})"
+            for k in ("misclassified", "rmse_sic_in_miz", "iiee")) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def markdown(reference: dict, rows: list[dict]) -> str:
@@ -82,7 +100,10 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", type=Path, help="VAE run or checkpoint folders")
     parser.add_argument("--states", type=int, default=96, help="held-out states, spread over the test years")
     parser.add_argument("--json", type=Path, required=True, help="output JSON (a .md table is written beside it)")
+    parser.add_argument("--paired", action="store_true", help="runs two by two (A, B): add A - B paired by state")
     args = parser.parse_args()
+    if args.paired and len(args.runs) % 2:
+        parser.error(f"--paired takes the runs two by two; got {len(args.runs)}")
     torch.set_num_threads(1)
     test = held_out(load_model(args.runs[0], "vae").meta)["test"]
     truth = evenly(test, args.states).load()
@@ -91,13 +112,18 @@ def main() -> None:
     reference = {"states": int(truth.sizes["time"]), "lines": line_summary(truth),
                  "width_median": float(np.nanmedian(widths)),
                  "sit_roughness": float(np.nanmean(roughness(truth["sit"], truth["sic"])))}
-    rows = [row(path, truth, boxes) for path in tqdm(args.runs, desc="score")]
+    scored = [row(path, truth, boxes) for path in tqdm(args.runs, desc="score")]
+    rows = [r for r, _ in scored]
+    pairs = [{"a": str(args.runs[i]), "b": str(args.runs[i + 1]),
+              "difference": as_json(paired_differences(scored[i][1], scored[i + 1][1]))}
+             for i in range(0, len(scored), 2)] if args.paired else []
+    table = markdown(reference, rows) + ("\n" + paired_lines(pairs) if pairs else "")
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    for path, text in ((args.json, json.dumps({"reference": reference, "rows": rows}, indent=1)),
-                       (args.json.with_suffix(".md"), markdown(reference, rows))):
+    for path, text in ((args.json, json.dumps({"reference": reference, "rows": rows, "paired": pairs}, indent=1)),
+                       (args.json.with_suffix(".md"), table)):
         with atomic_file(path) as tmp:
             tmp.write_text(text)
-    print(markdown(reference, rows))
+    print(table)
 
 
 if __name__ == "__main__":

@@ -94,6 +94,20 @@ def test_paired_miz_of_a_shifted_band():
     assert summary["rmse_sic_in_miz"].value == pytest.approx(np.sqrt(0.25 / 4))
 
 
+def test_paired_differences_of_two_shifted_bands():
+    """Two predictions of the same two states: one exact, one with the band shifted by a column (the case above);
+    the differences are the pooled measures' differences, and the shift's cost lies inside every interval."""
+    truth = dataset(sic=np.stack([band(10), band(20)]))
+    exact = miz.paired_miz(truth, truth)
+    shifted = miz.paired_miz(truth, dataset(sic=np.stack([band(11), band(21)])))
+    diff = miz.paired_differences(shifted, exact)
+    assert diff["misclassified"].value == pytest.approx(0.5)  # 2 of 4 columns, in both states
+    assert diff["rmse_sic_in_miz"].value == pytest.approx(np.sqrt(0.25 / 4))
+    area = truth["cell_area"].values
+    assert diff["iiee"].value == pytest.approx((area[:, 10].sum() + area[:, 20].sum()) / 2 * 1e-12)
+    assert all(d.low <= d.value <= d.high for d in diff.values())
+
+
 def test_paired_miz_refuses_unpaired_states():
     truth = dataset(sic=np.stack([band(10)]))
     pred = dataset(sic=np.stack([band(10), band(11)]))

@@ -15,7 +15,7 @@ import xarray as xr
 
 from seaice_ldm.evaluation import damage, miz, smoothness
 from seaice_ldm.evaluation.metrics import bound_violation_share, common_names, reconstruction_errors
-from seaice_ldm.evaluation.uncertainty import paired_difference, ratio_of_means
+from seaice_ldm.evaluation.uncertainty import ratio_of_means
 
 
 def line_summary(ds: xr.Dataset) -> dict[str, float]:
@@ -51,8 +51,7 @@ def score_reconstruction(truth: xr.Dataset, rec: xr.Dataset, boxes: list[tuple[s
 
 
 def paired_misclassification(truth: xr.Dataset, rec_a: xr.Dataset, rec_b: xr.Dataset, seed: int = 0) -> dict:
-    """Misclassified share of the truth's MIZ cells, reconstructions ``a`` minus ``b`` of the same states, with
-    its interval over the states (paired)."""
-    a, b = miz.paired_miz(truth, rec_a), miz.paired_miz(truth, rec_b)
-    cells = np.maximum(a["miz_cells"], 1.0)
-    return paired_difference(a["misclassified"] / cells, b["misclassified"] / cells, seed=seed).to_dict()
+    """Misclassified share of the truth's MIZ cells (pooled over the states), reconstructions ``a`` minus ``b``
+    of the same states, with its interval over the states (paired)."""
+    return miz.paired_differences(miz.paired_miz(truth, rec_a), miz.paired_miz(truth, rec_b), seed=seed)[
+        "misclassified"].to_dict()

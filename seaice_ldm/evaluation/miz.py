@@ -73,6 +73,20 @@ def summarise(pairs: dict[str, np.ndarray], seed: int = 0) -> dict[str, Estimate
     }
 
 
+def paired_differences(a: dict[str, np.ndarray], b: dict[str, np.ndarray], seed: int = 0) -> dict[str, Estimate]:
+    """``a - b`` of :func:`summarise`'s misclassified share, sic RMSE inside the MIZ and IIEE, for two
+    predictions of the same truth states (:func:`paired_miz` of each), with intervals from resampling the
+    states (paired)."""
+    cells = a["miz_cells"]
+    return {
+        "misclassified": bootstrap(lambda x, y, n: _pooled_share(x, n) - _pooled_share(y, n), a["misclassified"],
+                                   b["misclassified"], cells, paired=True, seed=seed),
+        "rmse_sic_in_miz": bootstrap(lambda x, y, n: _pooled_rmse(x, n) - _pooled_rmse(y, n), a["squared_error"],
+                                     b["squared_error"], cells, paired=True, seed=seed),
+        "iiee": bootstrap(lambda x, y: np.nanmean(x - y), a["iiee"], b["iiee"], paired=True, seed=seed),
+    }
+
+
 def _pooled_share(count: np.ndarray, total: np.ndarray) -> float:
     return float(np.nansum(count) / np.nansum(total))
 
