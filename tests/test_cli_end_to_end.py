@@ -312,8 +312,8 @@ def test_warm_start_fine_tunes_a_converged_run_with_a_margin(chain, tmp_path, ca
     _refused_stage(capsys, "diffusion", config, tmp_path / "wider",
                    ("channels = [16, 32, 32, 32]", "channels = [16, 32, 32, 48]"),
                    "its [unet] differs in ['channels']; only margin may change")
-    _refused_stage(capsys, "diffusion", config, tmp_path / "latent", (str(source), str(chain / "runs" / "ldm_censored")),
-                   "not a data-space diffusion run")
+    _refused_stage(capsys, "diffusion", config, tmp_path / "latent",
+                   (str(source), str(chain / "runs" / "ldm_censored")), "not a data-space diffusion run")
 
 
 def _refused_stage(capsys, kind: str, config, out, edit: tuple[str, str], message: str) -> None:

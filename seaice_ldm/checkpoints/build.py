@@ -79,7 +79,8 @@ RULES: dict[str, dict[str, Rule]] = {
         "bound_penalty": (lambda v: v in BOUND_PENALTIES, f"one of {list(BOUND_PENALTIES)}"),
         "fit_scale_by_variable": (lambda v: isinstance(v, dict) and all(_finite(a) and a > 0 for a in v.values()),
                                   "a table of variable names and finite numbers > 0"),
-        "fit_scale": (lambda v: (_finite(v) and v >= 0) or (isinstance(v, list) and bool(v) and all(_finite(a) and a > 0 for a in v)),
+        "fit_scale": (lambda v: (_finite(v) and v >= 0)
+                      or (isinstance(v, list) and bool(v) and all(_finite(a) and a > 0 for a in v)),
                       "a finite number >= 0 or a list of finite numbers > 0"),
     },
     "unet": {

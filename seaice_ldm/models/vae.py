@@ -74,7 +74,8 @@ class VAEConfig:
                 raise ValueError(f"VAEConfig.fit_scale lists {len(self.fit_scale)} values for {self.in_channels} "
                                  "variables; give one per variable, in the data's order, or a single number")
         elif not (isinstance(self.fit_scale, (int, float)) and self.fit_scale >= 0 and math.isfinite(self.fit_scale)):
-            raise ValueError(f"VAEConfig.fit_scale must be a finite number >= 0 or a list of them, got {self.fit_scale!r}")
+            raise ValueError(f"VAEConfig.fit_scale must be a finite number >= 0 or a list of them, got "
+                             f"{self.fit_scale!r}")
         by_variable = self.fit_scale_by_variable
         if not isinstance(by_variable, dict) or not all(
                 isinstance(v, (int, float)) and v > 0 and math.isfinite(v) for v in by_variable.values()):
@@ -306,7 +307,8 @@ class VAE(nn.Module):
         if fit is not None:  # the mean sees fixed scales: a weighted squared error inside the bounds, tails at them
             loss = loss + per_var(mu, fit.log()).mean()
         if self.cfg.bound_margin:  # ... and a mean far past the bound of an observation at it is pulled back
-            past = past_bound_penalty(x, mu, fit, self.cfg.bound_margin, self.lower, self.upper, self.cfg.bound_penalty)
+            past = past_bound_penalty(x, mu, fit, self.cfg.bound_margin, self.lower, self.upper,
+                                      self.cfg.bound_penalty)
             loss = loss + per_ocean_cell(torch.where(mask > 0.5, past, torch.zeros_like(past))).mean()
         return {"loss": loss, "score": score, "nll": nll, "kl": kl, "nll_per_var": nll_per_var}
 

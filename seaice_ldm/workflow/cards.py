@@ -155,7 +155,9 @@ def stage_change(meta: dict, short: bool = False) -> str:
         return (f"margin {margin}" if short else f"the grid inside a ring of land {margin} cells wide (`margin`; "
                 "docs/DESIGN.md, \"A ring of land\")")
     said = [f"{k} {v['to']}" if short else f"`{k} = {v['to']}` (stage 1: {v['from']})" for k, v in changed.items()]
-    return ", ".join(said) if short else "the loss changed: " + ", ".join(said) + " (docs/DESIGN.md, \"The autoencoder\")"
+    if short:
+        return ", ".join(said)
+    return "the loss changed: " + ", ".join(said) + " (docs/DESIGN.md, \"The autoencoder\")"
 
 
 def _header(name: str, folder: Path, meta: dict, configs: str) -> list[str]:
