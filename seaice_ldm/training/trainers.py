@@ -50,6 +50,16 @@ def _base_meta(kind: str, cfg, prepared: PreparedData, out: Path, resume: bool) 
     }
 
 
+def _record_start(meta: dict, cfg, out: Path, resume: bool, warm) -> None:
+    """A later stage (``cfg.init_from``) records where it started: a resumed run keeps its own record (its weights
+    are loaded by the loop), a fresh one calls ``warm()``, which loads the source weights and returns the record."""
+    if cfg.init_from:
+        previous = _resumed_meta(out, resume)
+        record = previous.get("init_from") if previous else warm()
+        if record:
+            meta["init_from"] = record
+
+
 def grid_tensors(prepared: PreparedData) -> dict[str, dict[str, torch.Tensor]]:
     """The full-resolution ocean mask, stored in every checkpoint as ``grid.safetensors``."""
     return {"grid": {"ocean": (prepared.data.mask[0, 0] > 0.5).to(torch.uint8)}}
@@ -66,11 +76,7 @@ def train_vae(cfg: VAETrainConfig, device: str | None = None, resume: bool = Tru
     resolve_fit_scales(cfg.vae, prepared.stats.names)
     vae = VAE(cfg.vae, *bounds_tensors(prepared.stats))
     meta = _base_meta("vae", cfg, prepared, out, resume)
-    if cfg.init_from:  # a resumed run keeps the record of where it started; its own weights are loaded below
-        previous = _resumed_meta(out, resume)
-        record = previous.get("init_from") if previous else vae_warm_start(vae, cfg, prepared)
-        if record:
-            meta["init_from"] = record
+    _record_start(meta, cfg, out, resume, lambda: vae_warm_start(vae, cfg, prepared))
     train(
         VAELoss(vae), prepared.data, cfg.optim, out, meta, info, resume, progress,
         ema_loss_module=VAELoss, static=grid_tensors(prepared),
@@ -212,11 +218,7 @@ def train_diffusion(
     precond = EDMPrecond(UNet(cfg.unet), sigma_data=cfg.diffusion.sigma_data)
     meta = {**_base_meta("diffusion", cfg, prepared, out, resume), "space": cfg.space, "noise_coverage": coverage,
             **extra}
-    if cfg.init_from:  # a resumed run keeps the record of where it started; its own weights are loaded below
-        previous = _resumed_meta(out, resume)
-        record = previous.get("init_from") if previous else warm_start(precond, cfg, prepared)
-        if record:
-            meta["init_from"] = record
+    _record_start(meta, cfg, out, resume, lambda: warm_start(precond, cfg, prepared))
 
     def loss_of(module: EDMPrecond) -> EDMLoss:
         d = cfg.diffusion
