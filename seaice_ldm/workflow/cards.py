@@ -12,13 +12,15 @@ from __future__ import annotations
 import json
 import os
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
+import numpy as np
 from safetensors import safe_open
 
 from seaice_ldm.data.atomic import atomic_file
 from seaice_ldm.data.ownership import check_replaceable, record_output
+from seaice_ldm.models.vae import VAEConfig
 from seaice_ldm.options import GENERATORS, SPACE_LABELS
 from seaice_ldm.training.config import OptimConfig
 from seaice_ldm.training.loop import RunState
@@ -63,21 +65,25 @@ def fmt(value: float) -> str:
     return f"{value:.3g}"
 
 
-def training_end(meta: dict, opt: dict) -> str:
-    """How the run ended: stopped by the rule, at the step cap, or still running (an interim export)."""
+def training_end(meta: dict, opt: dict, handed_over: bool = False) -> str:
+    """How the run ended: stopped by the rule, at the step cap, or still running (an interim export); with
+    ``handed_over``, a stage 1 that a later stage started from."""
     state, cfg = RunState(step=meta["step"], history=meta["history"]), OptimConfig(**opt)
     improved = state.last_improvement(cfg)
     return ending(meta["step"], state.converged(cfg), state.history[improved]["step"] if improved >= 0 else None,
-                  opt["steps"])
+                  opt["steps"], handed_over)
 
 
-def ending(step: int, converged: bool, last_improvement_step: int | None, cap: int) -> str:
+def ending(step: int, converged: bool, last_improvement_step: int | None, cap: int, handed_over: bool = False) -> str:
     """:func:`training_end` from what a run recorded of its end."""
     if converged:
         return (f"it stopped by this rule at step {step} (the last improvement that large was at step "
                 f"{last_improvement_step})")
     if step >= cap:
         return f"it ran to the {cap}-step cap"
+    if handed_over:  # the next stage started from it before the rule or the cap ended it
+        return (f"it was ended at step {step} for the next stage, before the rule (its last improvement that large "
+                f"was at step {last_improvement_step}) or its {cap}-step cap")
     return f"**interim export at step {step}**: training continues until the rule stops it or the {cap}-step cap"
 
 
@@ -106,18 +112,25 @@ def scores(name: str, meta: dict, report: dict | None) -> list[str]:
     g = report.get("generators", {}).get(GENERATOR.get(name, ""))
     if g is None:
         return []
-    setup = report["setup"]
-    miz = g.get("integrals", {}).get("miz_area")
+    setup, label = report["setup"], GENERATOR[name]
+    crps = {n: float(np.mean(v)) for n, v in g.get("crps_per_state", {}).items()}
+    pooled, years = report.get("smoothness_pooled", {}).get(label, {}), report["reference"].get("yearly_power", {})
+    miz, lines = g.get("integrals", {}).get("miz_area"), g.get("lines")
     return [
         f"- Against {setup['test_states']} held-out test states, {setup['members']} members, {setup['sampler']} "
-        f"{setup['steps']} steps: fair CRPS " + ", ".join(f"{n} {fmt(g['crps'][n])}" for n in names if n in g["crps"])
-        + ".",
-        "- Small-scale power ratio to the reference (1 = as detailed): "
-        + ", ".join(f"{n} {fmt(g['small_scale_ratio'][n])}" for n in names if n in g["small_scale_ratio"]) + ".",
+        f"{setup['steps']} steps: fair CRPS " + ", ".join(f"{n} {fmt(crps[n])}" for n in names if n in crps) + ".",
+        "- Small-scale power against the pooled reference of every year (90 % interval over members; the "
+        "reference's own years range): " + ", ".join(
+            f"{n} {fmt(pooled[n]['value'])} [{fmt(pooled[n]['low'])}, {fmt(pooled[n]['high'])}] "
+            f"({fmt(min(years[n].values()))}-{fmt(max(years[n].values()))})"
+            for n in names if n in pooled and n in years) + ".",
         "- Cells outside the bounds: " + ", ".join(f"{k} {fmt(100 * x)} %" for k, x in g["bound_violation"].items())
         + (f"; MIZ area {miz['mean']:.2f} ± {miz['std']:.2f} 10⁶ km² (reference "
            f"{report['reference']['integrals']['miz_area']['mean']:.2f})" if miz else "") + ".",
-    ]
+    ] + ([f"- Damage lines: {fmt(lines['share'])} of high-damage pack cells in lines, {fmt(lines['lines_per_state'])} "
+          f"lines per state (reference {fmt(report['reference']['lines']['share'])} and "
+          f"{fmt(report['reference']['lines']['lines_per_state'])})."] if lines and "lines" in report["reference"]
+         else [])
 
 
 def stage_one(meta: dict) -> dict | None:
@@ -135,9 +148,10 @@ def warm_start_line(meta: dict, configs: str) -> list[str]:
     first = stage_one(meta)
     ended = ""
     if first is not None:
-        ended = "; " + training_end(first, first["config"]["optim"])
+        ended = "; " + training_end(first, first["config"]["optim"], handed_over=True)
     elif "converged" in source:  # the run folder is gone: what the fine-tune recorded of its end
-        ended = "; " + ending(source["step"], source["converged"], source["last_improvement_step"], source["steps_cap"])
+        ended = "; " + ending(source["step"], source["converged"], source["last_improvement_step"], source["steps_cap"],
+                              handed_over=True)
     else:
         ended = "; how it ended is not recorded with these weights, and its run folder is not on disk"
     wall = f", {source['wall_time_s'] / 60:.0f} min" if source.get("wall_time_s") else ""
@@ -147,6 +161,12 @@ def warm_start_line(meta: dict, configs: str) -> list[str]:
             "and validation losses in this card are stage 2's."]
 
 
+def _default_from_absent(key: str, change: dict) -> bool:
+    """A key that stage 1's config predates (``from`` None) and that stage 2 holds at its default: no change."""
+    default = next((f.default for f in fields(VAEConfig) if f.name == key), MISSING)
+    return change["from"] is None and change["to"] == default
+
+
 def stage_change(meta: dict, short: bool = False) -> str:
     """What a later stage changed from the run it started from, in words (or ``key = value`` when ``short``)."""
     changed = meta["init_from"].get("changed")
@@ -154,6 +174,7 @@ def stage_change(meta: dict, short: bool = False) -> str:
         margin = meta["config"]["unet"].get("margin", 0)
         return (f"margin {margin}" if short else f"the grid inside a ring of land {margin} cells wide (`margin`; "
                 "docs/DESIGN.md, \"A ring of land\")")
+    changed = {k: v for k, v in changed.items() if not _default_from_absent(k, v)}
     said = [f"{k} {v['to']}" if short else f"`{k} = {v['to']}` (stage 1: {v['from']})" for k, v in changed.items()]
     if short:
         return ", ".join(said)
@@ -279,7 +300,9 @@ def benchmark_lines(bench: dict | None) -> list[str]:
             f"{t['data-space diffusion']:.3f} s ({bench['ratios']['training step data / latent']:.1f} x).", ""]
 
 
-def frontier_lines(frontier: dict | None) -> list[str]:
+def frontier_lines(frontier: dict | None, shipped: dict | None = None) -> list[str]:
+    """The frontier section; ``shipped`` is the shipped latent model's ``config.json``: a frontier whose small
+    candidate is not its stage 1 (other steps) is said to be of earlier weights."""
     if not frontier:
         return ["## Latent model size: quality/cost frontier", "",
                 "Not measured yet (no `docs/frontier.json`): the frontier's larger candidate "
@@ -295,6 +318,11 @@ def frontier_lines(frontier: dict | None) -> list[str]:
              "either size by the same factor.", "",
              "| candidate | channels | parameters | GFLOP / state | CRPS sic | CRPS sit | relative CRPS | shipped |",
              "|---|---|---|---|---|---|---|---|"]
+    small = frontier["candidates"].get("small", {}).get("steps_trained")
+    first = (shipped or {}).get("init_from", {}).get("step") if shipped else None
+    if small is not None and first is not None and small != first:
+        lines[2] += (f" **Measured on earlier weights**: its small candidate trained {small} steps, the shipped latent "
+                     f"model's stage 1 {first}; the frontier has not been measured again since.")
     for name, r in frontier["candidates"].items():
         lines.append(f"| {name} | {r['channels']} | {r['parameters'] / 1e6:.2f} M | {r['gflop_per_state']:.1f} | "
                      f"{r['crps']['sic']:.4f} | {r['crps']['sit']:.4f} | {r['relative_crps']:.3f} | "
@@ -330,7 +358,8 @@ def write_model_cards(root: str | Path, settings: CardSettings, readme: str | Pa
              f"Total size: {total / 1e6:.1f} MB. Evaluation: {settings.evaluation}.", ""]
     lines += benchmark_lines(settings.benchmark)
     if settings.frontier_section:
-        lines += frontier_lines(settings.frontier)
+        shipped = root / "ldm_censored" / "config.json"
+        lines += frontier_lines(settings.frontier, json.loads(shipped.read_text()) if shipped.exists() else None)
     for name in MODELS:
         if (root / name / "config.json").exists():
             lines += card(name, root / name, settings, readme)
