@@ -319,7 +319,7 @@ def frontier_lines(frontier: dict | None, shipped: dict | None = None) -> list[s
              "| candidate | channels | parameters | GFLOP / state | CRPS sic | CRPS sit | relative CRPS | shipped |",
              "|---|---|---|---|---|---|---|---|"]
     small = frontier["candidates"].get("small", {}).get("steps_trained")
-    first = (shipped or {}).get("init_from", {}).get("step") if shipped else None
+    first = ((shipped or {}).get("init_from") or {}).get("step")
     if small is not None and first is not None and small != first:
         lines[2] += (f" **Measured on earlier weights**: its small candidate trained {small} steps, the shipped latent "
                      f"model's stage 1 {first}; the frontier has not been measured again since.")
