@@ -109,10 +109,11 @@ def scores(name: str, meta: dict, report: dict | None) -> list[str]:
         return ["- Scores: run `seaice-ldm evaluate` (no report found)."]
     if meta["kind"] == "vae":
         return _vae_scores(meta, report, names)
-    g = report.get("generators", {}).get(GENERATOR.get(name, ""))
+    label = GENERATOR.get(name, "")
+    g = report.get("generators", {}).get(label)
     if g is None:
         return []
-    setup, label = report["setup"], GENERATOR[name]
+    setup = report["setup"]
     crps = {n: float(np.mean(v)) for n, v in g.get("crps_per_state", {}).items()}
     pooled, years = report.get("smoothness_pooled", {}).get(label, {}), report["reference"].get("yearly_power", {})
     miz, lines = g.get("integrals", {}).get("miz_area"), g.get("lines")
