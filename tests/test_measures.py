@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from seaice_ldm.data import Grid, make_dataset
-from seaice_ldm.evaluation import consistency, damage, miz, smoothness, uncertainty
+from seaice_ldm.evaluation import autoencoder, consistency, damage, miz, smoothness, uncertainty
 from seaice_ldm.evaluation.spectra import ocean_boxes
 
 N = 40
@@ -67,6 +67,19 @@ def test_line_counts_pool_over_a_dataset():
     assert [c.lines for c in counts] == [1, 0]
     pooled = damage.total(counts)
     assert pooled.lines_per_state == 0.5 and pooled.share == 1.0
+
+
+def test_line_summary_intervals_resample_whole_states():
+    """Two states, a 12-cell line and a 4 x 4 blob: a resample holds the line twice (share 1, 2 lines), the blob
+    twice (share 0, 0 lines) or both (12/28, 1 line), each pair of draws 1/4, 1/4, 1/2; so the 90 % interval is
+    [0, 1] for both, around the pooled values 12/28 and 0.5."""
+    sic, line, blob = pack(), np.zeros((N, N)), np.zeros((N, N))
+    line[10, 8:20] = 1.0
+    blob[20:24, 20:24] = 1.0
+    got = autoencoder.line_summary(dataset(sic=np.stack([sic, sic]), sid=np.stack([line, blob])))
+    assert got["share"] == pytest.approx(12 / 28) and got["lines_per_state"] == 0.5
+    assert got["share_estimate"] == pytest.approx({"value": 12 / 28, "low": 0.0, "high": 1.0})
+    assert got["lines_per_state_estimate"] == pytest.approx({"value": 0.5, "low": 0.0, "high": 1.0})
 
 
 # ------------------------------------------------------------------ the MIZ of paired states

@@ -15,15 +15,21 @@ import xarray as xr
 
 from seaice_ldm.evaluation import damage, miz, smoothness
 from seaice_ldm.evaluation.metrics import bound_violation_share, common_names, reconstruction_errors
-from seaice_ldm.evaluation.uncertainty import ratio_of_means
+from seaice_ldm.evaluation.uncertainty import mean_estimate, ratio_of_means
 
 
-def line_summary(ds: xr.Dataset) -> dict[str, float]:
+def line_summary(ds: xr.Dataset, seed: int = 0) -> dict[str, Any]:
     """Damage lines of a data set pooled over its states: share of high-damage pack cells in lines, lines per
-    state, high-damage pack cells per state."""
-    pooled = damage.total(damage.damage_lines(ds))
+    state, high-damage pack cells per state; the first two also as estimates with their interval over states
+    (``share_estimate``: line cells over high-damage cells, a ratio of sums; ``lines_per_state_estimate``)."""
+    counts = damage.damage_lines(ds)
+    pooled = damage.total(counts)
+    per_state = {k: np.array([getattr(c, k) for c in counts], dtype=float) for k in ("line_cells", "high_cells", "lines")}
     return {"share": pooled.share, "lines_per_state": pooled.lines_per_state,
-            "high_cells_per_state": pooled.high_cells / max(pooled.states, 1)}
+            "high_cells_per_state": pooled.high_cells / max(pooled.states, 1),
+            "share_estimate": ratio_of_means(per_state["line_cells"], per_state["high_cells"], paired=True,
+                                             seed=seed).to_dict(),
+            "lines_per_state_estimate": mean_estimate(per_state["lines"], seed=seed).to_dict()}
 
 
 def score_reconstruction(truth: xr.Dataset, rec: xr.Dataset, boxes: list[tuple[slice, slice]],

@@ -153,15 +153,19 @@ def _lines(results: dict[str, Any]) -> list[str]:
     ref = results["reference"].get("lines")
     if ref is None:
         return []
-    rows = [["held-out states", ref["share"], ref["lines_per_state"], ref["high_cells_per_state"]]]
-    for d, r in results["reconstruction"].items():
-        rows.append([f"VAE reconstruction ({d})", r["lines"]["share"], r["lines"]["lines_per_state"],
-                     r["lines"]["high_cells_per_state"]])
-    rows += [[k, g["lines"]["share"], g["lines"]["lines_per_state"], g["lines"]["high_cells_per_state"]]
-             for k, g in results["generators"].items() if "lines" in g]
+
+    def row(source: str, lines: dict[str, Any]) -> list[Any]:  # reports written before the intervals had none
+        return [source, est(lines["share_estimate"]) if "share_estimate" in lines else lines["share"],
+                est(lines["lines_per_state_estimate"]) if "lines_per_state_estimate" in lines
+                else lines["lines_per_state"], lines["high_cells_per_state"]]
+
+    rows = [row("held-out states", ref)]
+    rows += [row(f"VAE reconstruction ({d})", r["lines"]) for d, r in results["reconstruction"].items()]
+    rows += [row(k, g["lines"]) for k, g in results["generators"].items() if "lines" in g]
     return (["## Damage lines", "", "High damage (sid > 0.5) in the pack interior (sic > 0.15, at least 3 cells "
              "from open water, land and the grid's edge); a line is an 8-connected structure whose skeleton is at "
-             "least 5 cells long and whose mean width (area / skeleton length) is at most 2 cells.", ""]
+             "least 5 cells long and whose mean width (area / skeleton length) is at most 2 cells. Intervals over "
+             "states (members for the generators); the share pools cells over the states.", ""]
             + table(["source", "share of high-damage cells in lines", "lines per state",
                      "high-damage cells per state"], rows))
 

@@ -1,0 +1,169 @@
+"""Where do the latent path's samples lose the damage lines? (docs/DESIGN.md, "Where the lines go")
+
+Three probes of the shipped checkpoints, each scored like the report (damage lines, and sid small-scale power
+against the pooled reference of all years):
+
+- ``roundtrip``: held-out states encoded, their latents noised to sigma and denoised by the latent model
+  (DPM-Solver++(2M), 6 steps from sigma), then decoded; sigma = 0 is the plain VAE reconstruction. It shows at
+  which noise level the latent model's denoiser stops keeping the lines it is given.
+- ``samplers``: the latent model's samples (all seasons, random dates) with other samplers and step counts,
+  e.g. ``dpmpp2m:20`` or ``heun:7:5`` (Heun with churn 5), each with its counted GFLOP per state.
+- ``refine``: the latent samples passed through the data-space model from a low noise level sigma (an
+  SDEdit-style refiner, Meng et al. 2022, with the full data-space network as an upper bound on what a small
+  refiner trained at those noise levels could do).
+
+    python scripts/probe_line_loss.py roundtrip --decoder censored --sigmas 0 0.1 0.2 0.4 0.8 1.6
+    python scripts/probe_line_loss.py samplers --members 64 dpmpp2m:10 dpmpp2m:20 heun:5 heun:7:5 heun:20:40
+    python scripts/probe_line_loss.py refine --members 32 --sigmas 0.1 0.3 0.6
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+import xarray as xr
+
+from seaice_ldm.data import denormalise, normalise, to_arrays
+from seaice_ldm.diffusion.samplers import get_sampler, sample_dpmpp_2m
+from seaice_ldm.diffusion.schedules import SIGMA_MIN, karras_sigmas
+from seaice_ldm.evaluation.autoencoder import line_summary
+from seaice_ldm.evaluation.flops import decoder_flops, unet_flops
+from seaice_ldm.evaluation.reference import evenly, pipeline_splits
+from seaice_ldm.evaluation.smoothness import small_scale_power
+from seaice_ldm.evaluation.spectra import spectrum_boxes
+from seaice_ldm.evaluation.uncertainty import ratio_of_means
+from seaice_ldm.models.latent import latent_mask, whiten
+from seaice_ldm.options import SampleRequest
+from seaice_ldm.pipeline import load_pipeline
+from seaice_ldm.pipeline.generate import decode, generate, guided_denoiser
+from seaice_ldm.pipeline.outputs import point_output
+
+DENOISE_STEPS = 6  # from a probe's sigma down to 0
+
+
+class Scorer:
+    """Damage lines and sid small-scale power against the pooled reference of every year (as in the report)."""
+
+    def __init__(self, pipe, test_states: int):
+        splits = pipeline_splits(pipe)
+        self.test = evenly(splits["test"], test_states).load()
+        self.boxes = spectrum_boxes(self.test["sic"])
+        everything = xr.concat([splits[k] for k in ("train", "val", "test")], dim="time")
+        years = [evenly(everything.sel(time=str(y)), 32).load() for y in np.unique(everything.time.dt.year)]
+        self.pooled = np.concatenate([small_scale_power(ds["sid"], self.boxes) for ds in years])
+
+    def row(self, label: str, ds: xr.Dataset, gflop: float | None = None) -> str:
+        lines = line_summary(ds)
+        sid = ratio_of_means(small_scale_power(ds["sid"], self.boxes), self.pooled)
+        cost = f"{gflop:.2f}" if gflop is not None else ""
+        return (f"| {label} | {lines['share']:.3f} | {lines['lines_per_state']:.2f} | "
+                f"{lines['high_cells_per_state']:.0f} | {sid:.2f} | {cost} |")
+
+
+def as_states(like: xr.Dataset, x: torch.Tensor, generator, ocean: np.ndarray, decoder: str) -> xr.Dataset:
+    """Normalised fields ``x`` of ``generator``'s variables as the decoder's point output, in ``like``'s layout."""
+    stats = generator.fields_model.stats
+    values = denormalise(x.numpy(), stats)
+    values[..., ~ocean] = np.nan
+    out = like[list(stats.names)].copy(deep=True)
+    for i, name in enumerate(stats.names):
+        out[name] = (like[name].dims, values[:, i].astype(np.float32), like[name].attrs)
+    return point_output(out, decoder)
+
+
+def roundtrip(pipe, scorer: Scorer, decoder: str, sigmas: list[float]) -> list[str]:
+    gen = pipe.generators[pipe.generator("latent", decoder).spec.key]
+    vae, states = gen.vae.module, scorer.test
+    x, _ = to_arrays(states, gen.vae.stats.names)
+    x = torch.from_numpy(normalise(x, gen.vae.stats, pipe.ocean).astype(np.float32))
+    mask = pipe.mask.expand(len(x), -1, -1, -1)
+    with torch.no_grad():
+        z = whiten(vae.encode(x, mask)[0], gen.diffusion.meta["latent_stats"])
+    days = torch.as_tensor(states.time.dt.dayofyear.values - 1.0, dtype=torch.float32)
+    denoise = guided_denoiser(gen.diffusion.module, latent_mask(mask, vae.downsampling_factor), days, 1.0)
+    rows, noise = [], torch.randn(z.shape, generator=torch.Generator().manual_seed(0))
+    for sigma in sigmas:
+        zz = z
+        if sigma > 0:
+            with torch.no_grad():
+                zz = sample_dpmpp_2m(denoise, z + sigma * noise, karras_sigmas(DENOISE_STEPS, SIGMA_MIN, sigma))
+        with torch.no_grad():
+            fields = decode(gen, zz, pipe.mask)
+        label = "reconstruction" if sigma == 0 else f"noised to sigma {sigma:g}, denoised"
+        rows.append(scorer.row(f"{decoder}: {label}", as_states(states, fields, gen, pipe.ocean, decoder)))
+    return rows
+
+
+def sampler_settings(text: str) -> tuple[str, int, dict]:
+    """``name:steps[:churn]`` -> (sampler, steps, options)."""
+    name, steps, *churn = text.split(":")
+    return name, int(steps), ({"churn": float(churn[0])} if churn else {})
+
+
+def samplers(pipe, scorer: Scorer, decoder: str, members: int, settings: list[str]) -> list[str]:
+    gen = pipe.generators[pipe.generator("latent", decoder).spec.key]
+    h, w = pipe.mask.shape[-2:]
+    f = gen.vae.module.downsampling_factor
+    per_eval = unet_flops(gen.diffusion.module.net, h // f, w // f) / 1e9
+    dec = decoder_flops(gen.vae.module, h, w) / 1e9
+    rows, like = [], scorer.test.isel(time=[0] * members)
+    for text in settings:
+        name, steps, options = sampler_settings(text)
+        request = SampleRequest(space="latent", decoder=decoder, members=members, steps=steps, sampler=name,
+                                date="random", no_ice_rule=False)
+        x = generate(gen, request, pipe.mask, pipe.precision, **options)
+        gflop = get_sampler(name).evaluations(steps) * per_eval + dec
+        rows.append(scorer.row(f"{decoder} LDM samples, {text}", as_states(like, x, gen, pipe.ocean, decoder), gflop))
+    return rows
+
+
+def refine(pipe, scorer: Scorer, members: int, sigmas: list[float]) -> list[str]:
+    lat = pipe.generators[pipe.generator("latent", "censored").spec.key]
+    dat = pipe.generators[pipe.generator("data", "censored").spec.key]
+    request = SampleRequest(space="latent", decoder="censored", members=members, date="random", no_ice_rule=False)
+    like = scorer.test.isel(time=[0] * members)
+    physical = as_states(like, generate(lat, request, pipe.mask, pipe.precision), lat, pipe.ocean, "censored")
+    rows = [scorer.row("censored LDM samples", physical)]  # clipped to the bounds, as the data are
+    xd, _ = to_arrays(physical, dat.fields_model.stats.names)
+    xd = torch.from_numpy(np.nan_to_num(normalise(xd, dat.fields_model.stats, pipe.ocean)).astype(np.float32))
+    mask = pipe.mask.expand(members, -1, -1, -1)
+    days = torch.as_tensor(np.asarray(request.days_of_year()), dtype=torch.float32)
+    denoise = guided_denoiser(dat.diffusion.module, mask, days, 1.0)
+    noise = torch.randn(xd.shape, generator=torch.Generator().manual_seed(0))
+    for sigma in sigmas:
+        with torch.no_grad():
+            out = sample_dpmpp_2m(denoise, xd + sigma * noise, karras_sigmas(DENOISE_STEPS, SIGMA_MIN, sigma))
+        rows.append(scorer.row(f"censored LDM samples, data-space pass from sigma {sigma:g}",
+                               as_states(like, out, dat, pipe.ocean, "censored")))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("probe", choices=["roundtrip", "samplers", "refine"])
+    parser.add_argument("settings", nargs="*", help="samplers: name:steps[:churn], e.g. heun:7:5")
+    parser.add_argument("--decoder", default="censored", choices=["censored", "gaussian"])
+    parser.add_argument("--sigmas", type=float, nargs="+", default=[0, 0.1, 0.2, 0.4, 0.8, 1.6])
+    parser.add_argument("--members", type=int, default=64)
+    parser.add_argument("--test-states", type=int, default=32)
+    parser.add_argument("--checkpoints", default="checkpoints")
+    args = parser.parse_intermixed_args()
+    pipe = load_pipeline(args.checkpoints)
+    scorer = Scorer(pipe, args.test_states)
+    print("| states | share of high damage in lines | lines / state | high-damage cells / state | "
+          "sid small-scale power / pooled reference | GFLOP / state |")
+    print("|---|---|---|---|---|---|")
+    print(scorer.row(f"held-out states ({args.test_states})", scorer.test))
+    if args.probe == "roundtrip":
+        rows = roundtrip(pipe, scorer, args.decoder, args.sigmas)
+    elif args.probe == "samplers":
+        rows = samplers(pipe, scorer, args.decoder, args.members, args.settings or ["dpmpp2m:10"])
+    else:
+        rows = refine(pipe, scorer, args.members, [s for s in args.sigmas if s > 0])
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
