@@ -24,7 +24,8 @@ def line_summary(ds: xr.Dataset, seed: int = 0) -> dict[str, Any]:
     (``share_estimate``: line cells over high-damage cells, a ratio of sums; ``lines_per_state_estimate``)."""
     counts = damage.damage_lines(ds)
     pooled = damage.total(counts)
-    per_state = {k: np.array([getattr(c, k) for c in counts], dtype=float) for k in ("line_cells", "high_cells", "lines")}
+    per_state = {k: np.array([getattr(c, k) for c in counts], dtype=float)
+                 for k in ("line_cells", "high_cells", "lines")}
     return {"share": pooled.share, "lines_per_state": pooled.lines_per_state,
             "high_cells_per_state": pooled.high_cells / max(pooled.states, 1),
             "share_estimate": ratio_of_means(per_state["line_cells"], per_state["high_cells"], paired=True,
