@@ -186,7 +186,10 @@ def test_evaluate_writes_the_report_with_claim_verdicts(chain, tmp_path):
     assert {c["verdict"] for c in results["claims"]} <= {"holds", "does not hold", "not distinguishable", "not tested"}
     rec = results["reconstruction"]["censored"]
     assert 0 <= rec["miz"]["misclassified"]["low"] <= rec["miz"]["misclassified"]["high"]
-    assert set(results["reference"]["lines"]) == {"share", "lines_per_state", "high_cells_per_state"}
+    lines = results["reference"]["lines"]
+    assert set(lines) == {"share", "lines_per_state", "high_cells_per_state", "share_estimate",
+                          "lines_per_state_estimate"}
+    assert lines["lines_per_state_estimate"]["value"] == pytest.approx(lines["lines_per_state"])
     ruled = results["generators"]["data-space DM (gaussian)"]["consistency_no_ice_rule"]["open_water"]
     assert not any(v["share"] > 0 for v in ruled.values())  # 0, or NaN where a tiny model has no open water
     assert set(results["sampler_spread"]["LDM (censored)"]) == {"2", "3"}
