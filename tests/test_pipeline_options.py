@@ -72,7 +72,9 @@ def test_bf16_ensemble_scores_match_float32():
     torch.set_num_threads(1)
     fp32 = load_pipeline(CHECKPOINTS, device="cpu", precision="float32")
     bf16 = load_pipeline(CHECKPOINTS, device="cpu", precision="bfloat16")
-    assert bf16.bf16 and not fp32.bf16
+    if not bf16.bf16:  # resolve_precision fell back, with its warning (its own test covers the fallback)
+        pytest.skip("this CPU has no native bfloat16; the pipeline computes in float32")
+    assert not fp32.bf16
     ref = fp32.reference
     obs = ref["sic"].isel(time=slice(0, None, 4)).values  # 12 held-out states through the year
     request = SampleRequest(space="latent", decoder="censored", members=16, steps=10, seed=3)
