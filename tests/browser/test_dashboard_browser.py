@@ -256,9 +256,13 @@ def test_four_sessions_finish_in_click_order(browser, dashboard_url, artifacts, 
             set_seed(p, seed)
             untick_data(p)
         t0 = time.monotonic()
-        for p in pages:
+        for p, seed in zip(pages, seeds):
             click_sample(p)
-            p.wait_for_timeout(150)
+            # the next page clicks only once the server has this click: separate websockets give no order
+            # between them (a CI run under load saw a click made 300 ms later arrive first), so the order
+            # the queue receives is the click order, which it must keep
+            expect(p.locator(".sl-status")).to_contain_text(re.compile(rf"Queued|Sampling|seed {seed}\b"),
+                                                            timeout=30_000)
         places: dict[int, set[str]] = {i: set() for i in range(4)}
         finished: dict[int, float] = {}
         deadline = time.monotonic() + SAMPLE_TIMEOUT / 1000
