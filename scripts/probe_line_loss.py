@@ -30,7 +30,7 @@ from seaice_ldm.diffusion.samplers import get_sampler, sample_dpmpp_2m
 from seaice_ldm.diffusion.schedules import SIGMA_MIN, karras_sigmas
 from seaice_ldm.evaluation.autoencoder import line_summary
 from seaice_ldm.evaluation.flops import decoder_flops, unet_flops
-from seaice_ldm.evaluation.reference import evenly, pipeline_splits
+from seaice_ldm.evaluation.reference import scoring_states
 from seaice_ldm.evaluation.smoothness import small_scale_power
 from seaice_ldm.evaluation.spectra import spectrum_boxes
 from seaice_ldm.evaluation.uncertainty import ratio_of_means
@@ -47,12 +47,9 @@ class Scorer:
     """Damage lines and sid small-scale power against the pooled reference of every year (as in the report)."""
 
     def __init__(self, pipe, test_states: int):
-        splits = pipeline_splits(pipe)
-        self.test = evenly(splits["test"], test_states).load()
+        _, self.test, years = scoring_states(pipe, test_states)
         self.boxes = spectrum_boxes(self.test["sic"])
-        everything = xr.concat([splits[k] for k in ("train", "val", "test")], dim="time")
-        years = [evenly(everything.sel(time=str(y)), 32).load() for y in np.unique(everything.time.dt.year)]
-        self.pooled = np.concatenate([small_scale_power(ds["sid"], self.boxes) for ds in years])
+        self.pooled = np.concatenate([small_scale_power(ds["sid"], self.boxes) for ds in years.values()])
 
     def row(self, label: str, ds: xr.Dataset, gflop: float | None = None) -> str:
         lines = line_summary(ds)

@@ -37,6 +37,21 @@ def evenly(ds: xr.Dataset, n: int) -> xr.Dataset:
     return ds.isel(time=index)
 
 
+#: states of every year in the pooled multi-year reference of small-scale power (report and probes alike)
+POOLED_STATES_PER_YEAR = 32
+
+
+def scoring_states(pipe, test_states: int) -> tuple[dict[str, xr.Dataset], xr.Dataset, dict[int, xr.Dataset]]:
+    """What a pipeline is scored against: its data's splits, ``test_states`` held-out states spread over the test
+    years (loaded) and the pooled reference, :data:`POOLED_STATES_PER_YEAR` states of every year (loaded)."""
+    splits = pipeline_splits(pipe)
+    ref = evenly(splits["test"], test_states).load()
+    everything = xr.concat([splits[k] for k in ("train", "val", "test")], dim="time")
+    years = {int(y): evenly(everything.sel(time=str(y)), POOLED_STATES_PER_YEAR).load()
+             for y in np.unique(everything.time.dt.year)}
+    return splits, ref, years
+
+
 def write_reference(checkpoint: str | Path, out: str | Path, states: int = 48, overwrite: bool = False) -> xr.Dataset:
     """Ship ``states`` test-year states (spread over the first test year) for the dashboard (``overwrite``: replace
     a file at ``out`` that seaice-ldm did not write)."""

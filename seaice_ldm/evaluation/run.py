@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from seaice_ldm.data.io import atomic_directory, check_replaceable, record_output
 from seaice_ldm.evaluation import autoencoder, claims, conditional
 from seaice_ldm.evaluation.metrics import bound_share
-from seaice_ldm.evaluation.reference import evenly, pipeline_splits
+from seaice_ldm.evaluation.reference import evenly, scoring_states
 from seaice_ldm.evaluation.scoring import describe, score_against
 from seaice_ldm.evaluation.smoothness import small_scale_power, yearly_power_ratios
 from seaice_ldm.evaluation.spectra import spectrum_boxes
@@ -162,12 +162,9 @@ def evaluate(pipe: Pipeline, settings: EvaluationSettings, progress: bool = True
              ) -> tuple[dict[str, Any], dict[str, xr.Dataset]]:
     """All numbers of the report, and the data sets the figures are drawn from."""
     way, date = all_seasons_way(settings.all_seasons, pipe.date_conditioned)
-    splits = pipeline_splits(pipe)
+    splits, ref, years = scoring_states(pipe, settings.test_states)
     test, val = splits["test"], splits["val"]
-    ref = evenly(test, settings.test_states).load()
     boxes = spectrum_boxes(ref["sic"])
-    everything = xr.concat([splits[k] for k in ("train", "val", "test")], dim="time")
-    years = {int(y): evenly(everything.sel(time=str(y)), 32).load() for y in np.unique(everything.time.dt.year)}
     results: dict[str, Any] = {"setup": {**asdict(settings), "test_states": int(ref.sizes["time"]),
                                          "device": str(pipe.device), "spectrum_boxes": len(boxes),
                                          "all_seasons": ALL_SEASONS[way], "synthetic": pipe.synthetic,
