@@ -26,7 +26,7 @@ SPACE_SHORT = {"latent": "LDM", "data": "Data-space DM"}
 #: The VAE decoder's likelihood: censored Gaussian (Tobit, mass at the physical bounds) or plain Gaussian.
 DECODERS = ("censored", "gaussian")
 #: Sampler names; each one's function and network evaluations per step: ``seaice_ldm.diffusion.samplers.SAMPLERS``.
-SAMPLERS = ("dpmpp2m", "heun", "euler")
+SAMPLERS = ("dpmpp2m", "heun", "euler", "dpmpp2m_sde")
 DEFAULT_SAMPLER = "dpmpp2m"
 DEFAULT_STEPS = 10
 DEFAULT_MEMBERS = 8

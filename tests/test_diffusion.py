@@ -60,6 +60,12 @@ def run(name, gaussian, noise, steps, **opts):
     return get_sampler(name).fn(gaussian.denoise, noise * sigmas[0], sigmas, **opts)
 
 
+def seeded(seed):
+    """A ``randn_like`` drawing from its own generator (the pipeline draws each member's noise this way)."""
+    g = torch.Generator().manual_seed(seed)
+    return lambda like: torch.randn(like.shape, generator=g, dtype=like.dtype)
+
+
 def assert_moments(x, gaussian, mean_tol, cov_rtol):
     """Empirical mean within mean_tol (abs) and covariance within cov_rtol (Frobenius, relative)."""
     mean_err = (x.mean(0) - gaussian.mean).abs().max().item()
@@ -96,18 +102,28 @@ def test_samplers_converge_to_exact_flow(gaussian, noise, name, coarse, fine, to
 
 def test_heun_churn_takes_its_noise_from_the_caller_and_keeps_distribution(gaussian, noise):
     def draw(seed, x):
-        g = torch.Generator().manual_seed(seed)
-        return run("heun", gaussian, x, 40, churn=10.0,
-                   randn_like=lambda like: torch.randn(like.shape, generator=g, dtype=like.dtype))
+        return run("heun", gaussian, x, 40, churn=10.0, randn_like=seeded(seed))
 
     assert torch.equal(draw(1, noise[:100]), draw(1, noise[:100]))
     assert not torch.allclose(draw(1, noise[:100]), draw(2, noise[:100]))
     assert_moments(draw(3, noise), gaussian, 0.04, 0.07)
 
 
-def test_deterministic_samplers_repeat(gaussian, noise):
+def test_samplers_repeat_with_the_same_noise(gaussian, noise):
     for name in SAMPLERS:
-        assert torch.equal(run(name, gaussian, noise[:50], 10), run(name, gaussian, noise[:50], 10))
+        opts = (lambda: {"randn_like": seeded(1)}) if get_sampler(name).stochastic else dict
+        assert torch.equal(run(name, gaussian, noise[:50], 10, **opts()), run(name, gaussian, noise[:50], 10, **opts()))
+
+
+def test_sde_dpm_solver_is_the_ode_solver_without_noise_and_keeps_the_distribution_with_it(gaussian, noise):
+    """eta = 0 is DPM-Solver++(2M) exactly; eta = 1 (the SDE) reproduces the Gaussian's moments, draws its noise
+    from the caller (same seed, same samples) and converges more slowly than the ODE solver (80 steps here)."""
+    x = noise[:200]
+    assert torch.allclose(run("dpmpp2m_sde", gaussian, x, 12, eta=0.0), run("dpmpp2m", gaussian, x, 12),
+                          rtol=0, atol=1e-12)
+    assert not torch.allclose(run("dpmpp2m_sde", gaussian, x, 12, randn_like=seeded(1)),
+                              run("dpmpp2m_sde", gaussian, x, 12, randn_like=seeded(2)))
+    assert_moments(run("dpmpp2m_sde", gaussian, noise, 80, randn_like=seeded(3)), gaussian, 0.04, 0.05)
 
 
 def test_every_offered_sampler_costs_what_it_is_registered_to(gaussian, noise):
