@@ -24,6 +24,7 @@ FIRST_YEAR, LAST_YEAR = 1700, 2200  # dates the canonical datetime64[ns] time ax
 CHECKPOINTS_HELP = ("folder of trained models (default: ./checkpoints, which from the repository root are the "
                     "shipped models trained on SYNTHETIC data)")
 DEVICE_HELP = "cpu, cuda, cuda:N, mps or auto (default: cuda if available, else cpu)"
+SAMPLER_HELP = "sampler (dpmpp2m_sde: the stochastic SDE solver)"
 
 
 # --------------------------------------------------------------------------- argument types
@@ -416,7 +417,7 @@ def _add_sample(sub) -> None:
     p.add_argument("--members", type=_int_in(1, MAX_MEMBERS), default=DEFAULT_MEMBERS, help="ensemble size")
     p.add_argument("--steps", type=_int_in(1, MAX_STEPS), default=DEFAULT_STEPS, help="sampler steps")
     p.add_argument("--seed", type=_SEED, default=0, help="seed of all noise")
-    p.add_argument("--sampler", choices=sorted(SAMPLERS), default=DEFAULT_SAMPLER, help="sampler (dpmpp2m_sde: the stochastic SDE solver)")
+    p.add_argument("--sampler", choices=sorted(SAMPLERS), default=DEFAULT_SAMPLER, help=SAMPLER_HELP)
     p.add_argument("--date", type=_date, default=None,
                    help="YYYY-MM-DD: sample states for this day of the year; 'random': all seasons, each member "
                         "for a random day of the year (both need date-conditioned models; default: all seasons, "
@@ -445,7 +446,7 @@ def _add_evaluation(sub) -> None:
     p.add_argument("--members", type=_int_in(2, MAX_MEMBERS), default=32, help="ensemble size per generator")
     p.add_argument("--test-states", type=_POSITIVE, default=64, help="held-out reference states to compare with")
     p.add_argument("--steps", type=_int_in(1, MAX_STEPS), default=DEFAULT_STEPS, help="sampler steps")
-    p.add_argument("--sampler", choices=sorted(SAMPLERS), default=DEFAULT_SAMPLER, help="sampler (dpmpp2m_sde: the stochastic SDE solver)")
+    p.add_argument("--sampler", choices=sorted(SAMPLERS), default=DEFAULT_SAMPLER, help=SAMPLER_HELP)
     p.add_argument("--seed", type=_SEED, default=0, help="seed of all noise")
     p.add_argument("--date-members", type=_int_in(0, MAX_MEMBERS), default=16,
                    help="members of each date-conditioned ensemble (15th of every test month); 0 skips that test")
@@ -459,7 +460,7 @@ def _add_evaluation(sub) -> None:
     p.add_argument("--checkpoints", type=_folder, default="checkpoints", help=CHECKPOINTS_HELP)
     p.add_argument("--batch", type=_int_in(1, MAX_MEMBERS), default=8, help="states per batch (equal for both spaces)")
     p.add_argument("--steps", type=_int_in(1, MAX_STEPS), default=DEFAULT_STEPS, help="sampler steps for the timing")
-    p.add_argument("--sampler", choices=sorted(SAMPLERS), default=DEFAULT_SAMPLER, help="sampler (dpmpp2m_sde: the stochastic SDE solver)")
+    p.add_argument("--sampler", choices=sorted(SAMPLERS), default=DEFAULT_SAMPLER, help=SAMPLER_HELP)
     p.add_argument("--repeats", type=_POSITIVE, default=3, help="timed repeats")
     p.add_argument("--train-steps", type=_POSITIVE, default=3, help="training steps timed per model")
     p.add_argument("--nfe", type=_int_in(1, MAX_STEPS), nargs="*", default=[5, 7, 10, 15, 20, 40],
