@@ -62,7 +62,8 @@ class Settings(param.Parameterized):
     members = param.Integer(DEFAULT_MEMBERS, bounds=(1, MAX_MEMBERS), doc="Ensemble members")
     seed = param.Integer(0, bounds=(0, MAX_SEED), doc="Random seed (same seed, same ensemble)")
     seed_input = param.String("0", doc="The seed box as typed; a valid whole number sets `seed`")
-    sampler = param.Selector(default=DEFAULT_SAMPLER, objects=list(SAMPLERS), doc="Sampler")
+    sampler = param.Selector(default=DEFAULT_SAMPLER, objects=list(SAMPLERS),
+                             doc="dpmpp2m, heun, euler: ODE solvers; dpmpp2m_sde: stochastic (fresh noise each step)")
     steps = param.Integer(DEFAULT_STEPS, bounds=(1, MAX_STEPS), doc="Sampler steps")
     include_data = param.Boolean(True, doc="Also sample the data-space diffusion baseline")
     no_ice_rule = param.Boolean(True, doc="Thickness, damage and drift set to 0 where sic <= 0")
