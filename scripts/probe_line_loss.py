@@ -7,7 +7,8 @@ against the pooled reference of all years):
   (DPM-Solver++(2M), 6 steps from sigma), then decoded; sigma = 0 is the plain VAE reconstruction. It shows at
   which noise level the latent model's denoiser stops keeping the lines it is given.
 - ``samplers``: the latent model's samples (all seasons, random dates) with other samplers and step counts,
-  e.g. ``dpmpp2m:20`` or ``heun:7:5`` (Heun with churn 5), each with its counted GFLOP per state.
+  e.g. ``dpmpp2m:20``, ``heun:7:5`` (Heun with churn 5) or
+  ``dpmpp2m_sde:10:eta=0.5`` (any sampler option by name), each with its counted GFLOP per state.
 - ``refine``: the latent samples passed through the data-space model from a low noise level sigma (an
   SDEdit-style refiner, Meng et al. 2022, with the full data-space network as an upper bound on what a small
   refiner trained at those noise levels could do).
@@ -15,6 +16,7 @@ against the pooled reference of all years):
     python scripts/probe_line_loss.py roundtrip --decoder censored --sigmas 0 0.1 0.2 0.4 0.8 1.6
     python scripts/probe_line_loss.py samplers --members 64 dpmpp2m:10 dpmpp2m:20 heun:5 heun:7:5 heun:20:40
     python scripts/probe_line_loss.py refine --members 32 --sigmas 0.1 0.3 0.6
+    python scripts/probe_line_loss.py refine --refiner runs/refiner --refine-steps 2 --refine-sigma-min 0.3 --sigmas 1.6
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from seaice_ldm.checkpoints.build import load_model
 from seaice_ldm.data import denormalise, normalise, to_arrays
 from seaice_ldm.diffusion.samplers import get_sampler, sample_dpmpp_2m
 from seaice_ldm.diffusion.schedules import SIGMA_MIN, karras_sigmas
@@ -94,9 +97,13 @@ def roundtrip(pipe, scorer: Scorer, decoder: str, sigmas: list[float]) -> list[s
 
 
 def sampler_settings(text: str) -> tuple[str, int, dict]:
-    """``name:steps[:churn]`` -> (sampler, steps, options)."""
-    name, steps, *churn = text.split(":")
-    return name, int(steps), ({"churn": float(churn[0])} if churn else {})
+    """``name:steps[:churn]`` or ``name:steps:key=value,...`` -> (sampler, steps, options)."""
+    name, steps, *extra = text.split(":")
+    if not extra:
+        return name, int(steps), {}
+    if "=" not in extra[0]:
+        return name, int(steps), {"churn": float(extra[0])}
+    return name, int(steps), {k: float(v) for k, v in (item.split("=") for item in extra[0].split(","))}
 
 
 def samplers(pipe, scorer: Scorer, decoder: str, members: int, settings: list[str]) -> list[str]:
@@ -116,24 +123,39 @@ def samplers(pipe, scorer: Scorer, decoder: str, members: int, settings: list[st
     return rows
 
 
-def refine(pipe, scorer: Scorer, members: int, sigmas: list[float]) -> list[str]:
+def refine(pipe, scorer: Scorer, members: int, sigmas: list[float], refiner: str | None, steps: int,
+           sigma_min: float, latent: str) -> list[str]:
     lat = pipe.generators[pipe.generator("latent", "censored").spec.key]
-    dat = pipe.generators[pipe.generator("data", "censored").spec.key]
-    request = SampleRequest(space="latent", decoder="censored", members=members, date="random", no_ice_rule=False)
+    if refiner:
+        model = load_model(refiner, "diffusion")
+        module, stats, days_of = model.module, model.stats, None
+    else:
+        dat = pipe.generators[pipe.generator("data", "censored").spec.key]
+        module, stats = dat.diffusion.module, dat.fields_model.stats
+    name, latent_steps, options = sampler_settings(latent)
+    request = SampleRequest(space="latent", decoder="censored", members=members, steps=latent_steps, sampler=name,
+                            date="random", no_ice_rule=False)
     like = scorer.test.isel(time=[0] * members)
-    physical = as_states(like, generate(lat, request, pipe.mask, pipe.precision), lat, pipe.ocean, "censored")
-    rows = [scorer.row("censored LDM samples", physical)]  # clipped to the bounds, as the data are
-    xd, _ = to_arrays(physical, dat.fields_model.stats.names)
-    xd = torch.from_numpy(np.nan_to_num(normalise(xd, dat.fields_model.stats, pipe.ocean)).astype(np.float32))
+    physical = as_states(like, generate(lat, request, pipe.mask, pipe.precision, **options), lat, pipe.ocean,
+                         "censored")
+    h, w = pipe.mask.shape[-2:]
+    f = lat.vae.module.downsampling_factor
+    latent_gflop = (get_sampler(name).evaluations(latent_steps) * unet_flops(lat.diffusion.module.net, h // f, w // f)
+                    + decoder_flops(lat.vae.module, h, w)) / 1e9
+    rows = [scorer.row(f"censored LDM samples, {latent}", physical, latent_gflop)]  # clipped to the bounds
+    xd, _ = to_arrays(physical, stats.names)
+    xd = torch.from_numpy(np.nan_to_num(normalise(xd, stats, pipe.ocean)).astype(np.float32))
     mask = pipe.mask.expand(members, -1, -1, -1)
     days = torch.as_tensor(np.asarray(request.days_of_year()), dtype=torch.float32)
-    denoise = guided_denoiser(dat.diffusion.module, mask, days, 1.0)
+    denoise = guided_denoiser(module, mask, days if module.net.cfg.date_conditioning else None, 1.0)
     noise = torch.randn(xd.shape, generator=torch.Generator().manual_seed(0))
+    per_eval = unet_flops(module.net, h, w) / 1e9
+    label = f"refiner {refiner}" if refiner else "data-space model"
     for sigma in sigmas:
         with torch.no_grad():
-            out = sample_dpmpp_2m(denoise, xd + sigma * noise, karras_sigmas(DENOISE_STEPS, SIGMA_MIN, sigma))
-        rows.append(scorer.row(f"censored LDM samples, data-space pass from sigma {sigma:g}",
-                               as_states(like, out, dat, pipe.ocean, "censored")))
+            out = sample_dpmpp_2m(denoise, xd + sigma * noise, karras_sigmas(steps, sigma_min, sigma))
+        rows.append(scorer.row(f"the same, {label} from sigma {sigma:g} ({steps} steps to {sigma_min:g})",
+                               as_states(like, out, lat, pipe.ocean, "censored"), latent_gflop + steps * per_eval))
     return rows
 
 
@@ -146,6 +168,10 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=64)
     parser.add_argument("--test-states", type=int, default=32)
     parser.add_argument("--checkpoints", default="checkpoints")
+    parser.add_argument("--refiner", help="refine: a data-space model folder (default: the shipped data-space model)")
+    parser.add_argument("--refine-steps", type=int, default=DENOISE_STEPS, help="refine: network evaluations")
+    parser.add_argument("--refine-sigma-min", type=float, default=SIGMA_MIN, help="refine: the last level before 0")
+    parser.add_argument("--latent", default="dpmpp2m:10", help="refine: the latent model's sampler:steps")
     args = parser.parse_intermixed_args()
     pipe = load_pipeline(args.checkpoints)
     scorer = Scorer(pipe, args.test_states)
@@ -158,7 +184,8 @@ def main() -> None:
     elif args.probe == "samplers":
         rows = samplers(pipe, scorer, args.decoder, args.members, args.settings or ["dpmpp2m:10"])
     else:
-        rows = refine(pipe, scorer, args.members, [s for s in args.sigmas if s > 0])
+        rows = refine(pipe, scorer, args.members, [s for s in args.sigmas if s > 0], args.refiner, args.refine_steps,
+                      args.refine_sigma_min, args.latent)
     print("\n".join(rows))
 
 

@@ -235,7 +235,7 @@ def _sample(args: argparse.Namespace) -> None:
                          "--guidance")
     req = _request(args, space=args.space, decoder=args.decoder, members=args.members, steps=args.steps,
                    sampler=args.sampler, seed=args.seed, date=args.date,
-                   guidance=1.0 if args.guidance is None else args.guidance)
+                   guidance=1.0 if args.guidance is None else args.guidance, refine=args.refine)
     from tqdm.auto import tqdm
 
     from seaice_ldm.data import check_output, write_dataset
@@ -424,6 +424,9 @@ def _add_sample(sub) -> None:
                         "unconditional)")
     p.add_argument("--guidance", type=_guidance, default=None,
                    help="classifier-free guidance scale with --date (default: 1, plain conditional)")
+    p.add_argument("--refine", action="store_true",
+                   help="latent space: pass the decoded samples through the data-space refiner (the checkpoints' "
+                        "refiner/ folder; an SDEdit pass from a low noise level)")
     p.add_argument("--batch-size", type=_int_in(1, MAX_MEMBERS), default=None,
                    help="members per batch (default: 32 latent, 8 data space on a CPU)")
     p.add_argument("--out", required=True, type=_output, help="output file, .nc or .zarr")

@@ -30,6 +30,9 @@ SAMPLERS = ("dpmpp2m", "heun", "euler", "dpmpp2m_sde")
 DEFAULT_SAMPLER = "dpmpp2m"
 DEFAULT_STEPS = 10
 DEFAULT_MEMBERS = 8
+#: The latent path's refiner pass (``SampleRequest.refine``; docs/DESIGN.md, "A low-noise refiner"): network
+#: evaluations from the refiner's start level (the ``sigma_max`` it was trained below) and the last level before 0.
+REFINE_EVALUATIONS, REFINE_SIGMA_MIN = 2, 0.3
 #: Arithmetic of training and sampling (bf16 autocast or float32); "auto": bf16 where the device computes it
 #: natively. The one rule that turns a choice into arithmetic: ``seaice_ldm.models.device.resolve_precision``.
 PRECISIONS = ("auto", "float32", "bfloat16")
@@ -113,9 +116,14 @@ def generator_for(space: str, decoder: str) -> GeneratorSpec:
     return next(g for g in GENERATORS if g.space == space and decoder in g.serves)
 
 
-def generator_label(space: str, decoder: str) -> str:
-    """Display name of a generator's output, e.g. ``"LDM (censored)"`` or ``"data-space DM (gaussian)"``."""
-    return generator_for(space, decoder).output_label(decoder)
+def generator_label(space: str, decoder: str, refine: bool = False) -> str:
+    """Display name of a generator's output, e.g. ``"LDM (censored)"``, ``"LDM (censored) + refiner"`` or
+    ``"data-space DM (gaussian)"``."""
+    return generator_for(space, decoder).output_label(decoder) + (REFINED if refine else "")
+
+
+#: What a refined latent output adds to its generator's label.
+REFINED = " + refiner"
 
 
 def check_choice(what: str, value, choices) -> str:
@@ -173,6 +181,7 @@ class SampleRequest:
     date: str | None = None  # ISO date; None = all seasons, unconditional; "random" = all seasons, a date each
     guidance: float = 1.0  # classifier-free guidance scale (1 = plain conditional)
     no_ice_rule: bool = True  # thickness, damage and drift set to 0 where sic <= 0 (data.no_ice_rule)
+    refine: bool = False  # latent space: pass the decoded states through the data-space refiner (SDEdit)
 
     def __post_init__(self):
         check_choice("space", self.space, SPACES)
@@ -190,6 +199,12 @@ class SampleRequest:
         if not isinstance(self.no_ice_rule, bool) and not _is_numpy_bool(self.no_ice_rule):
             raise ValueError(f"no_ice_rule must be true or false, got {self.no_ice_rule!r}")
         object.__setattr__(self, "no_ice_rule", bool(self.no_ice_rule))
+        if not isinstance(self.refine, bool) and not _is_numpy_bool(self.refine):
+            raise ValueError(f"refine must be true or false, got {self.refine!r}")
+        object.__setattr__(self, "refine", bool(self.refine))
+        if self.refine and self.space != "latent":
+            raise ValueError("refine applies to the latent path (space = 'latent'): the refiner re-denoises the "
+                             "decoded latent samples in data space")
 
     def days_of_year(self) -> np.ndarray | None:
         """Each member's 0-based day of the year (the model's condition); None for the unconditional model.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from seaice_ldm.options import GENERATORS
+from seaice_ldm.options import GENERATORS, REFINED
 
 #: Colour map per shown quantity, as (cmocean name, reversed?): the five variables, the drift speed, two
 #: views of an ensemble (its spread, the probability of ice), a difference (sample - reference), the density
@@ -34,9 +34,11 @@ REFERENCE_COLOUR = "#333333"
 
 def line_style(label: str) -> dict[str, str | None]:
     """Colour and line style of a source in a line plot, by its label: its generator's colour (dashed for the
-    Gaussian output of a model that serves both decoders), the reference's; matplotlib's cycle for others."""
+    Gaussian output of a model that serves both decoders, dotted for a refined latent output), the reference's;
+    matplotlib's cycle for others."""
     served = {spec.output_label(d): (spec.colour, "--" if d == "gaussian" and len(spec.serves) > 1 else "-")
               for spec in GENERATORS for d in spec.serves}
+    served.update({label + REFINED: (colour, ":") for label, (colour, _) in served.items()})  # dotted: refined
     colour, style = served.get(label, (REFERENCE_COLOUR if label == "reference" else None, "-"))
     return {"color": colour, "linestyle": style}
 

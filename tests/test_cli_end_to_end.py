@@ -130,6 +130,55 @@ def test_latent_model_with_the_wrong_vae_is_refused(chain, tmp_path, capsys):
     assert "trained on the latents of VAE" in capsys.readouterr().err
 
 
+TINY_REFINER = """
+space = "data"
+[data]
+years = 3
+grid = "arctic50km"
+val_years = 1
+test_years = 1
+[unet]
+channels = [8, 16]
+blocks_per_level = 1
+attention_levels = []
+[diffusion]
+refiner = true
+sigma_max = 2.5
+p_mean = -0.9
+p_std = 1.2
+crop = 32
+[optim]
+batch_size = 4
+val_every = 2
+val_batches = 1
+"""
+
+
+def test_a_refiner_trains_on_crops_ships_and_refines_the_latent_samples(chain, tmp_path, capsys):
+    ship = tmp_path / "checkpoints"
+    shutil.copytree(chain / "checkpoints", ship)
+    (tmp_path / "refiner.toml").write_text(TINY_REFINER)
+    assert main(["train", "diffusion", "--config", str(tmp_path / "refiner.toml"), "--out", str(tmp_path / "run"),
+                 "--steps", "2"]) == 0
+    assert "noise levels (a refiner): training sigmas ~ logN(-0.9, 1.2^2) below sigma_max = 2.5" in capsys.readouterr().out
+    assert main(["export", str(tmp_path / "run"), str(ship / "refiner")]) == 0
+    assert _sample(chain, tmp_path / "plain.nc", "--seed", "3") == 0
+    assert main(["sample", "--checkpoints", str(ship), "--out", str(tmp_path / "refined.nc"), "--members", "3",
+                 "--steps", "3", "--seed", "3", "--refine"]) == 0
+    plain, refined = xr.open_dataset(tmp_path / "plain.nc"), xr.open_dataset(tmp_path / "refined.nc")
+    assert refined.attrs["refiner_model"] == str(ship / "refiner") and plain.attrs["refiner_model"] == "none"
+    assert not np.allclose(np.nan_to_num(plain.sid.values), np.nan_to_num(refined.sid.values))
+    capsys.readouterr()
+    assert main(["sample", "--checkpoints", str(ship), "--out", str(tmp_path / "d.nc"), "--space", "data",
+                 "--refine"]) == 2
+    assert "refine applies to the latent path" in capsys.readouterr().err
+    shutil.rmtree(ship / "refiner")
+    shutil.copytree(ship / "ddm", ship / "refiner")
+    assert main(["sample", "--checkpoints", str(ship), "--out", str(tmp_path / "x.nc")]) == 2
+    assert "is not a refiner" in capsys.readouterr().err
+    assert not (tmp_path / "d.nc").exists() and not (tmp_path / "x.nc").exists()
+
+
 def test_diffusion_training_chooses_noise_levels_from_the_data(tmp_path, capsys):
     """Data-space fields have a leading (seasonal) mode spread of tens: the levels are chosen to reach it,
     recorded in the checkpoint, and EDM's image defaults, when a config asks for them, draw a warning."""

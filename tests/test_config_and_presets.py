@@ -78,6 +78,17 @@ def test_a_vae_run_for_a_data_space_model_is_an_error():
 
 
 @pytest.mark.parametrize("values, message", [
+    ({"space": "data", "diffusion": {"refiner": True}}, r"refiner = true needs sigma_max"),
+    ({"space": "latent", "diffusion": {"refiner": True, "sigma_max": 2.5}}, r"refiner = true is a data-space model"),
+    ({"space": "data", "diffusion": {"crop": 64}}, r"crop = 64: only a refiner trains on crops"),
+    ({"space": "data", "diffusion": {"refiner": True, "sigma_max": 2.5, "crop": 0}}, r"crop = 0: only a refiner"),
+])
+def test_a_refiner_is_a_data_space_model_with_a_start_level(values, message):
+    with pytest.raises(ConfigError, match=message):
+        config_from_dict(values, "diffusion")
+
+
+@pytest.mark.parametrize("values, message", [
     ({"space": "data", "unet": {"date_conditioning": False}, "diffusion": {"date_dropout": 0.3}},
      r"\[diffusion\] date_dropout is ignored: \[unet\] date_conditioning is false"),
     ({"optim": {"min_delta": 0.02}}, r"\[optim\] min_delta ignored: patience = 0"),

@@ -6,12 +6,15 @@ x(0) = m + S^1/2 (S + sigma_max^2 I)^-1/2 (x(sigma_max) - m).
 """
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import scipy.stats
 import torch
 
-from seaice_ldm.diffusion import EDMPrecond, edm_loss, evaluations, get_sampler, karras_sigmas, steps_for_nfe
+from seaice_ldm.diffusion import EDMLoss, EDMPrecond, edm_loss, evaluations, get_sampler, karras_sigmas, steps_for_nfe
+from seaice_ldm.diffusion.sdedit import sdedit
 from seaice_ldm.options import SAMPLERS
 from seaice_ldm.models import UNet, UNetConfig
 
@@ -115,12 +118,11 @@ def test_samplers_repeat_with_the_same_noise(gaussian, noise):
         assert torch.equal(run(name, gaussian, noise[:50], 10, **opts()), run(name, gaussian, noise[:50], 10, **opts()))
 
 
-def test_sde_dpm_solver_is_the_ode_solver_without_noise_and_keeps_the_distribution_with_it(gaussian, noise):
-    """eta = 0 is DPM-Solver++(2M) exactly; eta = 1 (the SDE) reproduces the Gaussian's moments, draws its noise
-    from the caller (same seed, same samples) and converges more slowly than the ODE solver (80 steps here)."""
+def test_sde_dpm_solver_keeps_the_distribution_and_takes_its_noise_from_the_caller(gaussian, noise):
+    """eta = 1 (the SDE) reproduces the Gaussian's moments, draws its noise from the caller (same seed, same
+    samples) and converges more slowly than the ODE solver (80 steps here). Its eta = 0 is ``dpmpp2m``, tested
+    against the exact flow above."""
     x = noise[:200]
-    assert torch.allclose(run("dpmpp2m_sde", gaussian, x, 12, eta=0.0), run("dpmpp2m", gaussian, x, 12),
-                          rtol=0, atol=1e-12)
     assert not torch.allclose(run("dpmpp2m_sde", gaussian, x, 12, randn_like=seeded(1)),
                               run("dpmpp2m_sde", gaussian, x, 12, randn_like=seeded(2)))
     assert_moments(run("dpmpp2m_sde", gaussian, noise, 80, randn_like=seeded(3)), gaussian, 0.04, 0.05)
@@ -232,6 +234,63 @@ def test_edm_loss_weighted_mean_matches_reference():
     got_all = edm_loss(precond, x, mask, p_mean=-1.0, p_std=1.5,
                        generator=torch.Generator().manual_seed(1))
     torch.testing.assert_close(got_all.detach(), (lam * (d - x) ** 2).mean())
+
+
+def test_sdedit_follows_the_exact_flow_from_its_noise_level(gaussian, noise):
+    """SDEdit with the exact denoiser is the closed-form flow map from x + sigma z (any starting x, here one
+    far from the data); from data it keeps the data's moments."""
+    far = 3.0 + 0.2 * noise[:2000]
+    z = torch.randn(far.shape, generator=torch.Generator().manual_seed(4), dtype=far.dtype)
+    for sigma in (0.5, 2.0):
+        got = sdedit(gaussian.denoise, far, z, sigma, 30, 0.002)
+        assert (got - gaussian.flow(far + sigma * z, sigma)).square().mean().sqrt() < 0.01
+    data = gaussian.mean + noise @ torch.linalg.cholesky(gaussian.cov).T
+    z = torch.randn(data.shape, generator=torch.Generator().manual_seed(5), dtype=data.dtype)
+    assert_moments(sdedit(gaussian.denoise, data, z, 1.5, 30, 0.002), gaussian, 0.04, 0.05)
+    with pytest.raises(ValueError, match="0 < sigma_min < sigma"):
+        sdedit(gaussian.denoise, far, z[:2000], 0.1, 3, 0.2)
+
+
+class Recorder(torch.nn.Module):
+    """A stand-in denoiser that keeps what it was called with and returns its input."""
+
+    sigma_data = 1.0
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+        self.net = SimpleNamespace(cfg=SimpleNamespace(date_conditioning=False))
+
+    def forward(self, x, sigma, mask, day_of_year=None):
+        self.calls.append((x, sigma, mask))
+        return x
+
+
+def test_a_refiners_noise_levels_follow_the_truncated_normal():
+    """With sigma_max, ln sigma ~ N(p_mean, p_std^2) truncated above at ln sigma_max (scipy's truncnorm)."""
+    rec = Recorder()
+    edm_loss(rec, torch.zeros(20000, 1, 1, 1), None, p_mean=-0.9, p_std=1.2, sigma_max=2.5,
+             generator=torch.Generator().manual_seed(0))
+    logs = torch.log(rec.calls[0][1]).numpy()
+    top = (math.log(2.5) + 0.9) / 1.2
+    assert scipy.stats.kstest(logs, scipy.stats.truncnorm(-np.inf, top, loc=-0.9, scale=1.2).cdf).pvalue > 0.01
+    assert scipy.stats.kstest(logs, scipy.stats.norm(loc=-0.9, scale=1.2).cdf).pvalue < 1e-6  # not untruncated
+
+
+def test_a_refiner_trains_on_one_window_per_batch_the_same_under_the_same_seed():
+    mask = torch.arange(16 * 16, dtype=torch.float32).reshape(1, 1, 16, 16)
+    x = torch.randn(4, 2, 16, 16)
+    rec = Recorder()
+    loss = EDMLoss(rec, ocean_only=False, p_mean=-0.9, p_std=1.2, sigma_max=2.5, crop=8)
+    torch.manual_seed(3)
+    loss(x, mask)
+    torch.manual_seed(3)
+    loss(x, mask)
+    (noisy, sigma, seen), (_, _, again) = rec.calls
+    assert seen.shape == (1, 1, 8, 8) and torch.equal(seen, again)
+    i, j = divmod(int(seen[0, 0, 0, 0]), 16)  # the window's corner, read from the cell numbers
+    assert torch.equal(seen, mask[..., i:i + 8, j:j + 8])
+    torch.testing.assert_close((noisy - x[..., i:i + 8, j:j + 8]).std(dim=(1, 2, 3)), sigma, rtol=0.3, atol=0)
 
 
 @pytest.mark.slow

@@ -11,6 +11,9 @@ import tiny_models as tiny
 from seaice_ldm.data import VARIABLES
 from seaice_ldm.options import SampleRequest
 from seaice_ldm.pipeline import Pipeline, SamplingError
+from seaice_ldm.checkpoints.build import bounds_tensors
+from seaice_ldm.diffusion.sdedit import sdedit
+from seaice_ldm.options import REFINE_EVALUATIONS, REFINE_SIGMA_MIN
 from seaice_ldm.pipeline.generate import MemberNoise, generate, guided_denoiser, sample_batch
 
 CHURNED_HEUN = {"churn": 20.0, "s_tmin": 0.05}  # Heun with noise added at every step: a stochastic sampler
@@ -155,3 +158,34 @@ def test_requests_that_cannot_be_served_are_refused():
     del pipe.generators[("latent", "gaussian")]
     with pytest.raises(SamplingError, match="no trained latent-space model for the gaussian decoder"):
         pipe.sample(SampleRequest("latent", "gaussian", members=2, steps=2))
+
+
+def test_a_refined_ensemble_is_the_sdedit_pass_over_each_decoded_member_with_its_own_noise():
+    """Each member: the latent sample decoded, clipped to the bounds with land 0 (a training state's form), noised
+    from its own generator after the sampler's draws, and denoised by the refiner; at any batch size."""
+    gen, refiner, mask = tiny.latent_generator(), tiny.refiner(), tiny.mask()
+    request = SampleRequest("latent", members=3, steps=2, seed=4, refine=True)
+    noise = MemberNoise(request.member_seeds(), torch.device("cpu"))
+    decoded = sample_batch(gen, request, noise, None, mask, "float32")
+    lower, upper = (b[:, None, None] for b in bounds_tensors(tiny.STATS))
+    ocean = mask.expand(3, -1, -1, -1)
+    start = torch.clamp(decoded, lower, upper) * ocean
+    expected = sdedit(lambda y, s: refiner.module(y, s, ocean), start, noise.randn_like(decoded), 2.5,
+                      REFINE_EVALUATIONS, REFINE_SIGMA_MIN)
+    for batch in (1, 3):
+        got = generate(gen, request, mask, batch_size=batch, refiner=refiner)
+        torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+    assert not torch.allclose(got, generate(gen, SampleRequest("latent", members=3, steps=2, seed=4), mask))
+
+
+def test_refining_is_asked_of_the_latent_path_and_needs_a_refiner():
+    pipe = _pipeline()
+    with pytest.raises(SamplingError, match="this pipeline has none"):
+        pipe.sample(SampleRequest("latent", members=2, steps=2, refine=True))
+    with pytest.raises(ValueError, match="refine applies to the latent path"):
+        SampleRequest("data", refine=True)
+    pipe.refiner = tiny.refiner()
+    ds = pipe.sample(SampleRequest("latent", members=2, steps=2, refine=True))
+    assert ds.attrs["refiner_model"] == "refiner" and ds.attrs["source"].endswith("refined in data space")
+    assert "from sigma 2.5" in ds.attrs["refiner_pass"]
+    assert pipe.sample(SampleRequest("latent", members=2, steps=2)).attrs["refiner_model"] == "none"

@@ -2,7 +2,8 @@
 the VAE whose latents it learnt, all on one grid and one land mask.
 
 A checkpoints folder holds the generators of :data:`seaice_ldm.options.GENERATORS` under their folder
-names (any may be missing): ``ldm_censored`` + ``vae_censored``, ``ldm_gaussian`` + ``vae_gaussian``, ``ddm``.
+names (any may be missing): ``ldm_censored`` + ``vae_censored``, ``ldm_gaussian`` + ``vae_gaussian``, ``ddm``;
+and, optionally, the latent path's data-space refiner in ``refiner`` (:func:`load_refiner`).
 """
 
 from __future__ import annotations
@@ -76,15 +77,42 @@ def _load_one(spec: GeneratorSpec, root: Path, device: torch.device) -> TrainedG
     return generator
 
 
-def _same_grid_and_mask(generator: TrainedGenerator, first: TrainedGenerator, ocean: np.ndarray) -> str | None:
-    """Why ``generator`` does not fit ``first``'s grid and land mask (None when it does)."""
-    for model in generator.models():
+def _same_grid_and_mask(models: tuple[TrainedModel, ...], first: TrainedGenerator, ocean: np.ndarray) -> str | None:
+    """Why one of ``models`` does not fit ``first``'s grid and land mask (None when they do)."""
+    for model in models:
         if model.meta["grid"] != first.diffusion.meta["grid"]:
             return f"{model.path} was trained on another grid than {first.diffusion.path}"
         if not np.array_equal(read_ocean(model), ocean):
             return (f"{model.path} has another land mask than {first.diffusion.path}; "
                     "all models must be trained on the same grid and mask")
     return None
+
+
+def _same_normalisation(a: dict, b: dict) -> bool:
+    """The same variables, normalised alike (to float rounding: the stats are sums over many states)."""
+    return a["names"] == b["names"] and all(np.allclose(a[k], b[k], rtol=1e-6, atol=0) for k in ("mean", "std"))
+
+
+#: The folder of the latent path's optional data-space refiner (``SampleRequest.refine``).
+REFINER_FOLDER = "refiner"
+
+
+def load_refiner(root: str | Path, first: TrainedGenerator, device: torch.device | str = "cpu") -> TrainedModel | None:
+    """The refiner in ``root`` (None when there is none): a data-space model trained as a refiner
+    (``[diffusion] refiner = true``) on ``first``'s grid, land mask and normalised fields."""
+    path = Path(root) / REFINER_FOLDER
+    if not (path / CONFIG_FILE).exists():
+        return None
+    model = load_model(path, "diffusion", device)
+    if model.meta.get("space") != "data" or not model.meta["config"]["diffusion"].get("refiner"):
+        raise CheckpointError(f"{path} is not a refiner (a data-space model trained with [diffusion] refiner = true)")
+    problem = _same_grid_and_mask((model,), first, read_ocean(first.diffusion))
+    if problem:
+        raise CheckpointError(problem)
+    if not _same_normalisation(model.meta["norm_stats"], first.fields_model.meta["norm_stats"]):
+        raise CheckpointError(f"{path} was trained on other variables or another normalisation than "
+                              f"{first.fields_model.path}; a refiner must see the fields the generators give")
+    return model
 
 
 def load_generators(root: str | Path, device: torch.device | str = "cpu",
@@ -108,7 +136,7 @@ def load_generators(root: str | Path, device: torch.device | str = "cpu",
             generator = _load_one(spec, root, device)
             if generators:
                 first = next(iter(generators.values()))
-                problem = _same_grid_and_mask(generator, first, read_ocean(first.diffusion))
+                problem = _same_grid_and_mask(generator.models(), first, read_ocean(first.diffusion))
                 if problem:
                     raise CheckpointError(problem)
             generators[spec.key] = generator

@@ -3,6 +3,8 @@ function and as the loss module the training loop and the benchmark run."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -18,6 +20,7 @@ def edm_loss(
     p_std: float = 1.2,
     generator: torch.Generator | None = None,
     day_of_year: Tensor | None = None,
+    sigma_max: float | None = None,
 ) -> Tensor:
     """Weighted denoising loss on a clean batch ``x`` ``(B, C, H, W)``.
 
@@ -30,12 +33,19 @@ def edm_loss(
         p_mean, p_std: ln(sigma) ~ N(p_mean, p_std^2).
         generator: seeds the noise levels and the noise.
         day_of_year: ``(B,)`` date condition of a date-conditioned denoiser (NaN = dropped).
+        sigma_max: draw no noise level above it (the normal of ln sigma truncated there): a refiner, which
+            is only ever run from that level down.
 
     Returns:
         The scalar mean of ``lambda(sigma) (D(x + n; sigma) - x)^2`` over the weighted elements.
     """
     b = x.shape[0]
-    rnd = torch.randn(b, generator=generator, dtype=x.dtype, device=x.device)
+    if sigma_max is None:
+        rnd = torch.randn(b, generator=generator, dtype=x.dtype, device=x.device)
+    else:  # inverse CDF below the truncation point: rnd = Phi^-1(u Phi(z_max)), u ~ U(0, 1)
+        top = torch.special.ndtr(torch.tensor((math.log(sigma_max) - p_mean) / p_std, dtype=torch.float64))
+        u = torch.rand(b, generator=generator, dtype=torch.float64, device=x.device)
+        rnd = torch.special.ndtri(u * top.to(x.device)).to(x.dtype)
     sigma = torch.exp(p_mean + p_std * rnd)  # Table 1: ln(sigma) ~ N(P_mean, P_std^2)
     eps = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
     s = sigma.reshape(-1, *([1] * (x.ndim - 1)))
@@ -55,17 +65,24 @@ class EDMLoss(torch.nn.Module):
 
     A date-conditioned network sees each state's day of the year, dropped (NaN) for a random
     ``date_dropout`` share of the batch so the same weights also learn the unconditional model.
+    A refiner (``sigma_max`` set) learns only the noise levels below it, and may learn them on random
+    ``crop`` x ``crop`` windows of the grid (one window per batch, drawn from torch's global generator,
+    which the training loop seeds for validation).
     """
 
     def __init__(self, precond: EDMPrecond, ocean_only: bool, p_mean: float, p_std: float,
-                 date_dropout: float = 0.0) -> None:
+                 date_dropout: float = 0.0, sigma_max: float | None = None, crop: int | None = None) -> None:
         super().__init__()
         self.model = precond
         self.ocean_only = ocean_only
         self.p_mean, self.p_std = p_mean, p_std
         self.date_dropout = date_dropout
+        self.sigma_max, self.crop = sigma_max, crop
 
     def forward(self, x: Tensor, mask: Tensor, day_of_year: Tensor | None = None) -> dict[str, Tensor]:
+        if self.crop:
+            i, j = (int(torch.randint(n - self.crop + 1, ())) for n in x.shape[-2:])
+            x, mask = (t[..., i:i + self.crop, j:j + self.crop] for t in (x, mask))
         weight = mask if self.ocean_only else None
         if not self.model.net.cfg.date_conditioning:
             day_of_year = None
@@ -73,5 +90,5 @@ class EDMLoss(torch.nn.Module):
             dropped = torch.rand(day_of_year.shape, device=day_of_year.device) < self.date_dropout
             day_of_year = torch.where(dropped, torch.full_like(day_of_year, float("nan")), day_of_year)
         loss = edm_loss(self.model, x, mask, weight=weight, p_mean=self.p_mean, p_std=self.p_std,
-                        day_of_year=day_of_year)
+                        day_of_year=day_of_year, sigma_max=self.sigma_max)
         return {"loss": loss}

@@ -87,32 +87,11 @@ def sample_heun(denoise: Denoiser, x: Tensor, sigmas: Tensor, *, churn: float = 
     return x
 
 
-@torch.no_grad()
 def sample_dpmpp_2m(denoise: Denoiser, x: Tensor, sigmas: Tensor, *, callback: Callback = None) -> Tensor:
-    """DPM-Solver++(2M), Lu et al. 2022 (Algorithm 2), in ``t = -log(sigma)``; deterministic.
-
-    The first step and the final step to sigma = 0 are first order (DPM-Solver++(1), i.e. DDIM).
-    """
-    levels = sigmas.tolist()
-    n = len(levels) - 1
-    old_denoised = None
-    for i in range(n):
-        sigma, sigma_next = levels[i], levels[i + 1]
-        denoised = denoise(x, _sigma_batch(sigma, x))
-        if sigma_next == 0:
-            x = denoised  # first-order step to sigma = 0: x_0 = D(x; sigma)
-        else:
-            h = math.log(sigma) - math.log(sigma_next)  # h = t_next - t with t = -log sigma
-            if old_denoised is None:
-                d = denoised
-            else:
-                r = (math.log(levels[i - 1]) - math.log(sigma)) / h  # r = h_last / h
-                d = (1 + 1 / (2 * r)) * denoised - (1 / (2 * r)) * old_denoised  # Alg. 2: D_i
-            # Alg. 2 in sigma terms: x_next = (sigma_next / sigma) x - (e^-h - 1) D_i
-            x = (sigma_next / sigma) * x - math.expm1(-h) * d
-        old_denoised = denoised
-        _report(callback, i, n, x, sigma, denoised)
-    return x
+    """DPM-Solver++(2M), Lu et al. 2022 (Algorithm 2), in ``t = -log(sigma)``; deterministic: the SDE solver
+    below without noise (``eta = 0``). The first step and the final step to sigma = 0 are first order
+    (DPM-Solver++(1), i.e. DDIM)."""
+    return sample_dpmpp_2m_sde(denoise, x, sigmas, eta=0.0, callback=callback)
 
 
 @torch.no_grad()
@@ -121,7 +100,7 @@ def sample_dpmpp_2m_sde(denoise: Denoiser, x: Tensor, sigmas: Tensor, *, eta: fl
     """SDE-DPM-Solver++(2M), Lu et al. 2022 (arXiv 2211.01095, sec. 4 and app. B), in ``t = -log(sigma)``.
 
     Each step of length ``h`` removes noise as the reverse SDE does and adds fresh noise back: ``eta = 1`` is the
-    SDE, ``eta = 0`` the deterministic DPM-Solver++(2M). The second-order term is the multistep correction with
+    SDE, ``eta = 0`` the deterministic DPM-Solver++(2M) (Alg. 2). The second-order term is the multistep correction with
     the previous step's denoised estimate; the first step and the final step to sigma = 0 are first order.
     """
     levels = sigmas.tolist()

@@ -3,8 +3,8 @@
 FLOPs are counted, not estimated: :class:`torch.utils.flop_counter.FlopCounterMode` records every matrix
 multiply and convolution of a forward pass (2 FLOPs per multiply-add). Attention runs through PyTorch's
 math backend while counting, so its matrix products are counted too (the fused CPU kernels are not).
-Per generated state, a diffusion model costs its network evaluations (NFE) times one forward pass, and a
-latent model adds one pass of the VAE decoder.
+Per generated state, a diffusion model costs its network evaluations (NFE) times one forward pass, a
+latent model adds one pass of the VAE decoder, and the refined latent path the refiner's evaluations.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from seaice_ldm.models.unet import UNet, UNetConfig
 from seaice_ldm.models.vae import VAE, VAEConfig
 from seaice_ldm.diffusion.samplers import evaluations
+from seaice_ldm.options import REFINE_EVALUATIONS
 
 
 def count_flops(fn, *args) -> int:
@@ -73,6 +74,11 @@ def generation_cost(net: UNet, height: int, width: int, sampler: str, steps: int
     net_flops = unet_flops(net, height // factor, width // factor) * (2 if guidance else 1)
     dec = decoder_flops(vae, height, width) if vae is not None else 0
     return GenerationCost(net_flops, dec, evaluations(sampler, steps))
+
+
+def refiner_cost(net: UNet, height: int, width: int) -> int:
+    """FLOPs of the refiner's pass over one state: its network evaluations on the full grid."""
+    return REFINE_EVALUATIONS * unet_flops(net, height, width)  # cost = NFE x network
 
 
 def flop_ratio_by_grid(latent_unet: UNetConfig, data_unet: UNetConfig, vae: VAEConfig,

@@ -71,7 +71,14 @@ def _training(results: dict[str, Any]) -> list[str]:
     same = len({(t["p_mean"], t["p_std"]) for t in training.values()}) == 1
     note = "" if same else (" The training noise levels differ between the models (each from its own data), which "
                             "weighs on claim 1 (see the model cards).")
-    return [f"Diffusion training: {items}.{note}", ""]
+    lines = [f"Diffusion training: {items}.{note}", ""]
+    r = results["setup"].get("refiner")
+    if r:
+        window = f"{r['crop']} x {r['crop']} windows" if r.get("crop") else "the whole grid"
+        lines += [f"Refiner of the latent path: {r['steps']} steps (best validation at "
+                  f"{r['best_val_step']}) on {window}, ln sigma ~ N({r['p_mean']:g}, {r['p_std']:g}^2) below "
+                  f"sigma_max {r['sigma_max']:g}; its pass: {r['pass']}, {r['gflop_per_state']:.2f} GFLOP per state.", ""]
+    return lines
 
 
 def _claims(results: dict[str, Any]) -> list[str]:

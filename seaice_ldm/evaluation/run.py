@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +25,15 @@ from seaice_ldm.evaluation.reference import evenly, scoring_states
 from seaice_ldm.evaluation.scoring import describe, score_against
 from seaice_ldm.evaluation.smoothness import small_scale_power, yearly_power_ratios
 from seaice_ldm.evaluation.spectra import spectrum_boxes
-from seaice_ldm.evaluation.training_record import training_setup, gflop_per_state
+from seaice_ldm.evaluation.training_record import gflop_per_state, refiner_setup, training_setup
 from seaice_ldm.evaluation.uncertainty import ratio_of_means
 from seaice_ldm.options import (ALL_SEASONS, DECODERS, DEFAULT_SAMPLER, DEFAULT_STEPS, GENERATORS,
                                 SampleRequest, all_seasons_way, generator_label)
 from seaice_ldm.pipeline import Pipeline, load_pipeline
 
 BASELINE = "validation-year states"
+#: The latent path the report also samples refined, when the checkpoints hold a refiner.
+REFINED_PATH = ("latent", "censored")
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,9 @@ class EvaluationSettings:
 def sample_all(pipe: Pipeline, settings: EvaluationSettings, date: str | None, seed: int,
                members: int | None = None, progress: bool = False) -> dict[str, xr.Dataset]:
     """One ensemble of every generator of ``pipe``, keyed by its label; in data space one sampling run serves
-    both decoding rules. The no-ice rule is off: the report measures what the generators learnt, and applies
-    the rule itself where it reports it."""
+    both decoding rules; with a refiner, the censored latent path is also sampled refined (its own generator,
+    the same member seeds). The no-ice rule is off: the report measures what the generators learnt, and
+    applies the rule itself where it reports it."""
     out = {}
     for gen in GENERATORS:
         if gen.key not in pipe.available:
@@ -78,6 +81,9 @@ def sample_all(pipe: Pipeline, settings: EvaluationSettings, date: str | None, s
                    leave=False)
         for decoder, ens in pipe.sample(request, decoders=decoders, callback=lambda info: bar.update(1)).items():
             out[generator_label(gen.space, decoder)] = ens
+        if gen.key == REFINED_PATH and pipe.refiner is not None:
+            out[generator_label(*REFINED_PATH, refine=True)] = pipe.sample(
+                replace(request, refine=True), callback=lambda info: bar.update(1))
         bar.close()
     return out
 
@@ -114,7 +120,8 @@ def _generators_part(pipe: Pipeline, settings: EvaluationSettings, ref: xr.Datas
             members = ens.sizes["member"]
             results[name]["seconds_per_state"] = ens.attrs["seconds"] / members
             results[name]["gflop_per_state"] = gflop_per_state(pipe, ens.attrs["space"], ens.attrs["decoder"],
-                                                               settings.sampler, settings.steps)
+                                                               settings.sampler, settings.steps,
+                                                               refine=ens.attrs["refiner_model"] != "none")
     return results, ensembles
 
 
@@ -169,7 +176,8 @@ def evaluate(pipe: Pipeline, settings: EvaluationSettings, progress: bool = True
                                          "device": str(pipe.device), "spectrum_boxes": len(boxes),
                                          "all_seasons": ALL_SEASONS[way], "synthetic": pipe.synthetic,
                                          "test_years": sorted({int(y) for y in test.time.dt.year.values}),
-                                         "pooled_years": sorted(years), "training": training_setup(pipe)}}
+                                         "pooled_years": sorted(years), "training": training_setup(pipe),
+                                         "refiner": refiner_setup(pipe)}}
     results["reference"] = _reference_part(pipe, settings, ref, years, boxes)
     results["reconstruction"], sets = _reconstruction_part(pipe, ref, boxes)
     if set(DECODERS) <= set(results["reconstruction"]):

@@ -5,11 +5,13 @@
 >>> pipe = load_pipeline("checkpoints")              # cuda when available, else cpu
 >>> ds = pipe.sample(SampleRequest(space="latent", decoder="censored", members=8, steps=10, seed=0))
 >>> both = pipe.sample(SampleRequest(space="data", members=8), decoders=("censored", "gaussian"))
+>>> refined = pipe.sample(SampleRequest(space="latent", members=8, refine=True))  # with checkpoints/refiner
 
 A checkpoints folder holds the generators of :data:`seaice_ldm.options.GENERATORS` (see
 :mod:`seaice_ldm.checkpoints.generators`), plus ``reference.nc``: held-out reference states for comparison.
 The pieces: :mod:`.generate` samples one generator's ensemble (free functions), :mod:`.outputs` turns it
-into the canonical Dataset; this module holds them together with the loaded models.
+into the canonical Dataset; this module holds them together with the loaded models and the latent path's
+optional data-space refiner.
 """
 
 from __future__ import annotations
@@ -23,13 +25,13 @@ import torch
 import xarray as xr
 
 from seaice_ldm.checkpoints.format import CheckpointError
-from seaice_ldm.checkpoints.generators import TrainedGenerator, load_generators
-from seaice_ldm.checkpoints.build import read_ocean
+from seaice_ldm.checkpoints.generators import REFINER_FOLDER, TrainedGenerator, load_generators, load_refiner
+from seaice_ldm.checkpoints.build import TrainedModel, read_ocean
 from seaice_ldm.data import Grid, canonical_coords, denormalise, normalise, open_dataset, to_arrays
 from seaice_ldm.diffusion.samplers import evaluations
 from seaice_ldm.models.device import device_name, pick_device, resolve_precision
 from seaice_ldm.options import PRECISIONS, SampleRequest, check_choice, generator_for
-from seaice_ldm.pipeline.generate import generate
+from seaice_ldm.pipeline.generate import generate, refiner_pass
 from seaice_ldm.pipeline.outputs import ensemble_dataset, point_output
 
 REFERENCE_FILE = "reference.nc"
@@ -52,8 +54,10 @@ class Pipeline:
 
     def __init__(self, generators: dict[Key, TrainedGenerator], ocean: np.ndarray, grid: Grid,
                  device: torch.device, reference: xr.Dataset | None = None, precision: str = "float32",
-                 errors: dict[Key, str] | None = None) -> None:
+                 errors: dict[Key, str] | None = None, refiner: TrainedModel | None = None) -> None:
         self.generators = generators
+        #: the latent path's data-space refiner (``SampleRequest.refine``), None when the folder has none
+        self.refiner = refiner
         self.ocean = ocean
         self.grid = grid
         self.device = torch.device(device)
@@ -62,9 +66,8 @@ class Pipeline:
         #: (space, decoder) -> why that generator could not be loaded (``load_pipeline(..., strict=False)``)
         self.errors = dict(errors or {})
         if self.bf16 and self.device.type == "cpu":  # oneDNN's bf16 convolutions want channels-last (NHWC)
-            for generator in generators.values():
-                for model in generator.models():
-                    model.module.to(memory_format=torch.channels_last)
+            for model in [m for g in generators.values() for m in g.models()] + ([refiner] if refiner else []):
+                model.module.to(memory_format=torch.channels_last)
         #: the ocean mask ``(1, 1, H, W)`` float32 on the device (1 = ocean): where the models run
         self.mask = torch.from_numpy(ocean.astype(np.float32))[None, None].to(self.device)
 
@@ -109,9 +112,13 @@ class Pipeline:
         clipped to the bounds or not), in latent space each decoder's own VAE and latent model run.
         ``callback`` gets ``{"batch", "batches", "i", "n"}`` after every sampler step; ``batch_size`` caps
         the batch (it is halved when the device runs out of memory; the ensemble does not depend on it).
+        ``request.refine``: the latent samples pass through :attr:`refiner` before decoding to the output.
         """
         if not isinstance(request, SampleRequest):
             raise TypeError(f"sample takes a SampleRequest, got {type(request).__name__}")
+        if request.refine and self.refiner is None:
+            raise SamplingError(f"refine needs the latent path's refiner, and this pipeline has none (a checkpoint "
+                                f"folder {REFINER_FOLDER}/ beside the generators)")
         wanted = (request.decoder,) if decoders is None else tuple(decoders)
         runs: dict[Key, list[str]] = {}
         for decoder in wanted:
@@ -123,9 +130,12 @@ class Pipeline:
         out: dict[str, xr.Dataset] = {}
         for key, served in runs.items():
             start = time.perf_counter()
-            x = generate(self.generators[key], request, self.mask, self.precision, batch_size, callback)
+            x = generate(self.generators[key], request, self.mask, self.precision, batch_size, callback,
+                         refiner=self.refiner)
             provenance = {"device": self.device_name, "precision": self.precision,
-                          "seconds": round(time.perf_counter() - start, 3)}
+                          "seconds": round(time.perf_counter() - start, 3), "refiner_model": "none"}
+            if request.refine:  # what an output says of the refiner: its folder and its pass
+                provenance.update(refiner_model=str(self.refiner.path), refiner_pass=refiner_pass(self.refiner))
             for decoder in served:
                 out[decoder] = ensemble_dataset(self.generators[key], x, decoder, request, self.grid, self.ocean,
                                                 provenance)
@@ -177,13 +187,21 @@ def load_pipeline(checkpoints: str | Path = "checkpoints", device: str | None = 
     computes bf16 natively (:func:`seaice_ldm.models.device.resolve_precision`), float32 elsewhere.
     ``strict=False`` loads what it can: a model that is corrupt, unpaired or on another grid or land mask
     is left out and its error kept in ``Pipeline.errors[(space, decoder)]`` (a bad ``reference.nc`` under
-    ``("reference", "reference.nc")``); it still raises when no model at all can be loaded.
+    ``("reference", "reference.nc")``, a bad refiner under ``("refiner", "refiner")``); it still raises when
+    no model at all can be loaded.
     """
     root = Path(checkpoints)
     chosen = pick_device(device)
     check_choice("precision", precision, PRECISIONS)  # a bad choice fails before any model loads
     generators, errors = load_generators(root, chosen, strict)
     first = next(iter(generators.values()))
+    refiner = None
+    try:
+        refiner = load_refiner(root, first, chosen)
+    except Exception as err:
+        if strict:
+            raise
+        errors[("refiner", REFINER_FOLDER)] = f"{type(err).__name__}: {err}"
     ref = None
     if reference:
         try:
@@ -192,4 +210,4 @@ def load_pipeline(checkpoints: str | Path = "checkpoints", device: str | None = 
             if strict:
                 raise
             errors[("reference", REFERENCE_FILE)] = f"{type(err).__name__}: {err}"
-    return Pipeline(generators, read_ocean(first.diffusion), first.grid, chosen, ref, precision, errors)
+    return Pipeline(generators, read_ocean(first.diffusion), first.grid, chosen, ref, precision, errors, refiner)

@@ -19,12 +19,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from seaice_ldm.checkpoints.build import TrainedModel, bounds_tensors
 from seaice_ldm.checkpoints.generators import TrainedGenerator
 from seaice_ldm.diffusion.samplers import Denoiser, get_sampler
+from seaice_ldm.diffusion.sdedit import sdedit
 from seaice_ldm.diffusion.schedules import RHO, SIGMA_MIN, karras_sigmas
 from seaice_ldm.models.device import autocast, free_cached_memory, is_out_of_memory
 from seaice_ldm.models.latent import latent_mask, unwhiten
-from seaice_ldm.options import SampleRequest
+from seaice_ldm.options import REFINE_EVALUATIONS, REFINE_SIGMA_MIN, SampleRequest
 
 Progress = Callable[[dict], None] | None
 #: First batch size tried on the CPU (latent, data space): larger batches gain nothing on a few cores.
@@ -101,21 +103,51 @@ def sample_batch(generator: TrainedGenerator, request: SampleRequest, noise: Mem
     return decode(generator, x, mask)
 
 
+def refine_level(refiner: TrainedModel) -> float:
+    """The noise level a refiner's pass starts from: the highest it was trained on."""
+    return float(refiner.meta["config"]["diffusion"]["sigma_max"])
+
+
+def refiner_pass(refiner: TrainedModel) -> str:
+    """The refiner's pass in words (recorded in every refined output)."""
+    return (f"SDEdit from sigma {refine_level(refiner):g} (normalised units), DPM-Solver++(2M), "
+            f"{REFINE_EVALUATIONS} evaluations to sigma {REFINE_SIGMA_MIN:g}")
+
+
+@torch.no_grad()
+def refine_batch(refiner: TrainedModel, x: Tensor, noise: MemberNoise, mask: Tensor, precision: str) -> Tensor:
+    """The refiner's SDEdit pass over one batch of decoded states ``x`` (normalised, float32, on the device),
+    first put in the form of its training states (clipped to the physical bounds, land 0); each member's
+    noise from its own generator, after the sampler's. Returns float32."""
+    lower, upper = (b.to(x.device)[:, None, None] for b in bounds_tensors(refiner.stats))
+    ocean = mask.expand(len(x), -1, -1, -1)
+    x = torch.clamp(x, lower, upper) * ocean
+    precond = refiner.module
+    with autocast(x.device, precision):
+        out = sdedit(lambda y, sigma: precond(y, sigma, ocean), x, noise.randn_like(x), refine_level(refiner),
+                     REFINE_EVALUATIONS, REFINE_SIGMA_MIN)
+    return out.float()
+
+
 def first_batch(device: torch.device, space: str, members: int) -> int:
     """The batch size tried first (see :data:`CPU_BATCH`)."""
     return members if device.type != "cpu" else min(members, CPU_BATCH[space])
 
 
 def generate(generator: TrainedGenerator, request: SampleRequest, mask: Tensor, precision: str = "float32",
-             batch_size: int | None = None, callback: Progress = None, **sampler_options) -> Tensor:
+             batch_size: int | None = None, callback: Progress = None, refiner: TrainedModel | None = None,
+             **sampler_options) -> Tensor:
     """The ensemble of ``request`` from ``generator``: normalised fields ``(members, C, H, W)`` float32 on the
     CPU, before any censoring. ``mask`` (full resolution, on the device) says where the models run.
+    ``request.refine``: each batch then passes through ``refiner`` (:func:`refine_batch`).
 
     ``batch_size``: the largest batch (default :func:`first_batch`); a batch that runs out of memory is halved.
     ``callback`` gets ``{"batch", "batches", "i", "n"}`` after every sampler step. ``sampler_options`` go to the
     sampler function (e.g. ``churn`` for Heun).
     """
     device = mask.device
+    if request.refine and refiner is None:
+        raise ValueError("request.refine needs the refiner (a data-space model trained as one)")
     seeds, days = request.member_seeds(), request.days_of_year()
     batch = min(batch_size or first_batch(device, generator.space, request.members), request.members)
     outputs: list[Tensor] = []
@@ -130,8 +162,10 @@ def generate(generator: TrainedGenerator, request: SampleRequest, mask: Tensor, 
         batch_days = None if days is None else torch.as_tensor(
             np.asarray(days[start:start + n]), dtype=torch.float32).to(device)
         try:
-            x = sample_batch(generator, request, MemberNoise(seeds[start:start + n], device), batch_days, mask,
-                             precision, progress, **sampler_options)
+            noise = MemberNoise(seeds[start:start + n], device)
+            x = sample_batch(generator, request, noise, batch_days, mask, precision, progress, **sampler_options)
+            if request.refine:
+                x = refine_batch(refiner, x, noise, mask, precision)
         except Exception as err:
             if batch == 1 or not is_out_of_memory(err):
                 raise

@@ -37,7 +37,8 @@ def ensemble_dataset(generator: TrainedGenerator, x: torch.Tensor, decoder: str,
     values = denormalise(x.numpy(), stats)
     ds = make_dataset({name: values[:, i] for i, name in enumerate(stats.names)}, grid, land=~ocean, attrs={
         **_title(generator.synthetic),
-        "source": f"seaice-ldm {request.space}-space diffusion ({decoder} decoder)",
+        "source": f"seaice-ldm {request.space}-space diffusion ({decoder} decoder)"
+                  + (", refined in data space" if request.refine else ""),
         "space": request.space,
         "decoder": decoder,
         "diffusion_model": str(generator.diffusion.path),

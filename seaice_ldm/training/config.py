@@ -109,10 +109,18 @@ class DiffusionConfig:
     p_std: float | None = None
     sigma_max: float | None = None
     date_dropout: float = 0.2  # share of training states whose date is dropped (date-conditioned nets)
+    # a refiner (data space): learns only noise levels below sigma_max, from which it is run down to 0
+    # (SDEdit, Meng et al. 2022) on another generator's states; optionally on crop x crop windows
+    refiner: bool = False
+    crop: int | None = None
 
     def __post_init__(self):
         if not 0.0 <= self.date_dropout <= 1.0:
             raise ConfigError(f"[diffusion] date_dropout must be in [0, 1], got {self.date_dropout}")
+        if self.refiner and self.sigma_max is None:
+            raise ConfigError("[diffusion] refiner = true needs sigma_max: the level the refiner starts from")
+        if self.crop is not None and not (self.refiner and self.crop > 0):
+            raise ConfigError(f"[diffusion] crop = {self.crop}: only a refiner trains on crops, of a positive size")
         for name in ("sigma_data", "p_std", "sigma_max"):
             value = getattr(self, name)
             if value is not None and not value > 0:
@@ -195,6 +203,9 @@ def _check_diffusion(cfg: DiffusionTrainConfig, values: dict[str, Any]) -> None:
     if cfg.space == "data" and cfg.vae_checkpoint:
         raise ConfigError(f"vae_checkpoint = {cfg.vae_checkpoint!r} has no meaning for space = 'data' (the model "
                           "learns the fields themselves); remove it, or set space = 'latent'")
+    if cfg.diffusion.refiner and cfg.space != "data":
+        raise ConfigError("[diffusion] refiner = true is a data-space model (it refines decoded states); "
+                          "set space = 'data'")
     if "date_dropout" in values.get("diffusion", {}) and not cfg.unet.date_conditioning:
         warnings.warn("[diffusion] date_dropout is ignored: [unet] date_conditioning is false, so the model "
                       "never sees a date to drop", ConfigWarning, stacklevel=3)
@@ -317,6 +328,9 @@ KEY_DOCS: dict[str, str] = {
     "diffusion.p_std": "standard deviation of the training ln sigma; unset = chosen from the data",
     "diffusion.sigma_max": "the sampler's first noise level; unset = chosen from the data",
     "diffusion.date_dropout": "share of training states whose date is dropped (date-conditioned models only)",
+    "diffusion.refiner": "a data-space refiner: trained only on noise levels below sigma_max, from which it "
+                         "re-denoises another generator's states (SDEdit); needs sigma_max",
+    "diffusion.crop": "a refiner's training window: random crop x crop squares of the grid; unset = the whole grid",
     "optim.steps": "most training steps (a cap: the stopping rule usually ends a run first)",
     "optim.batch_size": "states per step and process",
     "optim.lr": "AdamW learning rate",

@@ -128,7 +128,10 @@ def choose_noise_levels(x: torch.Tensor, cfg: DiffusionTrainConfig, verbose: boo
     d.p_std = chosen.p_std if d.p_std is None else d.p_std
     d.sigma_max = chosen.sigma_max if d.sigma_max is None else d.sigma_max
     cov = NoiseCoverage(spread, share_of_sigmas_above(spread, d.p_mean, d.p_std), d.sigma_max)
-    if verbose:
+    if verbose and d.refiner:  # it never starts from noise, so the data's leading mode is not its concern
+        print(f"noise levels (a refiner): training sigmas ~ logN({d.p_mean}, {d.p_std}^2) below sigma_max = "
+              f"{d.sigma_max:g}, from which it refines another generator's states")
+    elif verbose:
         print(f"noise levels: leading mode of the training data has std {spread:.3g}; training sigmas ~ "
               f"logN({d.p_mean}, {d.p_std}^2) ({100 * cov.share_above:.2f} % above it); sampler sigma_max = "
               f"{d.sigma_max:g}")
@@ -222,7 +225,8 @@ def train_diffusion(
 
     def loss_of(module: EDMPrecond) -> EDMLoss:
         d = cfg.diffusion
-        return EDMLoss(module, cfg.space == "data", d.p_mean, d.p_std, d.date_dropout)
+        return EDMLoss(module, cfg.space == "data", d.p_mean, d.p_std, d.date_dropout,
+                       sigma_max=d.sigma_max if d.refiner else None, crop=d.crop)
 
     train(
         loss_of(precond), data, cfg.optim, out, meta, info, resume, progress,

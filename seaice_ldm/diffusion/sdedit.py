@@ -1,0 +1,19 @@
+"""SDEdit (Meng et al. 2022): a state noised to a level sigma and denoised again from there, the pass of the
+latent path's data-space refiner. With the exact denoiser of the data, the pass keeps the data's distribution
+(a state drawn from it comes out drawn from it) and pulls any other state towards it, more the higher sigma."""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from seaice_ldm.diffusion.samplers import Denoiser, sample_dpmpp_2m
+from seaice_ldm.diffusion.schedules import RHO, karras_sigmas
+
+
+def sdedit(denoise: Denoiser, x: Tensor, noise: Tensor, sigma: float, steps: int, sigma_min: float) -> Tensor:
+    """``x`` noised to ``sigma`` with the standard normal ``noise``, then the probability-flow ODE from ``sigma``
+    to 0 with DPM-Solver++(2M) in ``steps`` network evaluations (Karras levels from ``sigma`` to ``sigma_min``)."""
+    if not 0 < sigma_min < sigma:
+        raise ValueError(f"an SDEdit pass needs 0 < sigma_min < sigma, got sigma_min {sigma_min:g}, sigma {sigma:g}")
+    sigmas = karras_sigmas(steps, sigma_min, sigma, RHO).to(device=x.device, dtype=x.dtype)
+    return sample_dpmpp_2m(denoise, x + sigma * noise, sigmas)  # Meng et al. eq. 2: x(sigma) = x + sigma z
