@@ -24,6 +24,7 @@ class App:
         variables = [v for v in DISPLAY_VARIABLES if needs(v) <= have]
         pairs = [p for p in PAIRS if {"sic", p} <= have]
         self.settings = Settings(date_conditioned=bool(getattr(pipeline, "date_conditioned", False)),
+                                 can_refine=getattr(pipeline, "refiner", None) is not None,
                                  variables=variables, pairs=pairs, date=default_date(reference_dates(pipeline.reference)))
         self.settings.defaults = self.settings.values()
         self.store = ResultStore(pipeline, self.settings)

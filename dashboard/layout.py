@@ -72,6 +72,8 @@ def request_widgets(app: App) -> list:
                                                   disabled=not session.can_sample("data"), css_classes=["sl-include-data"])
     no_ice = pn.widgets.Checkbox.from_param(s.param.no_ice_rule, label="No-ice rule (sit, sid, drift 0 at sic 0)",
                                             css_classes=["sl-no-ice"])
+    refine = pn.widgets.Checkbox.from_param(s.param.refine, label="Refine latent samples (data-space pass)",
+                                            disabled=not s.can_refine, css_classes=["sl-refine"])
     estimate = html_pane(pn.bind(lambda text, over: f'<div class="sl-estimate{" sl-over" if over else ""}">'
                                                     f"{html.escape(text)}</div>",
                                  session.param.estimate, session.param.over_budget),
@@ -92,7 +94,7 @@ def request_widgets(app: App) -> list:
     # what a presenter changes most comes first (above the fold at 1280x800); the rest of the request after Display
     top = [_section("Ensemble"), _label("Sampled for a day of the year, or all seasons"), pn.Row(date, season, margin=0),
            members, pn.Row(sample, cancel, margin=0), input_error, estimate, progress, status]
-    details = [_section("Request"), pn.Row(seed, sampler, margin=0), steps, include_data, no_ice]
+    details = [_section("Request"), pn.Row(seed, sampler, margin=0), steps, include_data, no_ice, refine]
     return [top, pn.Column(*details, margin=0, sizing_mode="stretch_width", visible=not_present)]
 
 

@@ -33,6 +33,7 @@ FIELDS: tuple[Field, ...] = (
     Field("steps", "steps", "int", 1, MAX_STEPS),
     Field("data", "include_data", "flag"),
     Field("noice", "no_ice_rule", "flag"),
+    Field("refine", "refine", "flag"),
     Field("decoder", "decoder", "choice"),
     Field("variable", "variable", "choice"),
     Field("view", "view", "choice"),

@@ -244,7 +244,8 @@ class PanelHeader(pn.viewable.Viewer):
 
     @param.depends("store.version", "store.shown", "session.progress", "session.running", "session.panel_errors",
                    "session.queue_position", "settings.members", "settings.seed", "settings.sampler",
-                   "settings.steps", "settings.date", "settings.season", "settings.no_ice_rule", "settings.variable",
+                   "settings.steps", "settings.date", "settings.season", "settings.no_ice_rule", "settings.refine",
+                   "settings.variable",
                    "settings.view", "settings.member", "settings.decoder", "settings.mode", "settings.reference_mode")
     def html(self) -> str:
         import html as h

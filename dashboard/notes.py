@@ -7,6 +7,7 @@ headers, the tables and the tools, so a panel is described the same way everywhe
 from __future__ import annotations
 
 from seaice_ldm.data import sample_dim as data_sample_dim
+from seaice_ldm.options import REFINED
 
 from dashboard import selection
 from dashboard.generators import BY_KEY, REFERENCE
@@ -18,7 +19,9 @@ WHAT = {"member": "member {m}", "mean": "ensemble mean", "spread": "ensemble spr
 
 
 def panel_label(store, panel: str) -> str:
-    return BY_KEY[panel].label(store.settings.decoder)
+    """The panel's generator as shown (the latent panel's ensemble may be refined)."""
+    refined = panel == "latent" and bool(store.shown.get("refine"))
+    return BY_KEY[panel].label(store.settings.decoder) + (REFINED if refined else "")
 
 
 def count_title(data, panel: str) -> str:
@@ -110,6 +113,7 @@ def ensemble_note(ds, panel: str, decoder: str) -> str:
     how = ("clipped to the bounds" if decoder == "censored" else "not clipped") if panel == "data" else \
         f"{decoder} decoder"
     rule = "" if ds.attrs.get("no_ice_rule", "off") == "off" else ", no-ice rule"
+    rule += "" if ds.attrs.get("refiner_model", "none") == "none" else ", refined in data space"
     return (f"{ds.sizes['member']} members, {how}, {ds.attrs.get('sampler', '')} {ds.attrs.get('steps', '')} steps, "
             f"seed {ds.attrs.get('seed', '')}{rule}, {float(ds.attrs.get('seconds', 0)):.1f} s")
 

@@ -223,14 +223,14 @@ def request_differences(wanted: dict, shown: dict) -> list[str]:
     """What the controls ask for that the shown ensembles are not: ``["date 15 Mar 2008 (shown: 28 Jun 2008)"]``."""
     out = []
     names = {"date": "date", "members": "members", "seed": "seed", "sampler": "sampler", "steps": "steps",
-             "no_ice_rule": "no-ice rule", "include_data": "data-space baseline"}
+             "no_ice_rule": "no-ice rule", "include_data": "data-space baseline", "refine": "refiner"}
     for key, name in names.items():
         a, b = wanted.get(key), shown.get(key)
         if a == b:
             continue
         if key == "date":
             out.append(f"date {day_label(a)} (shown: {day_label(b)})")
-        elif key in ("no_ice_rule", "include_data"):
+        elif key in ("no_ice_rule", "include_data", "refine"):
             out.append(f"{name} {'on' if a else 'off'} (shown: {'on' if b else 'off'})")
         else:
             out.append(f"{name} {a} (shown: {b})")

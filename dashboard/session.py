@@ -25,7 +25,7 @@ from dashboard.store import ResultStore
 #: Seconds between progress updates sent to the page (the first and last step of each run always go).
 PROGRESS_INTERVAL = 0.2
 _SESSION_IDS = itertools.count(1)
-REQUEST_PARAMS = ["members", "seed", "sampler", "steps", "include_data", "no_ice_rule", "season", "date"]
+REQUEST_PARAMS = ["members", "seed", "sampler", "steps", "include_data", "no_ice_rule", "refine", "season", "date"]
 
 
 class Session(param.Parameterized):

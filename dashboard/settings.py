@@ -67,6 +67,7 @@ class Settings(param.Parameterized):
     steps = param.Integer(DEFAULT_STEPS, bounds=(1, MAX_STEPS), doc="Sampler steps")
     include_data = param.Boolean(True, doc="Also sample the data-space diffusion baseline")
     no_ice_rule = param.Boolean(True, doc="Thickness, damage and drift set to 0 where sic <= 0")
+    refine = param.Boolean(False, doc="Latent samples refined in data space (the refiner's SDEdit pass)")
     # what is shown
     decoder = param.Selector(default="censored", objects=list(DECODERS), doc="Decoder shown")
     variable = param.Selector(default="sic", objects=list(DISPLAY_VARIABLES), doc="Variable shown")
@@ -86,7 +87,8 @@ class Settings(param.Parameterized):
     input_error = param.String("", doc="Why the last typed value was refused (empty when all inputs are valid)")
     notices = param.List(default=[], doc="Link arguments that were ignored, and why")
 
-    def __init__(self, *, date_conditioned: bool = True, variables=DISPLAY_VARIABLES, pairs=tuple(PAIRS), **params):
+    def __init__(self, *, date_conditioned: bool = True, can_refine: bool = False, variables=DISPLAY_VARIABLES,
+                 pairs=tuple(PAIRS), **params):
         variables = [v for v in DISPLAY_VARIABLES if v in variables] or ["sic"]
         pairs = [p for p in PAIRS if p in pairs] or ["sit"]
         variable, pair = params.pop("variable", None), params.pop("pair", None)
@@ -96,6 +98,7 @@ class Settings(param.Parameterized):
         self.variable = variable if variable in variables else ("sic" if "sic" in variables else variables[0])
         self.pair = pair if pair in pairs else pairs[0]
         self.date_conditioned = date_conditioned
+        self.can_refine = can_refine  # the checkpoints hold a refiner
         if not date_conditioned:
             self.season = "all"
         self.seed_input = str(self.seed)
@@ -129,12 +132,18 @@ class Settings(param.Parameterized):
     def base_request(self) -> SampleRequest:
         """The request (its space and decoder are set per run by ``worker.plan``)."""
         return SampleRequest(members=int(self.members), steps=int(self.steps), sampler=self.sampler,
-                             seed=int(self.seed), date=self.request_date(), no_ice_rule=bool(self.no_ice_rule))
+                             seed=int(self.seed), date=self.request_date(), no_ice_rule=bool(self.no_ice_rule),
+                             refine=self.refined())
+
+    def refined(self) -> bool:
+        """Whether the next request refines its latent samples (asked for, and a refiner is loaded)."""
+        return bool(self.refine and self.can_refine)
 
     def wanted(self) -> dict:
         """The request as plain values, to compare with what is shown (``selection.request_differences``)."""
         return {"members": int(self.members), "seed": int(self.seed), "sampler": self.sampler,
-                "steps": int(self.steps), "date": self.request_date(), "no_ice_rule": bool(self.no_ice_rule)}
+                "steps": int(self.steps), "date": self.request_date(), "no_ice_rule": bool(self.no_ice_rule),
+                "refine": self.refined()}
 
     # ------------------------------------------------------------------ the URL
     def values(self) -> dict:

@@ -87,11 +87,12 @@ def sample_run(pipeline, run: Run, callback: Callable[[dict], None] | None = Non
 
 def plan(available, base: SampleRequest, include_data: bool = True) -> list[Run]:
     """The runs of a request, latent first (each decoder from the same noise), then data space (both decoders
-    from one run). ``base`` gives members, steps, sampler, seed, date, guidance and the no-ice rule."""
+    from one run). ``base`` gives members, steps, sampler, seed, date, guidance, the no-ice rule and whether the
+    latent samples are refined."""
     available = set(available)
     runs = [Run(replace(base, space="latent", decoder=d), (d,)) for d in DECODERS if ("latent", d) in available]
     if include_data and any(space == "data" for space, _ in available):
-        runs.append(Run(replace(base, space="data", decoder=DECODERS[0]), DECODERS))
+        runs.append(Run(replace(base, space="data", decoder=DECODERS[0], refine=False), DECODERS))
     return runs
 
 
@@ -126,25 +127,31 @@ class ResultCache:
 
 
 class SpeedBook:
-    """Seconds per member and network evaluation of each space: a default until measured, then a running mean."""
+    """Seconds per member and network evaluation of each space (the refined latent path apart, its pass adding
+    to every evaluation's share): a default until measured, then a running mean."""
 
-    DEFAULT = {"latent": 0.01, "data": 0.1}  # about the benchmark's figures on the 2-core project CPU
+    # about the benchmark's figures on the 2-core project CPU (the refiner's pass: 12.5 / 9.0 GFLOP per state)
+    DEFAULT = {"latent": 0.01, "latent+refine": 0.014, "data": 0.1}
 
     def __init__(self):
         self.rate = dict(self.DEFAULT)
         self.measured: set[str] = set()
         self._lock = threading.Lock()
 
+    @staticmethod
+    def _kind(run: Run) -> str:
+        return run.request.space + ("+refine" if run.request.refine else "")
+
     def seconds(self, run: Run) -> float:
         r = run.request
-        return self.rate.get(r.space, 0.1) * r.members * evaluations(r.sampler, r.steps)
+        return self.rate.get(self._kind(run), 0.1) * r.members * evaluations(r.sampler, r.steps)
 
     def record(self, run: Run, seconds: float) -> None:
-        r = run.request
+        r, kind = run.request, self._kind(run)
         per = seconds / max(r.members * evaluations(r.sampler, r.steps), 1)
         with self._lock:
-            self.rate[r.space] = per if r.space not in self.measured else 0.5 * (self.rate[r.space] + per)
-            self.measured.add(r.space)
+            self.rate[kind] = per if kind not in self.measured else 0.5 * (self.rate[kind] + per)
+            self.measured.add(kind)
 
 
 # ----------------------------------------------------------------------------------------- jobs

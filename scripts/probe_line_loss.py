@@ -124,7 +124,7 @@ def samplers(pipe, scorer: Scorer, decoder: str, members: int, settings: list[st
 
 
 def refine(pipe, scorer: Scorer, members: int, sigmas: list[float], refiner: str | None, steps: int,
-           sigma_min: float, latent: str) -> list[str]:
+           sigma_min: float, latent: str, sampler: str = "dpmpp2m") -> list[str]:
     lat = pipe.generators[pipe.generator("latent", "censored").spec.key]
     if refiner:
         model = load_model(refiner, "diffusion")
@@ -151,10 +151,13 @@ def refine(pipe, scorer: Scorer, members: int, sigmas: list[float], refiner: str
     noise = torch.randn(xd.shape, generator=torch.Generator().manual_seed(0))
     per_eval = unet_flops(module.net, h, w) / 1e9
     label = f"refiner {refiner}" if refiner else "data-space model"
+    fn = get_sampler(sampler).fn
+    extra = {"randn_like": lambda x: torch.randn(x.shape, generator=gen)} if get_sampler(sampler).stochastic else {}
     for sigma in sigmas:
+        gen = torch.Generator().manual_seed(1)
         with torch.no_grad():
-            out = sample_dpmpp_2m(denoise, xd + sigma * noise, karras_sigmas(steps, sigma_min, sigma))
-        rows.append(scorer.row(f"the same, {label} from sigma {sigma:g} ({steps} steps to {sigma_min:g})",
+            out = fn(denoise, xd + sigma * noise, karras_sigmas(steps, sigma_min, sigma), **extra)
+        rows.append(scorer.row(f"the same, {label} from sigma {sigma:g} ({steps} {sampler} steps to {sigma_min:g})",
                                as_states(like, out, lat, pipe.ocean, "censored"), latent_gflop + steps * per_eval))
     return rows
 
@@ -172,6 +175,7 @@ def main() -> None:
     parser.add_argument("--refine-steps", type=int, default=DENOISE_STEPS, help="refine: network evaluations")
     parser.add_argument("--refine-sigma-min", type=float, default=SIGMA_MIN, help="refine: the last level before 0")
     parser.add_argument("--latent", default="dpmpp2m:10", help="refine: the latent model's sampler:steps")
+    parser.add_argument("--refine-sampler", default="dpmpp2m", help="refine: the pass's sampler")
     args = parser.parse_intermixed_args()
     pipe = load_pipeline(args.checkpoints)
     scorer = Scorer(pipe, args.test_states)
@@ -185,7 +189,7 @@ def main() -> None:
         rows = samplers(pipe, scorer, args.decoder, args.members, args.settings or ["dpmpp2m:10"])
     else:
         rows = refine(pipe, scorer, args.members, [s for s in args.sigmas if s > 0], args.refiner, args.refine_steps,
-                      args.refine_sigma_min, args.latent)
+                      args.refine_sigma_min, args.latent, args.refine_sampler)
     print("\n".join(rows))
 
 

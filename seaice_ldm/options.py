@@ -32,7 +32,7 @@ DEFAULT_STEPS = 10
 DEFAULT_MEMBERS = 8
 #: The latent path's refiner pass (``SampleRequest.refine``; docs/DESIGN.md, "A low-noise refiner"): network
 #: evaluations from the refiner's start level (the ``sigma_max`` it was trained below) and the last level before 0.
-REFINE_EVALUATIONS, REFINE_SIGMA_MIN = 2, 0.3
+REFINE_EVALUATIONS, REFINE_SIGMA_MIN = 4, 0.02
 #: Arithmetic of training and sampling (bf16 autocast or float32); "auto": bf16 where the device computes it
 #: natively. The one rule that turns a choice into arithmetic: ``seaice_ldm.models.device.resolve_precision``.
 PRECISIONS = ("auto", "float32", "bfloat16")
@@ -124,6 +124,8 @@ def generator_label(space: str, decoder: str, refine: bool = False) -> str:
 
 #: What a refined latent output adds to its generator's label.
 REFINED = " + refiner"
+#: The latent path the report samples refined too (its own generator), when the checkpoints hold a refiner.
+REFINED_PATH = ("latent", "censored")
 
 
 def check_choice(what: str, value, choices) -> str:

@@ -186,6 +186,19 @@ def test_a_preset_stage_that_belongs_to_no_model_is_refused(tmp_path):
         load_preset(tmp_path)
 
 
+def test_a_preset_may_hold_a_refiner_and_it_must_be_one(tmp_path):
+    for path in preset_folder("tiny").glob("*.toml"):
+        (tmp_path / path.name).write_text(path.read_text())
+    assert "refiner" not in load_preset(tmp_path).models
+    refiner = 'space = "data"\n[diffusion]\nrefiner = true\nsigma_max = 2.5\np_mean = -0.9\np_std = 1.2\n'
+    (tmp_path / "refiner.toml").write_text(refiner)
+    preset = load_preset(tmp_path)
+    assert preset.models == (*MODELS, "refiner") and preset.last("refiner").kind == "diffusion"
+    (tmp_path / "refiner.toml").write_text('space = "data"\n')
+    with pytest.raises(ConfigError, match=r"refiner.toml: the refiner's config must say \[diffusion\] refiner = true"):
+        load_preset(tmp_path)
+
+
 # --- --help states every default --------------------------------------------------------------------------
 
 

@@ -396,3 +396,39 @@ def test_shared_pipeline_loads_once_with_strict_false(tmp_path):
         t.join()
     assert len(loads) == 1 and loads[0] == (tmp_path, None, "auto", False)
     assert worker.get_pipeline(config, loader) is worker.get_pipeline(config, loader)
+
+
+# ----------------------------------------------------------------------------------------- the refiner
+def test_refining_is_asked_only_with_a_refiner_and_only_of_the_latent_runs():
+    from types import SimpleNamespace
+
+    from dashboard import notes
+    from dashboard.settings import Settings
+
+    without = Settings(date_conditioned=True, refine=True)
+    assert without.base_request().refine is False and without.wanted()["refine"] is False
+    with_refiner = Settings(date_conditioned=True, can_refine=True, refine=True)
+    available = {("latent", "censored"), ("latent", "gaussian"), ("data", "censored")}
+    runs = worker.plan(available, with_refiner.base_request())
+    assert [(r.request.space, r.request.refine) for r in runs] == [("latent", True), ("latent", True), ("data", False)]
+    store = SimpleNamespace(settings=with_refiner, shown={"refine": True})
+    assert notes.panel_label(store, "latent") == "LDM (censored) + refiner"
+    assert notes.panel_label(store, "data") == "data-space DM (censored)"
+    assert selection.request_differences({"refine": True}, {"refine": False}) == ["refiner on (shown: off)"]
+
+
+def test_the_refiner_box_is_off_without_a_refiner_and_a_pipeline_with_one_turns_it_on():
+    plain = App(FakePipeline(), server_config())
+    assert plain.settings.can_refine is False
+    pipe = FakePipeline()
+    pipe.refiner = object()
+    assert App(pipe, server_config()).settings.can_refine is True
+
+
+def test_refined_runs_are_timed_apart_from_plain_latent_runs():
+    book = worker.SpeedBook()
+    plain = worker.Run(SampleRequest("latent", members=4, steps=10), ("censored",))
+    refined = worker.Run(SampleRequest("latent", members=4, steps=10, refine=True), ("censored",))
+    before = book.seconds(plain)
+    book.record(refined, 40.0)  # 1 s per member and evaluation
+    assert book.seconds(plain) == before and book.seconds(refined) == 40.0

@@ -411,7 +411,7 @@ def test_9_every_setting_round_trips_through_the_link():
                "include_data": False, "no_ice_rule": False, "decoder": "gaussian", "variable": "sit", "view": "miz",
                "member": 5, "arrows": True, "reference_mode": "nearest", "region": "Fram Strait", "mode": "spaghetti",
                "pair": "sid", "tool": "transect", "transect": (-400000.0, 1200000.0, 300000.0, 900000.0),
-               "present": True}
+               "present": True, "refine": True}
     assert set(changed) == {f.param for f in links.FIELDS}  # every setting of the link table is exercised
     s.param.update(**changed)
     query = s.query()

@@ -42,3 +42,17 @@ def test_ratio_by_grid_grows_with_the_grid_only_through_attention():
     for key in ("data_gflop", "latent_gflop"):
         assert 4.0 <= table["large"][key] / table["small"][key] < 16.0
     assert table["small"]["ratio"] == pytest.approx(table["small"]["data_gflop"] / table["small"]["latent_gflop"])
+
+
+def test_the_refiners_counted_cost_is_what_its_pass_computes():
+    """refiner_cost against the FLOPs counted while the pass itself runs on one state."""
+    import tiny_models as tiny
+    from seaice_ldm.evaluation.flops import refiner_cost
+    from seaice_ldm.options import SampleRequest
+    from seaice_ldm.pipeline.generate import MemberNoise, refine_batch
+
+    refiner = tiny.refiner()
+    noise = MemberNoise(SampleRequest(members=1).member_seeds(), torch.device("cpu"))
+    decoded = torch.zeros(1, 2, *tiny.GRID.shape)
+    ran = count_flops(lambda: refine_batch(refiner, decoded, noise, tiny.mask(), "float32"))
+    assert ran == refiner_cost(refiner.module.net, *tiny.GRID.shape) > 0

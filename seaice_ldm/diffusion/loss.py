@@ -80,9 +80,10 @@ class EDMLoss(torch.nn.Module):
         self.sigma_max, self.crop = sigma_max, crop
 
     def forward(self, x: Tensor, mask: Tensor, day_of_year: Tensor | None = None) -> dict[str, Tensor]:
-        if self.crop:
-            i, j = (int(torch.randint(n - self.crop + 1, ())) for n in x.shape[-2:])
-            x, mask = (t[..., i:i + self.crop, j:j + self.crop] for t in (x, mask))
+        if self.crop:  # a window no larger than the grid
+            (h, w), size = x.shape[-2:], min(self.crop, *x.shape[-2:])
+            i, j = int(torch.randint(h - size + 1, ())), int(torch.randint(w - size + 1, ()))
+            x, mask = (t[..., i:i + size, j:j + size] for t in (x, mask))
         weight = mask if self.ocean_only else None
         if not self.model.net.cfg.date_conditioning:
             day_of_year = None

@@ -22,7 +22,7 @@ from seaice_ldm.data.io import atomic_file, check_parent, check_replaceable, rec
 from seaice_ldm.diffusion.loss import EDMLoss
 from seaice_ldm.diffusion.schedules import steps_for_nfe
 from seaice_ldm.data.grid import GRIDS
-from seaice_ldm.evaluation.flops import flop_ratio_by_grid, generation_cost, parameters
+from seaice_ldm.evaluation.flops import flop_ratio_by_grid, generation_cost, parameters, refiner_cost
 from seaice_ldm.evaluation.reference import evenly, pipeline_splits
 from seaice_ldm.evaluation.scores import ensemble_crps
 from seaice_ldm.models.device import device_name
@@ -31,6 +31,9 @@ from seaice_ldm.models.vae import VAELoss
 from seaice_ldm.options import (ALL_SEASONS, DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLERS, SPACES, SampleRequest,
                                 all_seasons_way)
 from seaice_ldm.pipeline import Pipeline, load_pipeline
+
+#: The key of the latent path with its refiner in the figures (when the checkpoints hold a refiner).
+REFINED_SPACE = "latent + refiner"
 
 
 @dataclass(frozen=True)
@@ -75,10 +78,12 @@ def median_seconds(fn: Callable[[], Any], repeats: int, device: torch.device) ->
     return statistics.median(times)
 
 
-def sampling_seconds(pipe: Pipeline, space: str, batch: int, steps: int, sampler: str, repeats: int) -> float:
-    """Seconds per generated state (diffusion sampling plus VAE decoding for latent models)."""
+def sampling_seconds(pipe: Pipeline, space: str, batch: int, steps: int, sampler: str, repeats: int,
+                     refine: bool = False) -> float:
+    """Seconds per generated state (diffusion sampling plus VAE decoding for latent models, plus the refiner's
+    pass with ``refine``)."""
     def run():
-        pipe.sample(SampleRequest(space, "censored", batch, steps, sampler, seed=0), batch_size=batch)
+        pipe.sample(SampleRequest(space, "censored", batch, steps, sampler, seed=0, refine=refine), batch_size=batch)
     return median_seconds(run, repeats, pipe.device) / batch
 
 
@@ -126,6 +131,9 @@ def cost(pipe: Pipeline, settings: BenchmarkSettings) -> dict[str, Any]:
                                          settings.train_steps, pipe.device),
         },
     }
+    if pipe.refiner is not None:
+        out["sample_s_per_state"][REFINED_SPACE] = sampling_seconds(pipe, "latent", b, settings.steps, settings.sampler,
+                                                                    settings.repeats, refine=True)
     s, t = out["sample_s_per_state"], out["train_s_per_step"]
     out["ratios"] = {
         "sampling data / latent": s["data"] / s["latent"],
@@ -148,6 +156,10 @@ def flop_costs(pipe: Pipeline, sampler: str, steps: int) -> dict[str, Any]:
                       "gflop_per_evaluation": c.network_flops / 1e9, "decoder_gflop": c.decoder_flops / 1e9,
                       "nfe": c.nfe, "gflop_per_state": c.total / 1e9}
     out["ratio data / latent"] = out["data"]["gflop_per_state"] / out["latent"]["gflop_per_state"]
+    if pipe.refiner is not None:  # the latent path with its refiner: the cost the 8x rule is about
+        refiner = refiner_cost(pipe.refiner.module.net, pipe.grid.ny, pipe.grid.nx) / 1e9
+        out[REFINED_SPACE] = {"refiner_gflop": refiner, "gflop_per_state": out["latent"]["gflop_per_state"] + refiner}
+        out[f"ratio data / {REFINED_SPACE}"] = out["data"]["gflop_per_state"] / out[REFINED_SPACE]["gflop_per_state"]
     return out
 
 
@@ -261,6 +273,10 @@ def print_benchmark(results: dict[str, Any]) -> None:
               f"evaluation x {f['nfe']} + decoder {f['decoder_gflop']:.3f} = {f['gflop_per_state']:.2f} GFLOP")
     print(f"  ratio data / latent at equal steps: {r['flops']['ratio data / latent']:.1f} x "
           "(the paper reports about 25 x)")
+    if REFINED_SPACE in r["flops"]:
+        f = r["flops"][REFINED_SPACE]
+        print(f"  {REFINED_SPACE}: + refiner {f['refiner_gflop']:.3f} = {f['gflop_per_state']:.2f} GFLOP; ratio data / "
+              f"{REFINED_SPACE}: {r['flops'][f'ratio data / {REFINED_SPACE}']:.1f} x")
     print("FLOP ratio of the same architectures on the named grids:")
     for name, row in r["flops_by_grid"].items():
         print(f"  {name:>11} {row['shape'][0]:>4}x{row['shape'][1]:<4}: latent {row['latent_gflop']:8.1f}, "

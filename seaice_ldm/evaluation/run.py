@@ -27,13 +27,11 @@ from seaice_ldm.evaluation.smoothness import small_scale_power, yearly_power_rat
 from seaice_ldm.evaluation.spectra import spectrum_boxes
 from seaice_ldm.evaluation.training_record import gflop_per_state, refiner_setup, training_setup
 from seaice_ldm.evaluation.uncertainty import ratio_of_means
-from seaice_ldm.options import (ALL_SEASONS, DECODERS, DEFAULT_SAMPLER, DEFAULT_STEPS, GENERATORS,
+from seaice_ldm.options import (ALL_SEASONS, DECODERS, DEFAULT_SAMPLER, DEFAULT_STEPS, GENERATORS, REFINED_PATH,
                                 SampleRequest, all_seasons_way, generator_label)
 from seaice_ldm.pipeline import Pipeline, load_pipeline
 
 BASELINE = "validation-year states"
-#: The latent path the report also samples refined, when the checkpoints hold a refiner.
-REFINED_PATH = ("latent", "censored")
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ from safetensors import safe_open
 from seaice_ldm.data.atomic import atomic_file
 from seaice_ldm.data.ownership import check_replaceable, record_output
 from seaice_ldm.models.vae import VAEConfig
-from seaice_ldm.options import GENERATORS, SPACE_LABELS
+from seaice_ldm.options import (GENERATORS, REFINE_EVALUATIONS, REFINE_SIGMA_MIN, REFINED_PATH, SPACE_LABELS,
+                                generator_label)
 from seaice_ldm.training.config import OptimConfig
 from seaice_ldm.training.loop import RunState
 
@@ -31,9 +32,11 @@ MODELS = {
     "ldm_censored": f"{SPACE_LABELS['latent']} model on the censored VAE's latents",
     "ldm_gaussian": f"{SPACE_LABELS['latent']} model on the Gaussian VAE's latents",
     "ddm": f"{SPACE_LABELS['data']} baseline (same U-Net family, on the normalised fields)",
+    "refiner": "Refiner of the latent path (a data-space model for the low noise levels; an SDEdit pass)",
 }
 #: the report's key of each diffusion checkpoint (its censored output where it serves both decoders)
-GENERATOR = {spec.folder: spec.output_label(spec.decoder) for spec in GENERATORS}
+GENERATOR = {spec.folder: spec.output_label(spec.decoder) for spec in GENERATORS} | {
+    "refiner": generator_label(*REFINED_PATH, refine=True)}
 
 
 @dataclass
@@ -212,6 +215,12 @@ def _diffusion_lines(meta: dict) -> list[str]:
     cfg = meta["config"]
     edm = cfg["diffusion"]
     cov = meta.get("noise_coverage", {})
+    if edm.get("refiner"):
+        window = f"random {edm['crop']} x {edm['crop']} windows of the grid" if edm.get("crop") else "the whole grid"
+        return [f"- A refiner: trained on {window} at noise levels ln sigma ~ N({edm['p_mean']:g}, "
+                f"{edm['p_std']:g}^2) below sigma_max = {edm['sigma_max']:g}, the level its pass starts from: "
+                f"the latent path's decoded samples are noised to it and denoised again ({REFINE_EVALUATIONS} "
+                f"network evaluations down to sigma {REFINE_SIGMA_MIN:g}, then 0; `seaice-ldm sample --refine`)."]
     lines = [f"- Noise levels chosen from the data (`seaice_ldm/diffusion/coverage.py`): the training data's "
              f"leading mode has a spread of {cov.get('leading_mode_std', float('nan')):.3g}; training "
              f"ln sigma ~ N({edm['p_mean']:g}, {edm['p_std']:g}^2) puts {100 * cov.get('share_above', 0):.1f} % "

@@ -1,11 +1,12 @@
 """Presets of ``seaice-ldm train all``: a folder of TOML training configs, one per stage of each model.
 
 A preset folder holds ``vae_censored.toml``, ``vae_gaussian.toml``, ``ldm_censored.toml``, ``ldm_gaussian.toml``
-and ``ddm.toml`` (each model's first stage) and any later stages: a config whose ``init_from`` names an earlier
-stage's file name (``ldm_censored_margin.toml`` with ``init_from = "ldm_censored"``). A latent model's
-``vae_checkpoint`` names a VAE stage. Two presets ship inside the package: ``tiny`` (minutes on a laptop CPU, for
-trying the path; mirrors ``configs/tiny/``) and ``default`` (the recipe of the shipped models, stages included;
-mirrors ``configs/*.toml`` and ``scripts/train_default_checkpoints.sh``). Any folder laid out the same way is a
+and ``ddm.toml`` (each model's first stage), optionally ``refiner.toml`` (the latent path's refiner), and any
+later stages: a config whose ``init_from`` names an earlier stage's file name (``ldm_censored_margin.toml`` with
+``init_from = "ldm_censored"``). A latent model's ``vae_checkpoint`` names a VAE stage. Two presets ship inside
+the package: ``tiny`` (minutes on a laptop CPU, for trying the path; mirrors ``configs/tiny/``) and ``default``
+(the recipe of the shipped models, stages included; mirrors ``configs/*.toml`` and
+``scripts/train_default_checkpoints.sh``). Any folder laid out the same way is a
 preset too. ``train all`` itself sets ``out``, ``[data] path`` and ``variables``; channel counts follow the data.
 """
 
@@ -23,6 +24,8 @@ from seaice_ldm.training.config import ConfigError, ConfigWarning, config_from_d
 
 PRESETS = ("tiny", "default")
 MODELS = ("vae_censored", "vae_gaussian", "ldm_censored", "ldm_gaussian", "ddm")
+#: models a preset may hold: the latent path's data-space refiner (``refiner.toml``, ``[diffusion] refiner = true``)
+OPTIONAL = ("refiner",)
 #: keys train all sets itself: a preset that gives them is told they are replaced
 MANAGED = {"": ("out",), "data": ("path", "variables", "years", "grid", "seed")}
 
@@ -45,6 +48,11 @@ class Preset:
     name: str
     folder: Path
     stages: tuple[Stage, ...]
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The models it trains: every one of :data:`MODELS` and those of :data:`OPTIONAL` it holds."""
+        return tuple(dict.fromkeys(s.model for s in self.stages))
 
     def stages_of(self, model: str) -> list[Stage]:
         return [s for s in self.stages if s.model == model]
@@ -95,7 +103,7 @@ def load_preset(preset: str | Path) -> Preset:
                           f"the first stage of each of {', '.join(MODELS)})")
     values = {name: _read(path) for name, path in files.items()}
     stages: list[Stage] = []
-    for model in MODELS:
+    for model in MODELS + tuple(m for m in OPTIONAL if m in files):
         chain = [model]
         while nxt := [n for n, v in values.items() if _name(v.get("init_from")) == chain[-1]]:
             if len(nxt) > 1:
@@ -122,10 +130,12 @@ def _check_links(preset: Preset, stage: Stage) -> None:
             raise ConfigError(f"{stage.path}: vae_checkpoint must name {expected}, the last stage of the preset's "
                               f"{vae} (the pipeline pairs {stage.model} with {vae}), got "
                               f"{stage.values.get('vae_checkpoint')!r}")
-    space = {"ldm": "latent", "ddm": "data"}.get(stage.model[:3])
+    space = {"ldm": "latent", "ddm": "data", "ref": "data"}.get(stage.model[:3])
     if space and stage.values.get("space", "latent") != space:
         raise ConfigError(f"{stage.path}: {stage.model} is a {space}-space model, the file says space = "
                           f"{stage.values.get('space')!r}")
+    if stage.model == "refiner" and not stage.values.get("diffusion", {}).get("refiner"):
+        raise ConfigError(f"{stage.path}: the refiner's config must say [diffusion] refiner = true")
     stage_config(stage, Path("runs"), "file.nc", None, 1, 1)  # parses, with every key checked
 
 

@@ -2,11 +2,13 @@
 
 It says what it will train on before any work (grid, variables, years and states of each split), checks what
 would otherwise fail late (a grid the networks cannot halve, more memory than the machine has, an output folder
-it did not make, a README.md or reference.nc in it that it did not write), trains every stage of the preset's five models (resuming each run, skipping finished ones),
-exports them, and writes the held-out reference states and a model card per model::
+it did not make, a README.md or reference.nc in it that it did not write), trains every stage of the preset's five
+models and its refiner if it has one (resuming each run, skipping finished ones), exports them, and writes the
+held-out reference states and a model card per model::
 
     OUT/runs/<stage>/        training runs (resumable, with optimiser state)
     OUT/vae_censored/ ... OUT/ddm/   the exported models (EMA weights, float16), what sampling loads
+    OUT/refiner/             the latent path's refiner, if the preset has one
     OUT/reference.nc         held-out test states (the dashboard's reference panel)
     OUT/README.md, OUT/model_cards/  one card per model, loss curves
 
@@ -126,14 +128,14 @@ def _plan(req: TrainAllRequest, val: int, test: int) -> Plan:
 
 def _describe(plan: Plan, preset: Preset, out: Path, device: str | None) -> str:
     g = plan.grid
-    stages = ", ".join(" -> ".join(s.name for s in preset.stages_of(m)) for m in MODELS)
+    stages = ", ".join(" -> ".join(s.name for s in preset.stages_of(m)) for m in preset.models)
     return "\n".join([
         f"train all: {plan.data}",
         f"grid: {g.name}, {g.ny} x {g.nx} cells of {g.dx / 1000:g} km, {g.crs[:60]}",
         f"variables: {', '.join(plan.variables)} ({len(plan.variables)} channels)",
         describe_split(plan.years, plan.states, plan.val_years, plan.test_years),
         f"preset: {preset.name} ({preset.folder}); stages: {stages}",
-        f"into: {out} (runs/, {', '.join(MODELS)}, reference.nc, README.md); device: {device or 'auto'}",
+        f"into: {out} (runs/, {', '.join(preset.models)}, reference.nc, README.md); device: {device or 'auto'}",
     ])
 
 
@@ -196,7 +198,7 @@ def _finished(run: Path, optim: OptimConfig) -> int:
 
 def _publish(out: Path, preset: Preset, req: TrainAllRequest) -> None:
     """Export every model's last stage, write the reference states and the model cards."""
-    for model in MODELS:
+    for model in preset.models:
         export_checkpoint(out / "runs" / preset.last(model).name, out / model, EXPORT_DTYPE)
     write_reference(out / MODELS[0], out / "reference.nc", REFERENCE_STATES, overwrite=req.overwrite)
     print(f"wrote {write_model_cards(out, _card_settings(out, preset, req), overwrite=req.overwrite)}")
