@@ -160,7 +160,8 @@ def test_a_refiner_trains_on_crops_ships_and_refines_the_latent_samples(chain, t
     (tmp_path / "refiner.toml").write_text(TINY_REFINER)
     assert main(["train", "diffusion", "--config", str(tmp_path / "refiner.toml"), "--out", str(tmp_path / "run"),
                  "--steps", "2"]) == 0
-    assert "noise levels (a refiner): training sigmas ~ logN(-0.9, 1.2^2) below sigma_max = 2.5" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "noise levels (a refiner): training sigmas ~ logN(-0.9, 1.2^2) below sigma_max = 2.5" in said
     assert main(["export", str(tmp_path / "run"), str(ship / "refiner")]) == 0
     assert _sample(chain, tmp_path / "plain.nc", "--seed", "3") == 0
     assert main(["sample", "--checkpoints", str(ship), "--out", str(tmp_path / "refined.nc"), "--members", "3",

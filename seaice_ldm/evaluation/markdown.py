@@ -77,7 +77,8 @@ def _training(results: dict[str, Any]) -> list[str]:
         window = f"{r['crop']} x {r['crop']} windows" if r.get("crop") else "the whole grid"
         lines += [f"Refiner of the latent path: {r['steps']} steps (best validation at "
                   f"{r['best_val_step']}) on {window}, ln sigma ~ N({r['p_mean']:g}, {r['p_std']:g}^2) below "
-                  f"sigma_max {r['sigma_max']:g}; its pass: {r['pass']}, {r['gflop_per_state']:.2f} GFLOP per state.", ""]
+                  f"sigma_max {r['sigma_max']:g}; its pass: {r['pass']}, {r['gflop_per_state']:.2f} GFLOP per "
+                  "state.", ""]
     return lines
 
 

@@ -112,7 +112,7 @@ class Pipeline:
         clipped to the bounds or not), in latent space each decoder's own VAE and latent model run.
         ``callback`` gets ``{"batch", "batches", "i", "n"}`` after every sampler step; ``batch_size`` caps
         the batch (it is halved when the device runs out of memory; the ensemble does not depend on it).
-        ``request.refine``: the latent samples pass through :attr:`refiner` before decoding to the output.
+        ``request.refine``: the decoded latent samples pass through :attr:`refiner` before they become the output.
         """
         if not isinstance(request, SampleRequest):
             raise TypeError(f"sample takes a SampleRequest, got {type(request).__name__}")
