@@ -147,6 +147,7 @@ sigma_max = 2.5
 p_mean = -0.9
 p_std = 1.2
 crop = 32
+refine_variables = ["sid"]
 [optim]
 batch_size = 4
 val_every = 2
@@ -169,6 +170,11 @@ def test_a_refiner_trains_on_crops_ships_and_refines_the_latent_samples(chain, t
     plain, refined = xr.open_dataset(tmp_path / "plain.nc"), xr.open_dataset(tmp_path / "refined.nc")
     assert refined.attrs["refiner_model"] == str(ship / "refiner") and plain.attrs["refiner_model"] == "none"
     assert not np.allclose(np.nan_to_num(plain.sid.values), np.nan_to_num(refined.sid.values))
+    for name in ("sit", "sic", "siu", "siv"):  # it redraws damage alone: the rest is the latent path's
+        np.testing.assert_allclose(plain[name].values, refined[name].values, rtol=0, atol=1e-6)
+    assert main(["cards", "--checkpoints", str(ship)]) == 0
+    assert "## `refiner`: Refiner of the latent path" in (ship / "README.md").read_text()
+    assert "- A refiner of sid (any other variable is its condition" in (ship / "README.md").read_text()
     capsys.readouterr()
     assert main(["sample", "--checkpoints", str(ship), "--out", str(tmp_path / "d.nc"), "--space", "data",
                  "--refine"]) == 2

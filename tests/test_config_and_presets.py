@@ -82,6 +82,7 @@ def test_a_vae_run_for_a_data_space_model_is_an_error():
     ({"space": "latent", "diffusion": {"refiner": True, "sigma_max": 2.5}}, r"refiner = true is a data-space model"),
     ({"space": "data", "diffusion": {"crop": 64}}, r"crop = 64: only a refiner trains on crops"),
     ({"space": "data", "diffusion": {"refiner": True, "sigma_max": 2.5, "crop": 0}}, r"crop = 0: only a refiner"),
+    ({"space": "data", "diffusion": {"refine_variables": ["sid"]}}, r"refine_variables: only a refiner"),
 ])
 def test_a_refiner_is_a_data_space_model_with_a_start_level(values, message):
     with pytest.raises(ConfigError, match=message):

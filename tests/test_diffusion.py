@@ -251,6 +251,33 @@ def test_sdedit_follows_the_exact_flow_from_its_noise_level(gaussian, noise):
         sdedit(gaussian.denoise, far, z[:2000], 0.1, 3, 0.2)
 
 
+def test_sdedit_of_some_channels_keeps_the_others_and_follows_the_flow_in_its_own():
+    """Independent channels (diagonal Gaussian): redrawing channel 1 is that channel's exact flow map from its
+    noised value; channels 0 and 2, the condition, come out exactly as given."""
+    mean, var = torch.tensor([0.3, -0.2, 0.1], dtype=torch.float64), torch.tensor([0.5, 1.5, 0.8], dtype=torch.float64)
+    denoise = lambda y, s: mean + var / (var + s.reshape(-1, 1) ** 2) * (y - mean)  # D = m + v / (v + s^2) (y - m)
+    g = torch.Generator().manual_seed(8)
+    x = 2.0 + torch.randn(500, 3, generator=g, dtype=torch.float64)
+    z = torch.randn(500, 3, generator=g, dtype=torch.float64)
+    got = sdedit(denoise, x, z, 1.2, 30, 0.002, channels=torch.tensor([False, True, False]))
+    assert torch.equal(got[:, [0, 2]], x[:, [0, 2]])
+    exact = mean[1] + torch.sqrt(var[1] / (var[1] + 1.2**2)) * (x[:, 1] + 1.2 * z[:, 1] - mean[1])
+    assert (got[:, 1] - exact).square().mean().sqrt() < 0.01
+
+
+def test_a_refiner_of_some_channels_sees_the_others_clean_and_is_scored_on_its_own():
+    x = torch.randn(64, 2, 1, 1, generator=torch.Generator().manual_seed(2))
+    rec = Recorder()
+    rec.forward = lambda y, sigma, mask, day_of_year=None: rec.calls.append((y, sigma)) or torch.zeros_like(y)
+    loss = edm_loss(rec, x, None, p_mean=-0.9, p_std=1.2, sigma_max=2.5, channels=torch.tensor([False, True]),
+                    generator=torch.Generator().manual_seed(3))
+    noisy, sigma = rec.calls[0]
+    assert torch.equal(noisy[:, 0], x[:, 0]) and not torch.equal(noisy[:, 1], x[:, 1])
+    s = sigma.reshape(-1, 1, 1)
+    lam = (s**2 + 1) / s**2  # sigma_data = 1; D = 0, so the error is x itself
+    torch.testing.assert_close(loss, (lam * x[:, 1] ** 2).mean())
+
+
 class Recorder(torch.nn.Module):
     """A stand-in denoiser that keeps what it was called with and returns its input."""
 

@@ -189,3 +189,13 @@ def test_refining_is_asked_of_the_latent_path_and_needs_a_refiner():
     assert ds.attrs["refiner_model"] == "refiner" and ds.attrs["source"].endswith("refined in data space")
     assert "from sigma 2.5" in ds.attrs["refiner_pass"]
     assert pipe.sample(SampleRequest("latent", members=2, steps=2)).attrs["refiner_model"] == "none"
+
+
+def test_a_refiner_of_one_variable_leaves_the_others_as_the_latent_path_gave_them():
+    gen, mask = tiny.latent_generator(), tiny.mask()
+    request = SampleRequest("latent", members=3, steps=2, seed=4, refine=True)
+    plain = generate(gen, SampleRequest("latent", members=3, steps=2, seed=4), mask)
+    refined = generate(gen, request, mask, refiner=tiny.refiner(variables=("sic",)))
+    lower, upper = (b[0].item() for b in bounds_tensors(tiny.STATS))
+    torch.testing.assert_close(refined[:, 0], torch.clamp(plain[:, 0], lower, upper) * mask[0, 0], rtol=0, atol=0)
+    assert not torch.allclose(refined[:, 1], plain[:, 1])

@@ -59,9 +59,11 @@ def latent_generator(decoder: str = "censored", seed: int = 0) -> TrainedGenerat
                             TrainedModel(vae, _meta("vae"), Path(f"vae_{decoder}")))
 
 
-def refiner(seed: int = 7) -> TrainedModel:
-    """A data-space refiner (``[diffusion] refiner = true``), starting from sigma 2.5."""
-    meta = {**_meta("data"), "config": {"diffusion": {"sigma_max": 2.5, "refiner": True}}}
+def refiner(seed: int = 7, variables: tuple[str, ...] = ()) -> TrainedModel:
+    """A data-space refiner (``[diffusion] refiner = true``), starting from sigma 2.5, redrawing ``variables``
+    (all when empty)."""
+    meta = {**_meta("data"), "config": {"diffusion": {"sigma_max": 2.5, "refiner": True,
+                                                      "refine_variables": list(variables)}}}
     return TrainedModel(_randomise(EDMPrecond(unet(2, attention=())), seed), meta, Path("refiner"))
 
 

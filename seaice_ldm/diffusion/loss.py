@@ -21,6 +21,7 @@ def edm_loss(
     generator: torch.Generator | None = None,
     day_of_year: Tensor | None = None,
     sigma_max: float | None = None,
+    channels: Tensor | None = None,
 ) -> Tensor:
     """Weighted denoising loss on a clean batch ``x`` ``(B, C, H, W)``.
 
@@ -35,6 +36,8 @@ def edm_loss(
         day_of_year: ``(B,)`` date condition of a date-conditioned denoiser (NaN = dropped).
         sigma_max: draw no noise level above it (the normal of ln sigma truncated there): a refiner, which
             is only ever run from that level down.
+        channels: ``(C,)`` bool: noise only these channels and score only them (a refiner of some variables,
+            the others given clean as its condition); None: all.
 
     Returns:
         The scalar mean of ``lambda(sigma) (D(x + n; sigma) - x)^2`` over the weighted elements.
@@ -48,6 +51,10 @@ def edm_loss(
         rnd = torch.special.ndtri(u * top.to(x.device)).to(x.dtype)
     sigma = torch.exp(p_mean + p_std * rnd)  # Table 1: ln(sigma) ~ N(P_mean, P_std^2)
     eps = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+    if channels is not None:
+        chosen = channels.to(device=x.device, dtype=x.dtype).reshape(1, -1, *([1] * (x.ndim - 2)))
+        eps = eps * chosen
+        weight = chosen if weight is None else weight * chosen
     s = sigma.reshape(-1, *([1] * (x.ndim - 1)))
     denoised = precond(x + s * eps, sigma, mask, day_of_year)  # n ~ N(0, sigma^2 I)
     sd2 = precond.sigma_data**2
@@ -65,19 +72,20 @@ class EDMLoss(torch.nn.Module):
 
     A date-conditioned network sees each state's day of the year, dropped (NaN) for a random
     ``date_dropout`` share of the batch so the same weights also learn the unconditional model.
-    A refiner (``sigma_max`` set) learns only the noise levels below it, and may learn them on random
+    A refiner (``sigma_max`` set) learns only the noise levels below it, may learn them on random
     ``crop`` x ``crop`` windows of the grid (one window per batch, drawn from torch's global generator,
-    which the training loop seeds for validation).
+    which the training loop seeds for validation) and may redraw only some ``channels`` (see :func:`edm_loss`).
     """
 
     def __init__(self, precond: EDMPrecond, ocean_only: bool, p_mean: float, p_std: float,
-                 date_dropout: float = 0.0, sigma_max: float | None = None, crop: int | None = None) -> None:
+                 date_dropout: float = 0.0, sigma_max: float | None = None, crop: int | None = None,
+                 channels: Tensor | None = None) -> None:
         super().__init__()
         self.model = precond
         self.ocean_only = ocean_only
         self.p_mean, self.p_std = p_mean, p_std
         self.date_dropout = date_dropout
-        self.sigma_max, self.crop = sigma_max, crop
+        self.sigma_max, self.crop, self.channels = sigma_max, crop, channels
 
     def forward(self, x: Tensor, mask: Tensor, day_of_year: Tensor | None = None) -> dict[str, Tensor]:
         if self.crop:  # a window no larger than the grid
@@ -91,5 +99,5 @@ class EDMLoss(torch.nn.Module):
             dropped = torch.rand(day_of_year.shape, device=day_of_year.device) < self.date_dropout
             day_of_year = torch.where(dropped, torch.full_like(day_of_year, float("nan")), day_of_year)
         loss = edm_loss(self.model, x, mask, weight=weight, p_mean=self.p_mean, p_std=self.p_std,
-                        day_of_year=day_of_year, sigma_max=self.sigma_max)
+                        day_of_year=day_of_year, sigma_max=self.sigma_max, channels=self.channels)
         return {"loss": loss}

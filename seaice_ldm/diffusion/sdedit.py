@@ -4,16 +4,26 @@ latent path's data-space refiner. With the exact denoiser of the data, the pass 
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from seaice_ldm.diffusion.samplers import Denoiser, sample_dpmpp_2m
 from seaice_ldm.diffusion.schedules import RHO, karras_sigmas
 
 
-def sdedit(denoise: Denoiser, x: Tensor, noise: Tensor, sigma: float, steps: int, sigma_min: float) -> Tensor:
+def sdedit(denoise: Denoiser, x: Tensor, noise: Tensor, sigma: float, steps: int, sigma_min: float,
+           channels: Tensor | None = None) -> Tensor:
     """``x`` noised to ``sigma`` with the standard normal ``noise``, then the probability-flow ODE from ``sigma``
-    to 0 with DPM-Solver++(2M) in ``steps`` network evaluations (Karras levels from ``sigma`` to ``sigma_min``)."""
+    to 0 with DPM-Solver++(2M) in ``steps`` network evaluations (Karras levels from ``sigma`` to ``sigma_min``).
+
+    ``channels`` (``(C,)`` bool): redraw only these; the others stay as given, the denoiser's condition (they
+    are neither noised nor moved: their denoised value is their given one, so every ODE step keeps them).
+    """
     if not 0 < sigma_min < sigma:
         raise ValueError(f"an SDEdit pass needs 0 < sigma_min < sigma, got sigma_min {sigma_min:g}, sigma {sigma:g}")
     sigmas = karras_sigmas(steps, sigma_min, sigma, RHO).to(device=x.device, dtype=x.dtype)
-    return sample_dpmpp_2m(denoise, x + sigma * noise, sigmas)  # Meng et al. eq. 2: x(sigma) = x + sigma z
+    if channels is None:
+        return sample_dpmpp_2m(denoise, x + sigma * noise, sigmas)  # Meng et al. eq. 2: x(sigma) = x + sigma z
+    kept = ~channels.to(x.device).reshape(1, -1, *([1] * (x.ndim - 2)))
+    start = torch.where(kept, x, x + sigma * noise)
+    return sample_dpmpp_2m(lambda y, s: torch.where(kept, x, denoise(y, s)), start, sigmas)

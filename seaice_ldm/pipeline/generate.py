@@ -108,24 +108,30 @@ def refine_level(refiner: TrainedModel) -> float:
     return float(refiner.meta["config"]["diffusion"]["sigma_max"])
 
 
+def refined_names(refiner: TrainedModel) -> tuple[str, ...]:
+    """The variables a refiner redraws (the others are its condition, left as they are)."""
+    return tuple(refiner.meta["config"]["diffusion"].get("refine_variables") or refiner.stats.names)
+
+
 def refiner_pass(refiner: TrainedModel) -> str:
     """The refiner's pass in words (recorded in every refined output)."""
-    return (f"SDEdit from sigma {refine_level(refiner):g} (normalised units), DPM-Solver++(2M), "
-            f"{REFINE_EVALUATIONS} evaluations to sigma {REFINE_SIGMA_MIN:g}")
+    return (f"SDEdit of {', '.join(refined_names(refiner))} from sigma {refine_level(refiner):g} (normalised "
+            f"units), DPM-Solver++(2M), {REFINE_EVALUATIONS} evaluations to sigma {REFINE_SIGMA_MIN:g}")
 
 
 @torch.no_grad()
 def refine_batch(refiner: TrainedModel, x: Tensor, noise: MemberNoise, mask: Tensor, precision: str) -> Tensor:
     """The refiner's SDEdit pass over one batch of decoded states ``x`` (normalised, float32, on the device),
     first put in the form of its training states (clipped to the physical bounds, land 0); each member's
-    noise from its own generator, after the sampler's. Returns float32."""
+    noise from its own generator, after the sampler's; only the variables it redraws move. Returns float32."""
     lower, upper = (b.to(x.device)[:, None, None] for b in bounds_tensors(refiner.stats))
     ocean = mask.expand(len(x), -1, -1, -1)
     x = torch.clamp(x, lower, upper) * ocean
-    precond = refiner.module
+    precond, names = refiner.module, refined_names(refiner)
+    channels = torch.tensor([n in names for n in refiner.stats.names])
     with autocast(x.device, precision):
         out = sdedit(lambda y, sigma: precond(y, sigma, ocean), x, noise.randn_like(x), refine_level(refiner),
-                     REFINE_EVALUATIONS, REFINE_SIGMA_MIN)
+                     REFINE_EVALUATIONS, REFINE_SIGMA_MIN, channels)
     return out.float()
 
 

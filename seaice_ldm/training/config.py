@@ -113,6 +113,7 @@ class DiffusionConfig:
     # (SDEdit, Meng et al. 2022) on another generator's states; optionally on crop x crop windows
     refiner: bool = False
     crop: int | None = None
+    refine_variables: tuple[str, ...] = ()  # the variables a refiner redraws (the others: its condition); () = all
 
     def __post_init__(self):
         if not 0.0 <= self.date_dropout <= 1.0:
@@ -121,6 +122,8 @@ class DiffusionConfig:
             raise ConfigError("[diffusion] refiner = true needs sigma_max: the level the refiner starts from")
         if self.crop is not None and not (self.refiner and self.crop > 0):
             raise ConfigError(f"[diffusion] crop = {self.crop}: only a refiner trains on crops, of a positive size")
+        if self.refine_variables and not self.refiner:
+            raise ConfigError("[diffusion] refine_variables: only a refiner redraws some variables")
         for name in ("sigma_data", "p_std", "sigma_max"):
             value = getattr(self, name)
             if value is not None and not value > 0:
@@ -331,6 +334,8 @@ KEY_DOCS: dict[str, str] = {
     "diffusion.refiner": "a data-space refiner: trained only on noise levels below sigma_max, from which it "
                          "re-denoises another generator's states (SDEdit); needs sigma_max",
     "diffusion.crop": "a refiner's training window: random crop x crop squares of the grid; unset = the whole grid",
+    "diffusion.refine_variables": "the variables a refiner redraws, e.g. `[\"sid\"]`; the others are given to it "
+                                  "clean as its condition and left as they are; empty = all",
     "optim.steps": "most training steps (a cap: the stopping rule usually ends a run first)",
     "optim.batch_size": "states per step and process",
     "optim.lr": "AdamW learning rate",

@@ -18,8 +18,8 @@ from seaice_ldm.diffusion.precond import EDMPrecond
 from seaice_ldm.models.latent import latent_mask, latent_stats, whiten
 from seaice_ldm.models.unet import UNet
 from seaice_ldm.models.vae import VAE, VAELoss
-from seaice_ldm.training.config import (DiffusionTrainConfig, OptimConfig, VAETrainConfig, config_to_dict,
-                                       follow_data, resolve_fit_scales)
+from seaice_ldm.training.config import (ConfigError, DiffusionTrainConfig, OptimConfig, VAETrainConfig,
+                                       config_to_dict, follow_data, resolve_fit_scales)
 from seaice_ldm.training.distributed import init_distributed, shutdown
 from seaice_ldm.training.loop import RunState, TrainingData, train
 from seaice_ldm.training.prepare import PreparedData, describe, prepare
@@ -202,6 +202,17 @@ def warm_start(precond: EDMPrecond, cfg: DiffusionTrainConfig, prepared: Prepare
     return {**_stage_one_end(src, meta, changed), "margin": meta["config"]["unet"].get("margin", 0)}
 
 
+def refined_channels(names: tuple[str, ...], variables: tuple[str, ...]) -> torch.Tensor | None:
+    """``(C,)`` bool of the ``variables`` a refiner redraws (None: all of them), or a ConfigError naming those the
+    data do not have."""
+    if not names:
+        return None
+    missing = [n for n in names if n not in variables]
+    if missing:
+        raise ConfigError(f"[diffusion] refine_variables {missing} are not among the variables {list(variables)}")
+    return torch.tensor([v in names for v in variables])
+
+
 def train_diffusion(
     cfg: DiffusionTrainConfig, device: str | None = None, resume: bool = True, progress: bool = True
 ) -> Path:
@@ -223,10 +234,12 @@ def train_diffusion(
             **extra}
     _record_start(meta, cfg, out, resume, lambda: warm_start(precond, cfg, prepared))
 
+    channels = refined_channels(cfg.diffusion.refine_variables, prepared.stats.names)
+
     def loss_of(module: EDMPrecond) -> EDMLoss:
         d = cfg.diffusion
         return EDMLoss(module, cfg.space == "data", d.p_mean, d.p_std, d.date_dropout,
-                       sigma_max=d.sigma_max if d.refiner else None, crop=d.crop)
+                       sigma_max=d.sigma_max if d.refiner else None, crop=d.crop, channels=channels)
 
     train(
         loss_of(precond), data, cfg.optim, out, meta, info, resume, progress,

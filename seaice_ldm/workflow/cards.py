@@ -217,7 +217,9 @@ def _diffusion_lines(meta: dict) -> list[str]:
     cov = meta.get("noise_coverage", {})
     if edm.get("refiner"):
         window = f"random {edm['crop']} x {edm['crop']} windows of the grid" if edm.get("crop") else "the whole grid"
-        return [f"- A refiner: trained on {window} at noise levels ln sigma ~ N({edm['p_mean']:g}, "
+        redrawn = edm.get("refine_variables") or meta["norm_stats"]["names"]
+        return [f"- A refiner of {', '.join(redrawn)} (any other variable is its condition, left as it is): "
+                f"trained on {window} at noise levels ln sigma ~ N({edm['p_mean']:g}, "
                 f"{edm['p_std']:g}^2) below sigma_max = {edm['sigma_max']:g}, the level its pass starts from: "
                 f"the latent path's decoded samples are noised to it and denoised again ({REFINE_EVALUATIONS} "
                 f"network evaluations down to sigma {REFINE_SIGMA_MIN:g}, then 0; `seaice-ldm sample --refine`)."]
