@@ -32,7 +32,8 @@ from seaice_ldm.data import denormalise, normalise, to_arrays
 from seaice_ldm.diffusion.samplers import get_sampler, sample_dpmpp_2m
 from seaice_ldm.diffusion.schedules import SIGMA_MIN, karras_sigmas
 from seaice_ldm.evaluation.autoencoder import line_summary
-from seaice_ldm.evaluation.flops import decoder_flops, unet_flops
+from seaice_ldm.evaluation.flops import unet_flops
+from seaice_ldm.evaluation.training_record import gflop_per_state
 from seaice_ldm.evaluation.reference import scoring_states
 from seaice_ldm.evaluation.smoothness import small_scale_power
 from seaice_ldm.evaluation.spectra import spectrum_boxes
@@ -108,17 +109,13 @@ def sampler_settings(text: str) -> tuple[str, int, dict]:
 
 def samplers(pipe, scorer: Scorer, decoder: str, members: int, settings: list[str]) -> list[str]:
     gen = pipe.generators[pipe.generator("latent", decoder).spec.key]
-    h, w = pipe.mask.shape[-2:]
-    f = gen.vae.module.downsampling_factor
-    per_eval = unet_flops(gen.diffusion.module.net, h // f, w // f) / 1e9
-    dec = decoder_flops(gen.vae.module, h, w) / 1e9
     rows, like = [], scorer.test.isel(time=[0] * members)
     for text in settings:
         name, steps, options = sampler_settings(text)
         request = SampleRequest(space="latent", decoder=decoder, members=members, steps=steps, sampler=name,
                                 date="random", no_ice_rule=False)
         x = generate(gen, request, pipe.mask, pipe.precision, **options)
-        gflop = get_sampler(name).evaluations(steps) * per_eval + dec
+        gflop = gflop_per_state(pipe, "latent", decoder, name, steps)
         rows.append(scorer.row(f"{decoder} LDM samples, {text}", as_states(like, x, gen, pipe.ocean, decoder), gflop))
     return rows
 
@@ -128,7 +125,7 @@ def refine(pipe, scorer: Scorer, members: int, sigmas: list[float], refiner: str
     lat = pipe.generators[pipe.generator("latent", "censored").spec.key]
     if refiner:
         model = load_model(refiner, "diffusion")
-        module, stats, days_of = model.module, model.stats, None
+        module, stats = model.module, model.stats
     else:
         dat = pipe.generators[pipe.generator("data", "censored").spec.key]
         module, stats = dat.diffusion.module, dat.fields_model.stats
@@ -138,10 +135,7 @@ def refine(pipe, scorer: Scorer, members: int, sigmas: list[float], refiner: str
     like = scorer.test.isel(time=[0] * members)
     physical = as_states(like, generate(lat, request, pipe.mask, pipe.precision, **options), lat, pipe.ocean,
                          "censored")
-    h, w = pipe.mask.shape[-2:]
-    f = lat.vae.module.downsampling_factor
-    latent_gflop = (get_sampler(name).evaluations(latent_steps) * unet_flops(lat.diffusion.module.net, h // f, w // f)
-                    + decoder_flops(lat.vae.module, h, w)) / 1e9
+    latent_gflop = gflop_per_state(pipe, "latent", "censored", name, latent_steps)
     rows = [scorer.row(f"censored LDM samples, {latent}", physical, latent_gflop)]  # clipped to the bounds
     xd, _ = to_arrays(physical, stats.names)
     xd = torch.from_numpy(np.nan_to_num(normalise(xd, stats, pipe.ocean)).astype(np.float32))
@@ -149,7 +143,7 @@ def refine(pipe, scorer: Scorer, members: int, sigmas: list[float], refiner: str
     days = torch.as_tensor(np.asarray(request.days_of_year()), dtype=torch.float32)
     denoise = guided_denoiser(module, mask, days if module.net.cfg.date_conditioning else None, 1.0)
     noise = torch.randn(xd.shape, generator=torch.Generator().manual_seed(0))
-    per_eval = unet_flops(module.net, h, w) / 1e9
+    per_eval = unet_flops(module.net, *pipe.mask.shape[-2:]) / 1e9
     label = f"refiner {refiner}" if refiner else "data-space model"
     fn = get_sampler(sampler).fn
     extra = {"randn_like": lambda x: torch.randn(x.shape, generator=gen)} if get_sampler(sampler).stochastic else {}
