@@ -72,8 +72,9 @@ def request_widgets(app: App) -> list:
                                                   disabled=not session.can_sample("data"), css_classes=["sl-include-data"])
     no_ice = pn.widgets.Checkbox.from_param(s.param.no_ice_rule, label="No-ice rule (sit, sid, drift 0 at sic 0)",
                                             css_classes=["sl-no-ice"])
-    refine = pn.widgets.Checkbox.from_param(s.param.refine, label="Refine latent samples (data-space pass)",
-                                            disabled=not s.can_refine, css_classes=["sl-refine"])
+    refine = pn.widgets.Checkbox.from_param(s.param.refine, css_classes=["sl-refine"], disabled=not s.can_refine,
+                                            label="Refine latent samples (data-space pass)" if s.can_refine
+                                            else "Refine latent samples (no refiner in these checkpoints)")
     estimate = html_pane(pn.bind(lambda text, over: f'<div class="sl-estimate{" sl-over" if over else ""}">'
                                                     f"{html.escape(text)}</div>",
                                  session.param.estimate, session.param.over_budget),
