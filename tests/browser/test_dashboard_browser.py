@@ -429,6 +429,19 @@ def test_decoder_toggle_changes_maps_and_out_of_bound_share(page, dashboard_url,
     watch.check()
 
 
+def test_refine_box_refines_the_latent_panel_only(page, dashboard_url, artifacts):
+    """The shipped checkpoints hold a refiner: ticking the box samples the latent path refined, and says so."""
+    watch = open_dashboard(page, dashboard_url)
+    box = page.locator(".sl-refine input")
+    expect(box).to_be_enabled()
+    box.check()
+    sample_and_wait(page, 6)
+    expect(page.locator(".sl-head-latent")).to_contain_text("refined in data space", timeout=SAMPLE_TIMEOUT)
+    expect(page.locator(".sl-head-data")).not_to_contain_text("refined")
+    shot(page, artifacts, "refined_latent.png")
+    watch.check()
+
+
 def test_variable_and_view_update_all_panels(page, dashboard_url, artifacts):
     watch = open_dashboard(page, dashboard_url)
     sample_and_wait(page, 4)
