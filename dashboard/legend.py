@@ -84,6 +84,7 @@ def run_line(shown: dict, elapsed, running: bool, decoder: str, version: int, ap
 
 def badges_html(app) -> str:
     models = " + ".join(spec.label for spec in GENERATORS if spec.key in app.session.available)
+    models += " + refiner (optional)" if app.settings.can_refine else ""
     return ('<div class="sl-header">'
             + (f'<span class="sl-badge sl-synthetic" title="The models and reference states are synthetic">'
                f"SYNTHETIC data – not observations</span>" if app.synthetic else "")

@@ -2,7 +2,7 @@
 
 Usage (after ``scripts/train_default_checkpoints.sh`` has trained both sizes)::
 
-    python scripts/latent_frontier.py --vae runs/vae_censored_sic \
+    python scripts/latent_frontier.py --vae runs/vae_censored \
         --candidate small=runs/ldm_censored --candidate large=runs/ldm_censored_m --json docs/frontier.json
 """
 

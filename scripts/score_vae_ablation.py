@@ -3,7 +3,7 @@ shipped VAEs for comparison, reconstructing the same held-out states; writes a J
 
     python scripts/score_vae_ablation.py runs/ablation/* checkpoints/vae_censored checkpoints/vae_gaussian \
         --json docs/ablation/ablation.json
-    python scripts/score_vae_ablation.py runs/vae_censored_sic runs/vae_gaussian_sic --paired --json /tmp/pair.json
+    python scripts/score_vae_ablation.py runs/vae_censored runs/vae_gaussian_decoder --paired --json /tmp/pair.json
 
 ``--paired`` takes the runs two by two (A, B) and adds A - B of the MIZ measures, paired by state.
 """

@@ -317,6 +317,48 @@ def test_a_vae_stage_changes_only_the_loss_and_starts_from_the_first_stages_weig
                    "not a vae run")
 
 
+def test_a_decoder_only_stage_keeps_the_encoder_so_the_latent_model_still_pairs_with_it(chain, tmp_path, capsys):
+    """``freeze_encoder``: a later stage from the shipped (float16) censored VAE trains its decoder only (and may
+    change its likelihood); the encoder's weights come out bit for bit, the run records whose encoder it keeps,
+    and the latent model trained on the first VAE's latents pairs with it; a stage that trained its encoder too
+    does not pair."""
+    import torch
+
+    from seaice_ldm.checkpoints.build import check_pair, load_model
+    from seaice_ldm.checkpoints.format import CheckpointError, load_weights
+    from seaice_ldm.training.config import ConfigError, load_config
+
+    source = chain / "checkpoints" / "vae_censored"
+    body = (TINY / "vae_censored.toml").read_text()
+    config = tmp_path / "decoder_only.toml"
+    config.write_text(f'init_from = "{source}"\nfreeze_encoder = true\n' + body)
+    assert main(["train", "vae", "--config", str(config), "--out", str(tmp_path / "dec"), "--steps", "3"]) == 0
+    before, after = load_weights(source, "ema"), load_weights(tmp_path / "dec", "ema")
+    encoder = [k for k in after if k.startswith("encoder.")]
+    assert encoder and all(torch.equal(after[k].float(), before[k].float()) for k in encoder)
+    assert any(not torch.equal(after[k].float(), before[k].float()) for k in after if k.startswith("decoder."))
+    meta = read_meta(tmp_path / "dec")
+    first = read_meta(source)
+    assert meta["encoder_id"] == f"{first['run_id']}@{first['step']}" != f"{meta['run_id']}@{meta['step']}"
+    ldm = load_model(chain / "checkpoints" / "ldm_censored", "diffusion")
+    check_pair(load_model(tmp_path / "dec", "vae"), ldm)  # no error: the latents are the first VAE's
+    both = tmp_path / "both.toml"
+    both.write_text(f'init_from = "{source}"\n' + body)
+    assert main(["train", "vae", "--config", str(both), "--out", str(tmp_path / "both"), "--steps", "3"]) == 0
+    with pytest.raises(CheckpointError, match="was trained on the latents of VAE"):
+        check_pair(load_model(tmp_path / "both", "vae"), ldm)
+    gaussian = tmp_path / "gaussian.toml"  # a decoder-only stage may change the decoder's likelihood
+    gaussian.write_text(config.read_text().replace('decoder = "censored"', 'decoder = "gaussian"'))
+    assert main(["train", "vae", "--config", str(gaussian), "--out", str(tmp_path / "gau"), "--steps", "2"]) == 0
+    assert read_meta(tmp_path / "gau")["init_from"]["changed"] == {"decoder": {"from": "censored", "to": "gaussian"}}
+    _refused_stage(capsys, "vae", both, tmp_path / "kind", ('decoder = "censored"', 'decoder = "gaussian"'),
+                   "its [vae] differs in ['decoder']; only the loss")  # the encoder trained on: refused
+    alone = tmp_path / "alone.toml"
+    alone.write_text("freeze_encoder = true\n" + body)
+    with pytest.raises(ConfigError, match="freeze_encoder = true needs init_from"):
+        load_config(alone, "vae")
+
+
 def test_benchmark_prints_ratios_and_a_recommendation(chain, capsys):
     assert main(["benchmark", "--checkpoints", str(chain / "checkpoints"), "--batch", "2", "--steps", "2",
                  "--repeats", "1", "--train-steps", "1", "--nfe", "2", "4", "--quality-members", "2"]) == 0

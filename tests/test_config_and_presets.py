@@ -142,9 +142,14 @@ def test_presets_ship_inside_the_package():
 def test_the_default_preset_has_the_shipped_recipe_stages_included():
     preset = load_preset("default")
     assert [s.name for s in preset.stages_of("ddm")] == ["ddm", "ddm_margin"]
-    assert [s.name for s in preset.stages_of("vae_censored")] == ["vae_censored", "vae_censored_sic"]
+    assert [s.name for s in preset.stages_of("vae_censored")] == ["vae_censored"]  # a decoder-only stage
     assert [s.name for s in preset.stages_of("ldm_censored")] == ["ldm_censored", "ldm_censored_margin"]
-    assert preset.last("vae_gaussian").name == "vae_gaussian_sic"
+    assert [s.name for s in preset.stages_of("vae_gaussian")] == ["vae_gaussian", "vae_gaussian_sic",
+                                                                   "vae_gaussian_decoder"]
+    # the censored VAE starts from the Gaussian one's stage 2, so it trains after it, and its latent model after it
+    order = [s.name for s in preset.stages]
+    assert order.index("vae_gaussian_sic") < order.index("vae_censored") < order.index("ldm_censored")
+    assert preset.last("vae_censored").values["init_from"] == "vae_gaussian_sic"
     script = (ROOT / "scripts" / "train_default_checkpoints.sh").read_text()
     for stage in preset.stages:  # every stage the shipped models went through, and no other
         assert f"configs/{stage.name}.toml" in script
@@ -184,6 +189,24 @@ def test_a_preset_stage_that_belongs_to_no_model_is_refused(tmp_path):
         (tmp_path / path.name).write_text(path.read_text())
     (tmp_path / "ddm_extra.toml").write_text('space = "data"\ninit_from = "nothing"\n')
     with pytest.raises(ConfigError, match=r"ddm_extra.toml belong to no model"):
+        load_preset(tmp_path)
+
+
+def test_a_preset_stage_may_start_from_another_models_stage_but_not_in_a_circle(tmp_path):
+    for path in preset_folder("tiny").glob("*.toml"):
+        (tmp_path / path.name).write_text(path.read_text())
+    first = tmp_path / "vae_censored.toml"
+    first.write_text('init_from = "vae_gaussian"\nfreeze_encoder = true\n' + first.read_text())
+    preset = load_preset(tmp_path)
+    assert preset.models == ("vae_gaussian", "vae_censored", "ldm_censored", "ldm_gaussian", "ddm")
+    assert [s.name for s in preset.stages_of("vae_gaussian")] == ["vae_gaussian"]  # not continued by vae_censored
+    first.write_text(first.read_text().replace('init_from = "vae_gaussian"', 'init_from = "vae_other"'))
+    with pytest.raises(ConfigError, match="vae_censored.toml continues 'vae_other', which is no stage"):
+        load_preset(tmp_path)
+    first.write_text(first.read_text().replace('init_from = "vae_other"', 'init_from = "vae_gaussian"'))
+    other = tmp_path / "vae_gaussian.toml"
+    other.write_text('init_from = "vae_censored"\nfreeze_encoder = true\n' + other.read_text())
+    with pytest.raises(ConfigError, match="start from each other in a circle"):
         load_preset(tmp_path)
 
 

@@ -417,12 +417,17 @@ def test_refining_is_asked_only_with_a_refiner_and_only_of_the_latent_runs():
     assert selection.request_differences({"refine": True}, {"refine": False}) == ["refiner on (shown: off)"]
 
 
-def test_the_refiner_box_is_off_without_a_refiner_and_a_pipeline_with_one_turns_it_on():
+def test_the_refiner_box_and_badge_are_off_without_a_refiner_and_a_pipeline_with_one_turns_them_on():
+    from dashboard import legend
+
     plain = App(FakePipeline(), server_config())
     assert plain.settings.can_refine is False
+    assert "refiner" not in legend.badges_html(plain)
     pipe = FakePipeline()
     pipe.refiner = object()
-    assert App(pipe, server_config()).settings.can_refine is True
+    refining = App(pipe, server_config())
+    assert refining.settings.can_refine is True
+    assert "+ refiner (optional)</span>" in legend.badges_html(refining)  # the header names every model loaded
 
 
 def test_refined_runs_are_timed_apart_from_plain_latent_runs():

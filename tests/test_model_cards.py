@@ -64,6 +64,18 @@ def test_a_key_the_first_stage_predates_is_a_change_only_when_it_leaves_its_defa
     assert "`bound_penalty = linear` (stage 1: None)" in stage_change(meta)
 
 
+def test_a_decoder_only_stage_names_the_vae_whose_encoder_it_keeps(tmp_path):
+    from seaice_ldm.workflow.cards import warm_start_line
+
+    meta = {"kind": "vae", "config": {"freeze_encoder": True},
+            "init_from": {"run": str(tmp_path / "gone"), "run_id": "abc", "step": 3200, "wall_time_s": 600.0,
+                          "converged": True, "last_improvement_step": 2400, "steps_cap": 6000,
+                          "changed": {"decoder": {"from": "gaussian", "to": "censored"}}}}
+    said = warm_start_line(meta, "configs")[0]
+    assert said.startswith(f"- Encoder: that of `{tmp_path / 'gone'}` (3200 steps, 10 min, run `abc`; it stopped by")
+    assert "`decoder = censored` (stage 1: gaussian)" in said and "Stage 1:" not in said
+
+
 def test_a_frontier_of_other_weights_than_the_shipped_latent_model_says_so():
     from seaice_ldm.workflow.cards import frontier_lines
 
@@ -73,3 +85,27 @@ def test_a_frontier_of_other_weights_than_the_shipped_latent_model_says_so():
                                          "relative_crps": 1.0}}}
     assert "Measured on earlier weights" in "\n".join(frontier_lines(frontier, {"init_from": {"step": 10250}}))
     assert "earlier" not in "\n".join(frontier_lines(frontier, {"init_from": {"step": 12000}}))
+
+
+def test_a_card_names_the_config_file_of_its_run_folder():
+    from seaice_ldm.workflow.cards import config_file
+
+    assert config_file("runs/vae_censored", "configs") == "configs/vae_censored.toml"
+    assert config_file("runs/ablation/cens_on_gaussian_encoder", "configs") == (
+        "configs/ablation/cens_on_gaussian_encoder.toml")
+    assert config_file("/data/out/runs/ldm_censored", "preset default") == "preset default/ldm_censored.toml"
+
+
+def test_a_stage_whose_source_folder_now_holds_other_weights_reads_the_recorded_end(tmp_path):
+    """A decoder-only stage from an exported VAE that was then replaced by its own export: the folder on disk is
+    another run's, so the card says how the source ended from what the stage recorded, and that nothing changed."""
+    from seaice_ldm.workflow.cards import stage_one, warm_start_line
+
+    (tmp_path / "config.json").write_text(json.dumps({"run_id": "new", "step": 1800, "history": []}))
+    meta = {"kind": "vae", "config": {"freeze_encoder": True},
+            "init_from": {"run": str(tmp_path), "run_id": "old", "step": 3200, "converged": True,
+                          "last_improvement_step": 2400, "steps_cap": 6000, "changed": {}}}
+    assert stage_one(meta) is None
+    said = warm_start_line(meta, "configs")[0]
+    assert "it stopped by this rule at step 3200 (the last improvement that large was at step 2400)" in said
+    assert "with the same loss, a fresh optimiser" in said

@@ -191,6 +191,37 @@ def test_refining_is_asked_of_the_latent_path_and_needs_a_refiner():
     assert pipe.sample(SampleRequest("latent", members=2, steps=2)).attrs["refiner_model"] == "none"
 
 
+class _FullIce(torch.nn.Module):
+    """A denoiser whose every answer is concentration 1 (normalised with ``tiny.STATS``) and thickness as asked."""
+
+    def forward(self, y: torch.Tensor, sigma: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return torch.stack([y[:, 0], torch.full_like(y[:, 1], (1.0 - 0.5) / 0.4)], dim=1)
+
+
+def test_a_refiner_that_redraws_concentration_keeps_it_where_the_given_state_has_no_thickness():
+    """A hand-built edge: no thickness in the west half (sic 0.1), 2 m in the east (sic 0.6); a refiner whose
+    denoiser wants full ice everywhere. The pass ends at sigma 0 on its denoiser's answer, so the east becomes
+    sic 1 and the west keeps 0.1: no ice without thickness."""
+    from pathlib import Path
+
+    from seaice_ldm.checkpoints.build import TrainedModel
+    from seaice_ldm.pipeline.generate import refine_batch, refiner_pass
+
+    sit = torch.where(torch.arange(16) < 8, 0.0, 2.0).expand(16, 16)
+    sic = torch.where(torch.arange(16) < 8, 0.1, 0.6).expand(16, 16)
+    given = torch.stack([(sit - 1.0) / 1.0, (sic - 0.5) / 0.4])[None]  # tiny.STATS: sit 1 +- 1, sic 0.5 +- 0.4
+    refiner = tiny.refiner(variables=("sic",))
+    full_ice = TrainedModel(_FullIce(), refiner.meta, Path("refiner"))
+    noise = MemberNoise([3], torch.device("cpu"))
+    out = refine_batch(full_ice, given, noise, torch.ones(1, 1, 16, 16), "float32")
+    got_sic = out[0, 1] * 0.4 + 0.5
+    torch.testing.assert_close(got_sic[:, :8], torch.full((16, 8), 0.1), rtol=0, atol=1e-6)
+    torch.testing.assert_close(got_sic[:, 8:], torch.full((16, 8), 1.0), rtol=0, atol=1e-6)
+    torch.testing.assert_close(out[0, 0], given[0, 0], rtol=0, atol=0)
+    assert "sic kept as given where there is no thickness" in refiner_pass(refiner)
+    assert "kept as given" not in refiner_pass(tiny.refiner())  # a refiner of every field redraws thickness too
+
+
 def test_a_refiner_of_one_variable_leaves_the_others_as_the_latent_path_gave_them():
     gen, mask = tiny.latent_generator(), tiny.mask()
     request = SampleRequest("latent", members=3, steps=2, seed=4, refine=True)

@@ -27,6 +27,12 @@ def model_id(meta: dict[str, Any]) -> str:
     return f"{meta['run_id']}@{meta['step']}"
 
 
+def encoder_id(meta: dict[str, Any]) -> str:
+    """Identity of a VAE's encoder: that of the VAE whose encoder a decoder-only stage kept
+    (``freeze_encoder``), else the VAE's own :func:`model_id`. Latents depend on the encoder alone."""
+    return meta.get("encoder_id") or model_id(meta)
+
+
 def bounds_tensors(stats: NormStats) -> tuple[torch.Tensor, torch.Tensor]:
     lower, upper = normalised_bounds(stats)
     return torch.as_tensor(lower, dtype=torch.float32), torch.as_tensor(upper, dtype=torch.float32)
@@ -210,12 +216,14 @@ def load_model(path: str | Path, kind: str, device: torch.device | str = "cpu", 
 
 
 def check_pair(vae: TrainedModel, diffusion: TrainedModel) -> None:
-    """A latent diffusion model only makes sense with the very VAE whose latents it learnt."""
-    expected = diffusion.meta.get("vae", {}).get("model_id")
+    """A latent diffusion model only makes sense with the very encoder whose latents it learnt (its VAE, or one
+    whose decoder alone was trained on since)."""
+    recorded = diffusion.meta.get("vae", {})
+    expected = recorded.get("encoder_id") or recorded.get("model_id")
     if diffusion.meta.get("space") != "latent":
         raise CheckpointError(f"{diffusion.path} is a {diffusion.meta.get('space')}-space model, not latent")
-    if expected != model_id(vae.meta):
+    if expected != encoder_id(vae.meta):
         raise CheckpointError(
             f"latent diffusion checkpoint {diffusion.path} was trained on the latents of VAE {expected}, "
-            f"but {vae.path} is VAE {model_id(vae.meta)}; load the matching VAE"
+            f"but {vae.path} is VAE {model_id(vae.meta)} (encoder {encoder_id(vae.meta)}); load the matching VAE"
         )

@@ -11,6 +11,17 @@ from seaice_ldm.diffusion.samplers import Denoiser, sample_dpmpp_2m
 from seaice_ldm.diffusion.schedules import RHO, karras_sigmas
 
 
+def redrawn_channels(redrawn: tuple[str, ...], variables: tuple[str, ...]) -> Tensor | None:
+    """``(C,)`` bool of the ``redrawn`` variables among ``variables`` (None, all of them, when ``redrawn`` is
+    empty); a ValueError names those that are not among them."""
+    if not redrawn:
+        return None
+    missing = [n for n in redrawn if n not in variables]
+    if missing:
+        raise ValueError(f"refine_variables {missing} are not among the variables {list(variables)}")
+    return torch.tensor([v in redrawn for v in variables])
+
+
 def sdedit(denoise: Denoiser, x: Tensor, noise: Tensor, sigma: float, steps: int, sigma_min: float,
            channels: Tensor | None = None) -> Tensor:
     """``x`` noised to ``sigma`` with the standard normal ``noise``, then the probability-flow ODE from ``sigma``

@@ -22,7 +22,7 @@ from torch import Tensor
 from seaice_ldm.checkpoints.build import TrainedModel, bounds_tensors
 from seaice_ldm.checkpoints.generators import TrainedGenerator
 from seaice_ldm.diffusion.samplers import Denoiser, get_sampler
-from seaice_ldm.diffusion.sdedit import sdedit
+from seaice_ldm.diffusion.sdedit import redrawn_channels, sdedit
 from seaice_ldm.diffusion.schedules import RHO, SIGMA_MIN, karras_sigmas
 from seaice_ldm.models.device import autocast, free_cached_memory, is_out_of_memory
 from seaice_ldm.models.latent import latent_mask, unwhiten
@@ -108,31 +108,44 @@ def refine_level(refiner: TrainedModel) -> float:
     return float(refiner.meta["config"]["diffusion"]["sigma_max"])
 
 
-def refined_names(refiner: TrainedModel) -> tuple[str, ...]:
-    """The variables a refiner redraws (the others are its condition, left as they are)."""
-    return tuple(refiner.meta["config"]["diffusion"].get("refine_variables") or refiner.stats.names)
+def refined_names(meta: dict) -> tuple[str, ...]:
+    """The variables a refiner redraws, from its checkpoint's ``meta`` (the others are its condition, left as
+    they are)."""
+    return tuple(meta["config"]["diffusion"].get("refine_variables") or meta["norm_stats"]["names"])
 
 
 def refiner_pass(refiner: TrainedModel) -> str:
     """The refiner's pass in words (recorded in every refined output)."""
-    return (f"SDEdit of {', '.join(refined_names(refiner))} from sigma {refine_level(refiner):g} (normalised "
-            f"units), DPM-Solver++(2M), {REFINE_EVALUATIONS} evaluations to sigma {REFINE_SIGMA_MIN:g}")
+    redrawn = refined_names(refiner.meta)
+    edge = "; sic kept as given where there is no thickness" if holds_ice_edge(refiner.stats.names, redrawn) else ""
+    return (f"SDEdit of {', '.join(redrawn)} from sigma {refine_level(refiner):g} (normalised units), "
+            f"DPM-Solver++(2M), {REFINE_EVALUATIONS} evaluations to sigma {REFINE_SIGMA_MIN:g}{edge}")
+
+
+def holds_ice_edge(names: tuple[str, ...], redrawn: tuple[str, ...]) -> bool:
+    """Whether a pass that redraws ``redrawn`` keeps the given concentration where there is no thickness: it
+    does when it redraws ``sic`` but holds ``sit`` (else ice redrawn beyond the given edge has no thickness)."""
+    return "sic" in redrawn and "sit" in names and "sit" not in redrawn
 
 
 @torch.no_grad()
 def refine_batch(refiner: TrainedModel, x: Tensor, noise: MemberNoise, mask: Tensor, precision: str) -> Tensor:
     """The refiner's SDEdit pass over one batch of decoded states ``x`` (normalised, float32, on the device),
     first put in the form of its training states (clipped to the physical bounds, land 0); each member's
-    noise from its own generator, after the sampler's; only the variables it redraws move. Returns float32."""
+    noise from its own generator, after the sampler's; only the variables it redraws move, and a redrawn
+    concentration stays as given where the given state has no thickness (:func:`holds_ice_edge`). Returns
+    float32."""
     lower, upper = (b.to(x.device)[:, None, None] for b in bounds_tensors(refiner.stats))
     ocean = mask.expand(len(x), -1, -1, -1)
     x = torch.clamp(x, lower, upper) * ocean
-    precond, names = refiner.module, refined_names(refiner)
-    channels = torch.tensor([n in names for n in refiner.stats.names])
+    precond, names, redrawn = refiner.module, refiner.stats.names, refined_names(refiner.meta)
     with autocast(x.device, precision):
         out = sdedit(lambda y, sigma: precond(y, sigma, ocean), x, noise.randn_like(x), refine_level(refiner),
-                     REFINE_EVALUATIONS, REFINE_SIGMA_MIN, channels)
-    return out.float()
+                     REFINE_EVALUATIONS, REFINE_SIGMA_MIN, redrawn_channels(redrawn, names)).float()
+    if holds_ice_edge(names, redrawn):
+        sic, sit = names.index("sic"), names.index("sit")
+        out[:, sic] = torch.where(x[:, sit] <= lower[sit], x[:, sic], out[:, sic])  # no thickness: sic as given
+    return out
 
 
 def first_batch(device: torch.device, space: str, members: int) -> int:

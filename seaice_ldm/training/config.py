@@ -93,6 +93,12 @@ class VAETrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     # a later stage: start from the EMA weights of this VAE run, with a changed loss (fresh optimiser and rule)
     init_from: str = ""
+    # a later stage that trains the decoder only: the encoder, and so the latents a latent model learnt, stay
+    freeze_encoder: bool = False
+
+    def __post_init__(self):
+        if self.freeze_encoder and not self.init_from:
+            raise ConfigError("freeze_encoder = true needs init_from: the VAE run whose encoder it keeps")
 
 
 @dataclass
@@ -286,6 +292,8 @@ KEY_DOCS: dict[str, str] = {
     "init_from": "a later stage: warm start from the EMA weights of this run of the same kind (fresh optimiser and "
                  "stopping rule); a diffusion model may change only `[unet] margin`, a VAE only its loss "
                  "(`kl_weight`, `fit_scale`, `fit_scale_by_variable`, `bound_margin`, `bound_penalty`)",
+    "freeze_encoder": "a later VAE stage (`init_from`) that trains only the decoder: the encoder's weights, and so "
+                      "the latents a latent model learnt from them, stay as they were; VAE configs only",
     "data.path": "netCDF/zarr file(s) (a path, a glob pattern): the user's data; empty = the embedded SYNTHETIC "
                  "data set",
     "data.variables": "variables to train on, e.g. `[\"sit\", \"sic\"]` (names or aliases); unset = every "
@@ -357,7 +365,8 @@ KEY_DOCS: dict[str, str] = {
 
 TABLES = (("", None), ("data", DataConfig), ("vae", VAEConfig), ("unet", UNetConfig),
           ("diffusion", DiffusionConfig), ("optim", OptimConfig))
-TOP_LEVEL = {"out": "both", "space": "diffusion", "vae_checkpoint": "diffusion", "init_from": "both"}
+TOP_LEVEL = {"out": "both", "space": "diffusion", "vae_checkpoint": "diffusion", "init_from": "both",
+             "freeze_encoder": "vae"}
 
 
 def config_fields() -> dict[str, dataclasses.Field | None]:

@@ -6,15 +6,17 @@ import json
 import uuid
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from seaice_ldm.checkpoints.build import bounds_tensors, load_model, model_id
+from seaice_ldm.checkpoints.build import bounds_tensors, encoder_id, load_model, model_id
 from seaice_ldm.checkpoints.format import CONFIG_FILE, CheckpointError, load_into, load_weights, read_meta
 from seaice_ldm.data import VARIABLES
 from seaice_ldm.diffusion.coverage import NoiseCoverage, leading_mode_std, noise_levels_for, share_of_sigmas_above
 from seaice_ldm.diffusion.loss import EDMLoss
 from seaice_ldm.diffusion.precond import EDMPrecond
+from seaice_ldm.diffusion.sdedit import redrawn_channels
 from seaice_ldm.models.latent import latent_mask, latent_stats, whiten
 from seaice_ldm.models.unet import UNet
 from seaice_ldm.models.vae import VAE, VAELoss
@@ -77,6 +79,9 @@ def train_vae(cfg: VAETrainConfig, device: str | None = None, resume: bool = Tru
     vae = VAE(cfg.vae, *bounds_tensors(prepared.stats))
     meta = _base_meta("vae", cfg, prepared, out, resume)
     _record_start(meta, cfg, out, resume, lambda: vae_warm_start(vae, cfg, prepared))
+    if cfg.freeze_encoder:
+        vae.encoder.requires_grad_(False)  # no gradient: AdamW and the EMA leave these weights as loaded
+        meta["encoder_id"] = meta["init_from"]["encoder_id"]
     train(
         VAELoss(vae), prepared.data, cfg.optim, out, meta, info, resume, progress,
         ema_loss_module=VAELoss, static=grid_tensors(prepared),
@@ -112,7 +117,8 @@ def _latent_data(cfg: DiffusionTrainConfig, prepared_fn, device, progress: bool)
     lmask = latent_mask(data.mask, vae.module.downsampling_factor)
     latent = TrainingData(whiten(z_train, stats), whiten(z_val, stats), lmask, data.train_doy, data.val_doy)
     extra = {
-        "vae": {"model_id": model_id(vae.meta), "path": str(cfg.vae_checkpoint), "decoder": vae.meta["config"]["vae"]["decoder"]},
+        "vae": {"model_id": model_id(vae.meta), "encoder_id": encoder_id(vae.meta), "path": str(cfg.vae_checkpoint),
+                "decoder": vae.meta["config"]["vae"]["decoder"]},
         "latent_stats": stats,
     }
     return prepared, latent, extra
@@ -151,7 +157,9 @@ def _source_meta(cfg, kind: str, prepared: PreparedData) -> tuple[Path, dict]:
     meta = read_meta(src, unsealed_ok=True)
     if meta.get("kind") != kind:
         raise CheckpointError(f"init_from = {src}: not a {kind} run (kind {meta.get('kind')!r})")
-    if meta["norm_stats"] != json.loads(json.dumps(prepared.stats.to_dict())):
+    theirs, ours = meta["norm_stats"], prepared.stats.to_dict()
+    if theirs["names"] != list(ours["names"]) or not all(  # a sum in another order differs in the 9th digit
+            np.allclose(theirs[k], ours[k], rtol=1e-6, atol=0) for k in ("mean", "std")):
         raise CheckpointError(f"init_from = {src}: it was trained on differently normalised data")
     return src, meta
 
@@ -177,12 +185,14 @@ def vae_warm_start(vae: VAE, cfg: VAETrainConfig, prepared: PreparedData) -> dic
     data normalisation (only the loss, :data:`VAE_STAGE_KEYS`, may differ). Returns what to record."""
     src, meta = _source_meta(cfg, "vae", prepared)
     changed = _differing(config_to_dict(cfg.vae), meta["config"]["vae"])
-    network = sorted(set(changed) - set(VAE_STAGE_KEYS) - {"init_log_scale"})  # the scales are loaded too
+    loss = VAE_STAGE_KEYS + (("decoder",) if cfg.freeze_encoder else ())  # a decoder-only stage may change its kind
+    network = sorted(set(changed) - set(loss) - {"init_log_scale"})  # the scales are loaded too
     if network:
         raise CheckpointError(f"init_from = {src}: its [vae] differs in {network}; only the loss "
-                              f"({', '.join(VAE_STAGE_KEYS)}) may change")
+                              f"({', '.join(loss)}) may change")
     load_into(vae, load_weights(src, "ema", meta), str(src))
-    return _stage_one_end(src, meta, {k: v for k, v in changed.items() if k in VAE_STAGE_KEYS})
+    return {**_stage_one_end(src, meta, {k: v for k, v in changed.items() if k in loss}),
+            "encoder_id": encoder_id(meta)}
 
 
 def warm_start(precond: EDMPrecond, cfg: DiffusionTrainConfig, prepared: PreparedData) -> dict:
@@ -200,17 +210,6 @@ def warm_start(precond: EDMPrecond, cfg: DiffusionTrainConfig, prepared: Prepare
                               f"({meta['config'].get('vae_checkpoint')!r}, not {cfg.vae_checkpoint!r})")
     load_into(precond, load_weights(src, "ema", meta), str(src))
     return {**_stage_one_end(src, meta, changed), "margin": meta["config"]["unet"].get("margin", 0)}
-
-
-def refined_channels(names: tuple[str, ...], variables: tuple[str, ...]) -> torch.Tensor | None:
-    """``(C,)`` bool of the ``variables`` a refiner redraws (None: all of them), or a ConfigError naming those the
-    data do not have."""
-    if not names:
-        return None
-    missing = [n for n in names if n not in variables]
-    if missing:
-        raise ConfigError(f"[diffusion] refine_variables {missing} are not among the variables {list(variables)}")
-    return torch.tensor([v in names for v in variables])
 
 
 def train_diffusion(
@@ -234,7 +233,10 @@ def train_diffusion(
             **extra}
     _record_start(meta, cfg, out, resume, lambda: warm_start(precond, cfg, prepared))
 
-    channels = refined_channels(cfg.diffusion.refine_variables, prepared.stats.names)
+    try:
+        channels = redrawn_channels(cfg.diffusion.refine_variables, prepared.stats.names)
+    except ValueError as err:
+        raise ConfigError(f"[diffusion] {err}") from None
 
     def loss_of(module: EDMPrecond) -> EDMLoss:
         d = cfg.diffusion

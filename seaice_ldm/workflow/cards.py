@@ -23,6 +23,7 @@ from seaice_ldm.data.ownership import check_replaceable, record_output
 from seaice_ldm.models.vae import VAEConfig
 from seaice_ldm.options import (GENERATORS, REFINE_EVALUATIONS, REFINE_SIGMA_MIN, REFINED_PATH, SPACE_LABELS,
                                 generator_label)
+from seaice_ldm.pipeline.generate import holds_ice_edge, refined_names
 from seaice_ldm.training.config import OptimConfig
 from seaice_ldm.training.loop import RunState
 
@@ -138,10 +139,11 @@ def scores(name: str, meta: dict, report: dict | None) -> list[str]:
 
 
 def stage_one(meta: dict) -> dict | None:
-    """The ``config.json`` of the run a fine-tuned model was warm-started from, if it is still on disk."""
+    """The ``config.json`` of the run a fine-tuned model was warm-started from, if it is still on disk as it was."""
     source = meta.get("init_from")
     path = Path(source["run"]) / "config.json" if source else None
-    return json.loads(path.read_text()) if path and path.exists() else None
+    first = json.loads(path.read_text()) if path and path.exists() else None
+    return first if first is not None and first.get("run_id") == source.get("run_id") else None  # not replaced since
 
 
 def warm_start_line(meta: dict, configs: str) -> list[str]:
@@ -159,6 +161,11 @@ def warm_start_line(meta: dict, configs: str) -> list[str]:
     else:
         ended = "; how it ended is not recorded with these weights, and its run folder is not on disk"
     wall = f", {source['wall_time_s'] / 60:.0f} min" if source.get("wall_time_s") else ""
+    if meta["config"].get("freeze_encoder"):
+        return [f"- Encoder: that of `{source['run']}` ({source['step']} steps{wall}, run `{source['run_id']}`{ended}), "
+                "kept as it is (`freeze_encoder = true`), so this VAE's latents are that VAE's. Its decoder started "
+                f"from that VAE's decoder with {stage_change(meta)}, a fresh optimiser and the stopping rule afresh; "
+                "the training steps, wall time and validation losses in this card are the decoder's."]
     return [f"- Stage 1: `{configs}/{Path(source['run']).name}.toml`, {source['step']} steps{wall} (run "
             f"`{source['run_id']}`{ended}). Stage 2 (these weights) started from its EMA weights with "
             f"{stage_change(meta)}, a fresh optimiser and the same stopping rule afresh; the training steps, wall time "
@@ -181,8 +188,18 @@ def stage_change(meta: dict, short: bool = False) -> str:
     changed = {k: v for k, v in changed.items() if not _default_from_absent(k, v)}
     said = [f"{k} {v['to']}" if short else f"`{k} = {v['to']}` (stage 1: {v['from']})" for k, v in changed.items()]
     if short:
-        return ", ".join(said)
+        return ", ".join(said) or "the same loss"
+    if not said:
+        return "the same loss"
     return "the loss changed: " + ", ".join(said) + " (docs/DESIGN.md, \"The autoencoder\")"
+
+
+def config_file(out: str, configs: str) -> str:
+    """The config file of a run folder: ``runs/ablation/x`` -> ``configs/ablation/x.toml``, ``OUT/runs/x`` ->
+    ``configs/x.toml``."""
+    parts = Path(out).parts
+    below = parts[len(parts) - parts[::-1].index("runs"):] if "runs" in parts else parts[-1:]
+    return f"{configs}/{'/'.join(below)}.toml"
 
 
 def _header(name: str, folder: Path, meta: dict, configs: str) -> list[str]:
@@ -202,7 +219,7 @@ def _header(name: str, folder: Path, meta: dict, configs: str) -> list[str]:
         f"- Split by year: train {span} ({data['states']['train']} daily states), "
         f"validation {', '.join(map(str, years['val']))}, test {', '.join(map(str, years['test']))}; "
         "normalisation statistics from the training years only.",
-        f"- Config: `{configs}/{Path(cfg['out']).name}.toml`; architecture `{json.dumps(arch)}`.",
+        f"- Config: `{config_file(cfg['out'], configs)}`; architecture `{json.dumps(arch)}`.",
         f"- Training: {meta['step']} steps, batch {opt['batch_size']}, AdamW lr {opt['lr']}, EMA {opt['ema_decay']}; "
         f"wall time {meta['wall_time_s'] / 60:.1f} min on {meta['hardware']}; code `{meta['code_version']}`, "
         f"run `{meta['run_id']}`.",
@@ -217,12 +234,14 @@ def _diffusion_lines(meta: dict) -> list[str]:
     cov = meta.get("noise_coverage", {})
     if edm.get("refiner"):
         window = f"random {edm['crop']} x {edm['crop']} windows of the grid" if edm.get("crop") else "the whole grid"
-        redrawn = edm.get("refine_variables") or meta["norm_stats"]["names"]
+        redrawn = refined_names(meta)
+        edge = (" Where the decoded state has no thickness, its concentration is kept as given (redrawn ice there "
+                "would have none)." if holds_ice_edge(tuple(meta["norm_stats"]["names"]), redrawn) else "")
         return [f"- A refiner of {', '.join(redrawn)} (any other variable is its condition, left as it is): "
                 f"trained on {window} at noise levels ln sigma ~ N({edm['p_mean']:g}, "
                 f"{edm['p_std']:g}^2) below sigma_max = {edm['sigma_max']:g}, the level its pass starts from: "
                 f"the latent path's decoded samples are noised to it and denoised again ({REFINE_EVALUATIONS} "
-                f"network evaluations down to sigma {REFINE_SIGMA_MIN:g}, then 0; `seaice-ldm sample --refine`)."]
+                f"network evaluations down to sigma {REFINE_SIGMA_MIN:g}, then 0; `seaice-ldm sample --refine`).{edge}"]
     lines = [f"- Noise levels chosen from the data (`seaice_ldm/diffusion/coverage.py`): the training data's "
              f"leading mode has a spread of {cov.get('leading_mode_std', float('nan')):.3g}; training "
              f"ln sigma ~ N({edm['p_mean']:g}, {edm['p_std']:g}^2) puts {100 * cov.get('share_above', 0):.1f} % "
@@ -232,8 +251,9 @@ def _diffusion_lines(meta: dict) -> list[str]:
                      f"{100 * edm.get('date_dropout', 0):.0f} % of the training states: the same weights sample "
                      "for a date or for all seasons (classifier-free guidance available).")
     if "vae" in meta:
-        lines.append(f"- Latent space of `{Path(meta['vae']['path']).name}` (checked at load: "
-                     f"`{meta['vae']['model_id']}`).")
+        encoder = meta["vae"].get("encoder_id") or meta["vae"]["model_id"]
+        lines.append(f"- Latent space of `{Path(meta['vae']['path']).name}` (checked at load: its encoder, "
+                     f"`{encoder}`).")
     return lines
 
 
@@ -262,6 +282,10 @@ def card(name: str, folder: Path, settings: CardSettings, readme: Path) -> list[
     lines = _header(name, folder, meta, settings.configs) + warm_start_line(meta, settings.configs)
     if meta["kind"] == "diffusion":
         lines += _diffusion_lines(meta)
+    run = Path(meta["config"]["out"]).name
+    if meta.get("space") == "latent" and not run.startswith(name):
+        lines.append(f"- The weights of run `{run}`, shipped under this name too: this generator's VAE keeps the "
+                     "encoder whose latents that run learnt (docs/DESIGN.md, \"The autoencoder\").")
     return lines + _validation_line(name, meta, curve) + scores(name, meta, settings.report) + [""]
 
 
@@ -284,7 +308,8 @@ def loss_figure(name: str, meta: dict, out: Path) -> bool:
     steps = [h["step"] for h in history]
     fig, ax = plt.subplots(figsize=(5, 3), dpi=100)
     if first is not None:
-        ax.axvline(offset, color="tab:red", lw=0.8, label=f"stage 2: {stage_change(meta, short=True)}")
+        stage = "decoder only" if meta["config"].get("freeze_encoder") else "stage 2"
+        ax.axvline(offset, color="tab:red", lw=0.8, label=f"{stage}: {stage_change(meta, short=True)}")
     ax.plot(steps, [h["train_loss"] for h in history], label="training (running mean)")
     ax.plot(steps, [h["val_loss"] for h in history], label="validation (EMA weights)")
     best = min(history, key=lambda h: h["val_loss"])

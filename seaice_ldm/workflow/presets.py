@@ -93,6 +93,39 @@ def _name(link: Any) -> str | None:
     return Path(link).name if isinstance(link, str) and link else None
 
 
+def _chain(model: str, values: dict[str, dict], folder: Path) -> list[str]:
+    """The stages of ``model``: its first stage (the file named after it), then each stage whose ``init_from`` names
+    the one before. A model's first stage may itself continue another model's stage (a decoder-only VAE stage)."""
+    chain = [model]
+    later = {n: v for n, v in values.items() if n not in MODELS + OPTIONAL}  # a model's first file starts a chain
+    while nxt := [n for n, v in later.items() if _name(v.get("init_from")) == chain[-1]]:
+        if len(nxt) > 1:
+            raise ConfigError(f"preset {folder}: {', '.join(nxt)} all continue {chain[-1]}; one stage each")
+        chain.append(nxt[0])
+    return chain
+
+
+def _trained_order(chains: dict[str, list[str]], values: dict[str, dict], folder: Path) -> list[str]:
+    """The models in :data:`MODELS` order, except that a model comes after every model whose stage it starts from
+    or whose latents it learns (``init_from``, ``vae_checkpoint``)."""
+    owner = {stage: model for model, chain in chains.items() for stage in chain}
+    needs = {}
+    for model, chain in chains.items():
+        links = [_name(values[n].get(key)) for n in chain for key in ("init_from", "vae_checkpoint")]
+        needs[model] = {owner[link] for link in links if link in owner} - {model}
+        first = _name(values[model].get("init_from"))
+        if first is not None and first not in owner:
+            raise ConfigError(f"preset {folder}: {model}.toml continues {first!r}, which is no stage of the preset")
+    order: list[str] = []
+    while len(order) < len(chains):
+        ready = [m for m in chains if m not in order and needs[m] <= set(order)]
+        if not ready:
+            raise ConfigError(f"preset {folder}: the stages of {', '.join(m for m in chains if m not in order)} "
+                              "start from each other in a circle")
+        order.append(ready[0])
+    return order
+
+
 def load_preset(preset: str | Path) -> Preset:
     """The preset's stages, each config checked (it parses, and its stage links name stages of the preset)."""
     folder = preset_folder(preset)
@@ -102,15 +135,9 @@ def load_preset(preset: str | Path) -> Preset:
         raise ConfigError(f"preset folder {folder} lacks {', '.join(f'{m}.toml' for m in missing)} (a preset holds "
                           f"the first stage of each of {', '.join(MODELS)})")
     values = {name: _read(path) for name, path in files.items()}
-    stages: list[Stage] = []
-    for model in MODELS + tuple(m for m in OPTIONAL if m in files):
-        chain = [model]
-        while nxt := [n for n, v in values.items() if _name(v.get("init_from")) == chain[-1]]:
-            if len(nxt) > 1:
-                raise ConfigError(f"preset {folder}: {', '.join(nxt)} all continue {chain[-1]}; one stage each")
-            chain.append(nxt[0])
-        stages += [Stage(n, model, "vae" if model.startswith("vae") else "diffusion", files[n], values[n])
-                   for n in chain]
+    chains = {model: _chain(model, values, folder) for model in MODELS + tuple(m for m in OPTIONAL if m in files)}
+    stages = [Stage(n, model, "vae" if model.startswith("vae") else "diffusion", files[n], values[n])
+              for model in _trained_order(chains, values, folder) for n in chains[model]]
     unused = sorted(set(files) - {s.name for s in stages})
     if unused:
         raise ConfigError(f"preset {folder}: {', '.join(f'{u}.toml' for u in unused)} belong to no model (a later "
