@@ -33,6 +33,12 @@ def encoder_id(meta: dict[str, Any]) -> str:
     return meta.get("encoder_id") or model_id(meta)
 
 
+def learnt_encoder(diffusion_meta: dict[str, Any]) -> str | None:
+    """The encoder a latent model learnt the latents of, as its checkpoint records it (older ones: the VAE's id)."""
+    recorded = diffusion_meta.get("vae", {})
+    return recorded.get("encoder_id") or recorded.get("model_id")
+
+
 def bounds_tensors(stats: NormStats) -> tuple[torch.Tensor, torch.Tensor]:
     lower, upper = normalised_bounds(stats)
     return torch.as_tensor(lower, dtype=torch.float32), torch.as_tensor(upper, dtype=torch.float32)
@@ -218,8 +224,7 @@ def load_model(path: str | Path, kind: str, device: torch.device | str = "cpu", 
 def check_pair(vae: TrainedModel, diffusion: TrainedModel) -> None:
     """A latent diffusion model only makes sense with the very encoder whose latents it learnt (its VAE, or one
     whose decoder alone was trained on since)."""
-    recorded = diffusion.meta.get("vae", {})
-    expected = recorded.get("encoder_id") or recorded.get("model_id")
+    expected = learnt_encoder(diffusion.meta)
     if diffusion.meta.get("space") != "latent":
         raise CheckpointError(f"{diffusion.path} is a {diffusion.meta.get('space')}-space model, not latent")
     if expected != encoder_id(vae.meta):

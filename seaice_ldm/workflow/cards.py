@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from safetensors import safe_open
 
+from seaice_ldm.checkpoints.build import learnt_encoder
 from seaice_ldm.data.atomic import atomic_file
 from seaice_ldm.data.ownership import check_replaceable, record_output
 from seaice_ldm.models.vae import VAEConfig
@@ -187,10 +188,10 @@ def stage_change(meta: dict, short: bool = False) -> str:
                 "docs/DESIGN.md, \"A ring of land\")")
     changed = {k: v for k, v in changed.items() if not _default_from_absent(k, v)}
     said = [f"{k} {v['to']}" if short else f"`{k} = {v['to']}` (stage 1: {v['from']})" for k, v in changed.items()]
-    if short:
-        return ", ".join(said) or "the same loss"
     if not said:
         return "the same loss"
+    if short:
+        return ", ".join(said)
     return "the loss changed: " + ", ".join(said) + " (docs/DESIGN.md, \"The autoencoder\")"
 
 
@@ -251,9 +252,8 @@ def _diffusion_lines(meta: dict) -> list[str]:
                      f"{100 * edm.get('date_dropout', 0):.0f} % of the training states: the same weights sample "
                      "for a date or for all seasons (classifier-free guidance available).")
     if "vae" in meta:
-        encoder = meta["vae"].get("encoder_id") or meta["vae"]["model_id"]
         lines.append(f"- Latent space of `{Path(meta['vae']['path']).name}` (checked at load: its encoder, "
-                     f"`{encoder}`).")
+                     f"`{learnt_encoder(meta)}`).")
     return lines
 
 
