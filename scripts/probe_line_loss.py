@@ -12,11 +12,15 @@ against the pooled reference of all years):
 - ``refine``: the latent samples passed through the data-space model from a low noise level sigma (an
   SDEdit-style refiner, Meng et al. 2022, with the full data-space network as an upper bound on what a small
   refiner trained at those noise levels could do).
+- ``calibrate``: validation-year states (not the test years the report scores) passed through the shipped
+  refiner's own pass with each rho of its noise levels: a pass that draws what it is given back with the same
+  statistics is the one the product uses (``REFINE_RHO``).
 
     python scripts/probe_line_loss.py roundtrip --decoder censored --sigmas 0 0.1 0.2 0.4 0.8 1.6
     python scripts/probe_line_loss.py samplers --members 64 dpmpp2m:10 dpmpp2m:20 heun:5 heun:7:5 heun:20:40
     python scripts/probe_line_loss.py refine --members 32 --sigmas 0.1 0.3 0.6
     python scripts/probe_line_loss.py refine --refiner runs/refiner --refine-steps 2 --refine-sigma-min 0.3 --sigmas 1.6
+    python scripts/probe_line_loss.py calibrate --rhos 7 5 4 3.5 3 2
 """
 
 from __future__ import annotations
@@ -30,18 +34,18 @@ import xarray as xr
 from seaice_ldm.checkpoints.build import load_model
 from seaice_ldm.data import denormalise, normalise, to_arrays
 from seaice_ldm.diffusion.samplers import get_sampler, sample_dpmpp_2m
-from seaice_ldm.diffusion.schedules import SIGMA_MIN, karras_sigmas
+from seaice_ldm.diffusion.schedules import RHO, SIGMA_MIN, karras_sigmas
 from seaice_ldm.evaluation.autoencoder import line_summary
 from seaice_ldm.evaluation.flops import unet_flops
 from seaice_ldm.evaluation.training_record import gflop_per_state
-from seaice_ldm.evaluation.reference import scoring_states
+from seaice_ldm.evaluation.reference import evenly, pipeline_splits, scoring_states
 from seaice_ldm.evaluation.smoothness import small_scale_power
 from seaice_ldm.evaluation.spectra import spectrum_boxes
 from seaice_ldm.evaluation.uncertainty import ratio_of_means
 from seaice_ldm.models.latent import latent_mask, whiten
 from seaice_ldm.options import SampleRequest
 from seaice_ldm.pipeline import load_pipeline
-from seaice_ldm.pipeline.generate import decode, generate, guided_denoiser
+from seaice_ldm.pipeline.generate import MemberNoise, decode, generate, guided_denoiser, refine_batch
 from seaice_ldm.pipeline.outputs import point_output
 
 DENOISE_STEPS = 6  # from a probe's sigma down to 0
@@ -121,7 +125,7 @@ def samplers(pipe, scorer: Scorer, decoder: str, members: int, settings: list[st
 
 
 def refine(pipe, scorer: Scorer, members: int, sigmas: list[float], refiner: str | None, steps: int,
-           sigma_min: float, latent: str, sampler: str = "dpmpp2m") -> list[str]:
+           sigma_min: float, latent: str, sampler: str = "dpmpp2m", rho: float = RHO) -> list[str]:
     lat = pipe.generators[pipe.generator("latent", "censored").spec.key]
     if refiner:
         model = load_model(refiner, "diffusion")
@@ -150,15 +154,31 @@ def refine(pipe, scorer: Scorer, members: int, sigmas: list[float], refiner: str
     for sigma in sigmas:
         gen = torch.Generator().manual_seed(1)
         with torch.no_grad():
-            out = fn(denoise, xd + sigma * noise, karras_sigmas(steps, sigma_min, sigma), **extra)
+            out = fn(denoise, xd + sigma * noise, karras_sigmas(steps, sigma_min, sigma, rho), **extra)
         rows.append(scorer.row(f"the same, {label} from sigma {sigma:g} ({steps} {sampler} steps to {sigma_min:g})",
                                as_states(like, out, lat, pipe.ocean, "censored"), latent_gflop + steps * per_eval))
     return rows
 
 
+def calibrate(pipe, scorer: Scorer, states: int, rhos: list[float]) -> list[str]:
+    if pipe.refiner is None:
+        raise SystemExit("calibrate needs a refiner in the checkpoints folder")
+    val = evenly(pipeline_splits(pipe)["val"], states).load()
+    x, _ = to_arrays(val, pipe.refiner.stats.names)
+    x = torch.from_numpy(normalise(x, pipe.refiner.stats, pipe.ocean).astype(np.float32))
+    gen = pipe.generator("latent", "censored")  # its fields model: the variables' order and statistics
+    rows = [scorer.row(f"validation-year states ({states})", val)]
+    for rho in rhos:
+        with torch.no_grad():
+            out = refine_batch(pipe.refiner, x, MemberNoise(range(len(x)), x.device), pipe.mask, pipe.precision, rho)
+        rows.append(scorer.row(f"the same through the refiner's pass, rho {rho:g}",
+                               as_states(val, out, gen, pipe.ocean, "censored")))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("probe", choices=["roundtrip", "samplers", "refine"])
+    parser.add_argument("probe", choices=["roundtrip", "samplers", "refine", "calibrate"])
     parser.add_argument("settings", nargs="*", help="samplers: name:steps[:churn], e.g. heun:7:5")
     parser.add_argument("--decoder", default="censored", choices=["censored", "gaussian"])
     parser.add_argument("--sigmas", type=float, nargs="+", default=[0, 0.1, 0.2, 0.4, 0.8, 1.6])
@@ -170,6 +190,9 @@ def main() -> None:
     parser.add_argument("--refine-sigma-min", type=float, default=SIGMA_MIN, help="refine: the last level before 0")
     parser.add_argument("--latent", default="dpmpp2m:10", help="refine: the latent model's sampler:steps")
     parser.add_argument("--refine-sampler", default="dpmpp2m", help="refine: the pass's sampler")
+    parser.add_argument("--refine-rho", type=float, default=RHO, help="refine: rho of the pass's noise levels")
+    parser.add_argument("--rhos", type=float, nargs="+", default=[7.0, 5.0, 4.0, 3.5, 3.0, 2.0],
+                        help="calibrate: rhos of the shipped refiner's pass")
     args = parser.parse_intermixed_args()
     pipe = load_pipeline(args.checkpoints)
     scorer = Scorer(pipe, args.test_states)
@@ -181,9 +204,11 @@ def main() -> None:
         rows = roundtrip(pipe, scorer, args.decoder, args.sigmas)
     elif args.probe == "samplers":
         rows = samplers(pipe, scorer, args.decoder, args.members, args.settings or ["dpmpp2m:10"])
+    elif args.probe == "calibrate":
+        rows = calibrate(pipe, scorer, args.test_states, args.rhos)
     else:
         rows = refine(pipe, scorer, args.members, [s for s in args.sigmas if s > 0], args.refiner, args.refine_steps,
-                      args.refine_sigma_min, args.latent, args.refine_sampler)
+                      args.refine_sigma_min, args.latent, args.refine_sampler, args.refine_rho)
     print("\n".join(rows))
 
 

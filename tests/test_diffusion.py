@@ -251,6 +251,24 @@ def test_sdedit_follows_the_exact_flow_from_its_noise_level(gaussian, noise):
         sdedit(gaussian.denoise, far, z[:2000], 0.1, 3, 0.2)
 
 
+def test_sdedit_asks_its_denoiser_at_the_karras_levels_of_its_rho():
+    """The pass's network evaluations fall on Karras et al. (2022) eq. 5 levels between sigma and sigma_min for
+    the rho it is given (written out here by hand), one per evaluation."""
+    asked = []
+
+    def denoise(y, s):
+        asked.append(float(s.reshape(-1)[0]))
+        return torch.zeros_like(y)
+
+    x = torch.zeros(2, 1, 4, 4)
+    for rho in (7.0, 3.5):
+        asked.clear()
+        sdedit(denoise, x, torch.ones_like(x), 2.5, 4, 0.02, rho=rho)
+        hand = [(2.5 ** (1 / rho) + i / 3 * (0.02 ** (1 / rho) - 2.5 ** (1 / rho))) ** rho for i in range(4)]
+        assert asked == pytest.approx(hand, rel=1e-5)
+    assert asked[1:3] == pytest.approx([0.9158, 0.2227], abs=1e-4)  # rho 3.5: the refiner pass's levels
+
+
 def test_sdedit_of_some_channels_keeps_the_others_and_follows_the_flow_in_its_own():
     """Independent channels (diagonal Gaussian): redrawing channel 1 is that channel's exact flow map from its
     noised value; channels 0 and 2, the condition, come out exactly as given."""

@@ -13,7 +13,7 @@ from seaice_ldm.options import SampleRequest
 from seaice_ldm.pipeline import Pipeline, SamplingError
 from seaice_ldm.checkpoints.build import bounds_tensors
 from seaice_ldm.diffusion.sdedit import sdedit
-from seaice_ldm.options import REFINE_EVALUATIONS, REFINE_SIGMA_MIN
+from seaice_ldm.options import REFINE_EVALUATIONS, REFINE_RHO, REFINE_SIGMA_MIN
 from seaice_ldm.pipeline.generate import MemberNoise, generate, guided_denoiser, sample_batch
 
 CHURNED_HEUN = {"churn": 20.0, "s_tmin": 0.05}  # Heun with noise added at every step: a stochastic sampler
@@ -171,7 +171,7 @@ def test_a_refined_ensemble_is_the_sdedit_pass_over_each_decoded_member_with_its
     ocean = mask.expand(3, -1, -1, -1)
     start = torch.clamp(decoded, lower, upper) * ocean
     expected = sdedit(lambda y, s: refiner.module(y, s, ocean), start, noise.randn_like(decoded), 2.5,
-                      REFINE_EVALUATIONS, REFINE_SIGMA_MIN)
+                      REFINE_EVALUATIONS, REFINE_SIGMA_MIN, rho=REFINE_RHO)
     for batch in (1, 3):
         got = generate(gen, request, mask, batch_size=batch, refiner=refiner)
         torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)

@@ -23,16 +23,17 @@ def redrawn_channels(redrawn: tuple[str, ...], variables: tuple[str, ...]) -> Te
 
 
 def sdedit(denoise: Denoiser, x: Tensor, noise: Tensor, sigma: float, steps: int, sigma_min: float,
-           channels: Tensor | None = None) -> Tensor:
+           channels: Tensor | None = None, rho: float = RHO) -> Tensor:
     """``x`` noised to ``sigma`` with the standard normal ``noise``, then the probability-flow ODE from ``sigma``
-    to 0 with DPM-Solver++(2M) in ``steps`` network evaluations (Karras levels from ``sigma`` to ``sigma_min``).
+    to 0 with DPM-Solver++(2M) in ``steps`` network evaluations (Karras levels of ``rho`` from ``sigma`` to
+    ``sigma_min``).
 
     ``channels`` (``(C,)`` bool): redraw only these; the others stay as given, the denoiser's condition (they
     are neither noised nor moved: their denoised value is their given one, so every ODE step keeps them).
     """
     if not 0 < sigma_min < sigma:
         raise ValueError(f"an SDEdit pass needs 0 < sigma_min < sigma, got sigma_min {sigma_min:g}, sigma {sigma:g}")
-    sigmas = karras_sigmas(steps, sigma_min, sigma, RHO).to(device=x.device, dtype=x.dtype)
+    sigmas = karras_sigmas(steps, sigma_min, sigma, rho).to(device=x.device, dtype=x.dtype)
     if channels is None:
         return sample_dpmpp_2m(denoise, x + sigma * noise, sigmas)  # Meng et al. eq. 2: x(sigma) = x + sigma z
     kept = ~channels.to(x.device).reshape(1, -1, *([1] * (x.ndim - 2)))

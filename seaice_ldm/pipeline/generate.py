@@ -26,7 +26,7 @@ from seaice_ldm.diffusion.sdedit import redrawn_channels, sdedit
 from seaice_ldm.diffusion.schedules import RHO, SIGMA_MIN, karras_sigmas
 from seaice_ldm.models.device import autocast, free_cached_memory, is_out_of_memory
 from seaice_ldm.models.latent import latent_mask, unwhiten
-from seaice_ldm.options import REFINE_EVALUATIONS, REFINE_SIGMA_MIN, SampleRequest
+from seaice_ldm.options import REFINE_EVALUATIONS, REFINE_RHO, REFINE_SIGMA_MIN, SampleRequest
 
 Progress = Callable[[dict], None] | None
 #: First batch size tried on the CPU (latent, data space): larger batches gain nothing on a few cores.
@@ -119,7 +119,8 @@ def refiner_pass(refiner: TrainedModel) -> str:
     redrawn = refined_names(refiner.meta)
     edge = "; sic kept as given where there is no thickness" if holds_ice_edge(refiner.stats.names, redrawn) else ""
     return (f"SDEdit of {', '.join(redrawn)} from sigma {refine_level(refiner):g} (normalised units), "
-            f"DPM-Solver++(2M), {REFINE_EVALUATIONS} evaluations to sigma {REFINE_SIGMA_MIN:g}{edge}")
+            f"DPM-Solver++(2M), {REFINE_EVALUATIONS} evaluations to sigma {REFINE_SIGMA_MIN:g} (Karras levels, rho "
+            f"{REFINE_RHO:g}){edge}")
 
 
 def holds_ice_edge(names: tuple[str, ...], redrawn: tuple[str, ...]) -> bool:
@@ -129,19 +130,20 @@ def holds_ice_edge(names: tuple[str, ...], redrawn: tuple[str, ...]) -> bool:
 
 
 @torch.no_grad()
-def refine_batch(refiner: TrainedModel, x: Tensor, noise: MemberNoise, mask: Tensor, precision: str) -> Tensor:
+def refine_batch(refiner: TrainedModel, x: Tensor, noise: MemberNoise, mask: Tensor, precision: str,
+                 rho: float = REFINE_RHO) -> Tensor:
     """The refiner's SDEdit pass over one batch of decoded states ``x`` (normalised, float32, on the device),
     first put in the form of its training states (clipped to the physical bounds, land 0); each member's
     noise from its own generator, after the sampler's; only the variables it redraws move, and a redrawn
-    concentration stays as given where the given state has no thickness (:func:`holds_ice_edge`). Returns
-    float32."""
+    concentration stays as given where the given state has no thickness (:func:`holds_ice_edge`). ``rho``: of the
+    pass's noise levels (a probe's choice; the product's is :data:`~seaice_ldm.options.REFINE_RHO`). Returns float32."""
     lower, upper = (b.to(x.device)[:, None, None] for b in bounds_tensors(refiner.stats))
     ocean = mask.expand(len(x), -1, -1, -1)
     x = torch.clamp(x, lower, upper) * ocean
     precond, names, redrawn = refiner.module, refiner.stats.names, refined_names(refiner.meta)
     with autocast(x.device, precision):
         out = sdedit(lambda y, sigma: precond(y, sigma, ocean), x, noise.randn_like(x), refine_level(refiner),
-                     REFINE_EVALUATIONS, REFINE_SIGMA_MIN, redrawn_channels(redrawn, names)).float()
+                     REFINE_EVALUATIONS, REFINE_SIGMA_MIN, redrawn_channels(redrawn, names), rho).float()
     if holds_ice_edge(names, redrawn):
         sic, sit = names.index("sic"), names.index("sit")
         out[:, sic] = torch.where(x[:, sit] <= lower[sit], x[:, sic], out[:, sic])  # no thickness: sic as given

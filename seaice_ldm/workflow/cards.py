@@ -22,8 +22,8 @@ from seaice_ldm.checkpoints.build import learnt_encoder
 from seaice_ldm.data.atomic import atomic_file
 from seaice_ldm.data.ownership import check_replaceable, record_output
 from seaice_ldm.models.vae import VAEConfig
-from seaice_ldm.options import (GENERATORS, REFINE_EVALUATIONS, REFINE_SIGMA_MIN, REFINED_PATH, SPACE_LABELS,
-                                generator_label)
+from seaice_ldm.options import (GENERATORS, REFINE_EVALUATIONS, REFINE_RHO, REFINE_SIGMA_MIN, REFINED_PATH,
+                                SPACE_LABELS, generator_label)
 from seaice_ldm.pipeline.generate import holds_ice_edge, refined_names
 from seaice_ldm.training.config import OptimConfig
 from seaice_ldm.training.loop import RunState
@@ -242,7 +242,8 @@ def _diffusion_lines(meta: dict) -> list[str]:
                 f"trained on {window} at noise levels ln sigma ~ N({edm['p_mean']:g}, "
                 f"{edm['p_std']:g}^2) below sigma_max = {edm['sigma_max']:g}, the level its pass starts from: "
                 f"the latent path's decoded samples are noised to it and denoised again ({REFINE_EVALUATIONS} "
-                f"network evaluations down to sigma {REFINE_SIGMA_MIN:g}, then 0; `seaice-ldm sample --refine`).{edge}"]
+                f"network evaluations down to sigma {REFINE_SIGMA_MIN:g}, then 0, on Karras levels of rho "
+                f"{REFINE_RHO:g}; `seaice-ldm sample --refine`).{edge}"]
     lines = [f"- Noise levels chosen from the data (`seaice_ldm/diffusion/coverage.py`): the training data's "
              f"leading mode has a spread of {cov.get('leading_mode_std', float('nan')):.3g}; training "
              f"ln sigma ~ N({edm['p_mean']:g}, {edm['p_std']:g}^2) puts {100 * cov.get('share_above', 0):.1f} % "
