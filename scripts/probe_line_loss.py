@@ -169,8 +169,7 @@ def calibrate(pipe, scorer: Scorer, states: int, rhos: list[float]) -> list[str]
     gen = pipe.generator("latent", "censored")  # its fields model: the variables' order and statistics
     rows = [scorer.row(f"validation-year states ({states})", val)]
     for rho in rhos:
-        with torch.no_grad():
-            out = refine_batch(pipe.refiner, x, MemberNoise(range(len(x)), x.device), pipe.mask, pipe.precision, rho)
+        out = refine_batch(pipe.refiner, x, MemberNoise(range(len(x)), x.device), pipe.mask, pipe.precision, rho)
         rows.append(scorer.row(f"the same through the refiner's pass, rho {rho:g}",
                                as_states(val, out, gen, pipe.ocean, "censored")))
     return rows

@@ -16,7 +16,7 @@ import torch
 
 from seaice_ldm.checkpoints.build import TrainedModel, check_pair, load_model, read_ocean
 from seaice_ldm.checkpoints.format import CONFIG_FILE, CheckpointError
-from seaice_ldm.data import Grid
+from seaice_ldm.data import Grid, same_normalisation
 from seaice_ldm.diffusion.schedules import SIGMA_MAX
 from seaice_ldm.options import GENERATORS, GeneratorSpec
 
@@ -88,11 +88,6 @@ def _same_grid_and_mask(models: tuple[TrainedModel, ...], first: TrainedGenerato
     return None
 
 
-def _same_normalisation(a: dict, b: dict) -> bool:
-    """The same variables, normalised alike (to float rounding: the stats are sums over many states)."""
-    return a["names"] == b["names"] and all(np.allclose(a[k], b[k], rtol=1e-6, atol=0) for k in ("mean", "std"))
-
-
 #: The folder of the latent path's optional data-space refiner (``SampleRequest.refine``).
 REFINER_FOLDER = "refiner"
 
@@ -109,7 +104,7 @@ def load_refiner(root: str | Path, first: TrainedGenerator, device: torch.device
     problem = _same_grid_and_mask((model,), first, read_ocean(first.diffusion))
     if problem:
         raise CheckpointError(problem)
-    if not _same_normalisation(model.meta["norm_stats"], first.fields_model.meta["norm_stats"]):
+    if not same_normalisation(model.meta["norm_stats"], first.fields_model.meta["norm_stats"]):
         raise CheckpointError(f"{path} was trained on other variables or another normalisation than "
                               f"{first.fields_model.path}; a refiner must see the fields the generators give")
     return model

@@ -26,7 +26,7 @@ from .clipping import DEFAULT_TOLERANCE, clip_to_bounds
 from .land import LAND_MASK_CONVENTIONS, land_of
 from .opening import DataNote, open_dataset
 from .validation import validate_dataset
-from .normalisation import NormStats, compute_norm_stats, denormalise, normalise, normalised_bounds
+from .normalisation import NormStats, compute_norm_stats, denormalise, normalise, normalised_bounds, same_normalisation
 from .shipped_masks import LandMask, load_land_mask
 from .regions import PAN_ARCTIC, REGIONS, region_box
 from .splits import dataset_years, describe_split, split_by_year, split_years
@@ -57,7 +57,7 @@ __all__ = [
     "LandMask", "build_land_mask", "build_masks", "load_land_mask", "save_land_mask",
     "DEFAULT_TOLERANCE", "LAND_MASK_CONVENTIONS", "DataNote", "clip_to_bounds", "land_of", "open_dataset",
     "to_arrays", "validate_dataset",
-    "NormStats", "compute_norm_stats", "denormalise", "normalise", "normalised_bounds",
+    "NormStats", "compute_norm_stats", "denormalise", "normalise", "normalised_bounds", "same_normalisation",
     "dataset_years", "describe_split", "split_by_year", "split_years",
     "check_path", "summarize",
     "synthesize",

@@ -82,6 +82,13 @@ def _check_channels(array: np.ndarray, stats: NormStats) -> np.dtype:
     return array.dtype if np.issubdtype(array.dtype, np.floating) else np.dtype(np.float32)
 
 
+def same_normalisation(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Two :meth:`NormStats.to_dict` records: the same variables, normalised alike (to float rounding: the stats
+    are sums over many states, and a sum in another order differs in the 9th digit)."""
+    return list(a["names"]) == list(b["names"]) and all(
+        np.allclose(a[k], b[k], rtol=1e-6, atol=0) for k in ("mean", "std"))
+
+
 def normalise(array: np.ndarray, stats: NormStats, ocean: np.ndarray | None = None) -> np.ndarray:
     """``(array - mean) / std`` per channel of ``(..., C, H, W)``; land set to 0 when ``ocean`` is given."""
     array = np.asarray(array)

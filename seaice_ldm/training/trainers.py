@@ -6,13 +6,12 @@ import json
 import uuid
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from seaice_ldm.checkpoints.build import bounds_tensors, encoder_id, load_model, model_id
 from seaice_ldm.checkpoints.format import CONFIG_FILE, CheckpointError, load_into, load_weights, read_meta
-from seaice_ldm.data import VARIABLES
+from seaice_ldm.data import VARIABLES, same_normalisation
 from seaice_ldm.diffusion.coverage import NoiseCoverage, leading_mode_std, noise_levels_for, share_of_sigmas_above
 from seaice_ldm.diffusion.loss import EDMLoss
 from seaice_ldm.diffusion.precond import EDMPrecond
@@ -157,9 +156,7 @@ def _source_meta(cfg, kind: str, prepared: PreparedData) -> tuple[Path, dict]:
     meta = read_meta(src, unsealed_ok=True)
     if meta.get("kind") != kind:
         raise CheckpointError(f"init_from = {src}: not a {kind} run (kind {meta.get('kind')!r})")
-    theirs, ours = meta["norm_stats"], prepared.stats.to_dict()
-    if theirs["names"] != list(ours["names"]) or not all(  # a sum in another order differs in the 9th digit
-            np.allclose(theirs[k], ours[k], rtol=1e-6, atol=0) for k in ("mean", "std")):
+    if not same_normalisation(meta["norm_stats"], prepared.stats.to_dict()):
         raise CheckpointError(f"init_from = {src}: it was trained on differently normalised data")
     return src, meta
 

@@ -167,7 +167,7 @@ def warm_start_line(meta: dict, configs: str) -> list[str]:
                 "kept as it is (`freeze_encoder = true`), so this VAE's latents are that VAE's. Its decoder started "
                 f"from that VAE's decoder with {stage_change(meta)}, a fresh optimiser and the stopping rule afresh; "
                 "the training steps, wall time and validation losses in this card are the decoder's."]
-    return [f"- Stage 1: `{configs}/{Path(source['run']).name}.toml`, {source['step']} steps{wall} (run "
+    return [f"- Stage 1: `{config_file(source['run'], configs)}`, {source['step']} steps{wall} (run "
             f"`{source['run_id']}`{ended}). Stage 2 (these weights) started from its EMA weights with "
             f"{stage_change(meta)}, a fresh optimiser and the same stopping rule afresh; the training steps, wall time "
             "and validation losses in this card are stage 2's."]
